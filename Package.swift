@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Postie",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "postie", targets: ["PostieCLI"]),
+        .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        .library(name: "MailCore", targets: ["MailCore"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "SMTPNIO", targets: ["SMTPNIO"]),
+        .library(name: "Postie", targets: ["Postie"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // Pure protocol logic: commands, replies, addresses, DATA codec, session state machines.
+        .target(
+            name: "SMTPCore",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Pure mail logic: envelopes, header scanning, trace headers, routing, queue ids.
+        .target(
+            name: "MailCore",
+            dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Durable storage: spool with group commit, Maildir writer.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "MailCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // SwiftNIO channels that run the pure sessions.
+        .target(
+            name: "SMTPNIO",
+            dependencies: [
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Wiring: configuration, directory, queue runner, delivery, lifecycle.
+        .target(
+            name: "Postie",
+            dependencies: [
+                "SMTPCore", "MailCore", "Storage", "SMTPNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "PostieCLI",
+            dependencies: [
+                "Postie",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(
+            name: "SMTPNIOTests",
+            dependencies: [
+                "SMTPNIO",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "PostieTests", dependencies: ["Postie"]),
+        .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI"]),
+    ]
+)

@@ -1,0 +1,165 @@
+import NIOCore
+
+/// What a message-data decoder found wrong with the message, decided once its end is reached.
+public enum MessageDataProblem: Hashable, Sendable {
+    /// A CR not followed by LF, or an LF not preceded by CR: the root of SMTP smuggling.
+    case bareLineEnding
+    /// A text line longer than RFC 5321 §4.5.3.1.6 allows.
+    case lineTooLong
+    /// More octets than the size limit.
+    case tooBig
+
+    public var reply: Reply {
+        switch self {
+        case .bareLineEnding: return .bareLineEnding
+        case .lineTooLong: return .lineTooLongInData
+        case .tooBig: return .messageTooBig
+        }
+    }
+}
+
+/// Decodes the DATA phase (RFC 5321 §4.1.1.4, §4.5.2) incrementally: removes dot-stuffing,
+/// recognises only `CRLF.CRLF` as the end, and keeps reading to the end when the message breaks a
+/// rule, so that the client's remaining data is never read as commands and no smuggled second
+/// message can begin. A bare CR or LF never starts a line, so `\n.\n`, `\n.\r\n`, `\r.\r` and
+/// their kin are message content (and make the message rejected), never its end.
+///
+/// Written by hand: the strict CRLF rules are the point, and no library has them.
+public struct DataDecoder: Sendable {
+    enum State: Sendable {
+        case lineStart
+        case inLine
+        case cr
+        case dot
+        case dotCR
+    }
+
+    private var state = State.lineStart
+    private var lineLength = 0
+    /// Octets of decoded message so far (counted even past the limit).
+    public private(set) var size = 0
+    public private(set) var problem: MessageDataProblem?
+    public let maxSize: Int
+    /// Longest line content, without CRLF.
+    public let maxLineContent: Int
+
+    public init(maxSize: Int, maxLineLength: Int = 1000) {
+        self.maxSize = maxSize
+        self.maxLineContent = maxLineLength - 2
+    }
+
+    private mutating func flag(_ p: MessageDataProblem) {
+        // A bare line ending is the most serious; otherwise the first problem wins.
+        if problem == nil || p == .bareLineEnding { problem = p }
+    }
+
+    /// Consumes octets from `input`, appends decoded message octets to `output` (none once the
+    /// size limit is passed), and returns true when the terminating `CRLF.CRLF` has been read;
+    /// `input` is then left just after it.
+    public mutating func decode(_ input: inout ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        var finished = false
+        let consumed = input.withUnsafeReadableBytes { raw -> Int in
+            var i = 0
+            let n = raw.count
+            var runStart = -1  // start of a run of plain octets to copy in one go
+            @inline(__always) func flushRun(_ end: Int, _ output: inout ByteBuffer, _ me: inout DataDecoder) {
+                if runStart >= 0 {
+                    me.emit(UnsafeRawBufferPointer(rebasing: raw[runStart..<end]), &output)
+                    runStart = -1
+                }
+            }
+            while i < n {
+                let b = raw[i]
+                switch state {
+                case .inLine:
+                    if b == 13 {
+                        flushRun(i, &output, &self)
+                        state = .cr
+                    } else if b == 10 {
+                        flushRun(i, &output, &self)
+                        flag(.bareLineEnding)
+                        emit(byte: 10, &output)
+                    } else {
+                        if runStart < 0 { runStart = i }
+                        lineLength += 1
+                        if lineLength > maxLineContent { flag(.lineTooLong) }
+                    }
+                case .lineStart:
+                    lineLength = 0
+                    if b == UInt8(ascii: ".") {
+                        state = .dot
+                    } else if b == 13 {
+                        state = .cr
+                    } else if b == 10 {
+                        flag(.bareLineEnding)
+                        emit(byte: 10, &output)
+                        state = .inLine
+                    } else {
+                        state = .inLine
+                        runStart = i
+                        lineLength = 1
+                    }
+                case .dot:
+                    // The dot was stuffing unless it is the end marker.
+                    if b == 13 {
+                        state = .dotCR
+                    } else if b == 10 {
+                        flag(.bareLineEnding)
+                        emit(byte: 10, &output)
+                        state = .inLine
+                    } else {
+                        state = .inLine
+                        runStart = i
+                        lineLength = 1
+                    }
+                case .dotCR:
+                    if b == 10 {
+                        i += 1
+                        finished = true
+                        return i
+                    }
+                    flag(.bareLineEnding)
+                    emit(byte: 13, &output)
+                    state = .inLine
+                    continue  // look at b again as line content
+                case .cr:
+                    if b == 10 {
+                        emit(byte: 13, &output)
+                        emit(byte: 10, &output)
+                        state = .lineStart
+                    } else {
+                        flag(.bareLineEnding)
+                        emit(byte: 13, &output)
+                        if b != 13 {
+                            state = .inLine
+                            continue
+                        }
+                    }
+                }
+                i += 1
+            }
+            flushRun(n, &output, &self)
+            return n
+        }
+        input.moveReaderIndex(forwardBy: consumed)
+        return finished
+    }
+
+    @inline(__always)
+    private mutating func emit(byte: UInt8, _ output: inout ByteBuffer) {
+        size += 1
+        if size > maxSize { flag(.tooBig) } else { output.writeInteger(byte) }
+    }
+
+    @inline(__always)
+    private mutating func emit(_ bytes: UnsafeRawBufferPointer, _ output: inout ByteBuffer) {
+        let room = max(0, maxSize - size)
+        size += bytes.count
+        if bytes.count > room {
+            flag(.tooBig)
+            if room > 0 { output.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<room])) }
+        } else {
+            output.writeBytes(bytes)
+        }
+    }
+}

@@ -1,0 +1,274 @@
+/// Why a command line could not be parsed: the reply to send, and whether the connection should
+/// be closed after it (an HTTP request sent to the SMTP port).
+public struct CommandParseError: Error, Hashable, Sendable {
+    public var reply: Reply
+    public var closesConnection: Bool
+
+    public init(_ reply: Reply, closesConnection: Bool = false) {
+        self.reply = reply
+        self.closesConnection = closesConnection
+    }
+}
+
+/// Parses one command line (without its CRLF) per RFC 5321 §4.1. Written by hand: the grammar
+/// is small, and every byte of it faces the internet.
+public struct CommandParser: Sendable {
+    public var limits: SMTPLimits
+
+    public init(limits: SMTPLimits = SMTPLimits()) {
+        self.limits = limits
+    }
+
+    static let httpVerbs: Set<String> = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE"]
+
+    public func parse(_ line: some Collection<UInt8>) -> Result<Command, CommandParseError> {
+        let bytes = Array(line)
+        if bytes.contains(0) {
+            return .failure(.init(Reply(500, .init(5, 5, 2), "Error: NUL character in command")))
+        }
+        if bytes.contains(where: { $0 == 13 || $0 == 10 }) {
+            return .failure(.init(Reply(500, .init(5, 5, 2), "Error: bare CR or LF in command")))
+        }
+        let verbEnd = bytes.firstIndex(of: UInt8(ascii: " ")) ?? bytes.endIndex
+        let verb = String(decoding: bytes[..<verbEnd], as: UTF8.self).uppercased()
+        var argStart = verbEnd
+        if argStart < bytes.endIndex { argStart += 1 }
+        let args = bytes[argStart...]
+
+        if Self.httpVerbs.contains(verb) || verb.hasPrefix("HOST:") {
+            return .failure(.init(.notHTTP, closesConnection: true))
+        }
+        // Only MAIL and RCPT may carry UTF-8 (RFC 6531); elsewhere 8-bit octets are a syntax error.
+        if verb != "MAIL" && verb != "RCPT" && args.contains(where: { $0 >= 0x80 }) {
+            return .failure(.init(.eightBitWithoutSMTPUTF8))
+        }
+        switch verb {
+        case "HELO", "EHLO":
+            let name = trimmed(args)
+            guard !name.isEmpty, !name.contains(UInt8(ascii: " ")), name.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) hostname")))
+            }
+            let text = String(decoding: name, as: UTF8.self)
+            return .success(verb == "HELO" ? .helo(text) : .ehlo(text))
+        case "MAIL":
+            return parseMail(args)
+        case "RCPT":
+            return parseRcpt(args)
+        case "DATA", "RSET", "QUIT":
+            guard trimmed(args).isEmpty else {
+                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) takes no parameters")))
+            }
+            return .success(verb == "DATA" ? .data : verb == "RSET" ? .rset : .quit)
+        case "NOOP":
+            return .success(.noop)
+        case "BDAT":
+            let parts = trimmed(args).split(separator: UInt8(ascii: " "))
+            guard (1...2).contains(parts.count), parts[0].count <= 18,
+                parts[0].allSatisfy({ (48...57).contains($0) }), let size = Int(String(decoding: parts[0], as: UTF8.self))
+            else {
+                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: BDAT chunk-size [LAST]")))
+            }
+            if parts.count == 2 {
+                guard String(decoding: parts[1], as: UTF8.self).uppercased() == "LAST" else {
+                    return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: BDAT chunk-size [LAST]")))
+                }
+            }
+            return .success(.bdat(size: size, last: parts.count == 2))
+        case "VRFY", "EXPN":
+            let arg = trimmed(args)
+            guard !arg.isEmpty else {
+                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) address")))
+            }
+            let text = String(decoding: arg, as: UTF8.self)
+            return .success(verb == "VRFY" ? .vrfy(text) : .expn(text))
+        case "HELP":
+            let arg = trimmed(args)
+            return .success(.help(arg.isEmpty ? nil : String(decoding: arg, as: UTF8.self)))
+        case "STARTTLS":
+            let arg = trimmed(args)
+            return .success(.starttls(parameter: arg.isEmpty ? nil : String(decoding: arg, as: UTF8.self)))
+        case "AUTH":
+            let parts = trimmed(args).split(separator: UInt8(ascii: " "))
+            guard (1...2).contains(parts.count) else {
+                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: AUTH mechanism [initial-response]")))
+            }
+            return .success(
+                .auth(
+                    mechanism: String(decoding: parts[0], as: UTF8.self).uppercased(),
+                    initialResponse: parts.count == 2 ? String(decoding: parts[1], as: UTF8.self) : nil))
+        default:
+            return .failure(.init(.syntaxError))
+        }
+    }
+
+    private func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var s = bytes
+        while s.first == UInt8(ascii: " ") || s.first == 9 { s = s.dropFirst() }
+        while s.last == UInt8(ascii: " ") || s.last == 9 { s = s.dropLast() }
+        return s
+    }
+
+    /// Matches a case-insensitive keyword such as `FROM:` and returns what follows, leading
+    /// spaces skipped (many clients send `MAIL FROM: <a@b>`).
+    private func afterKeyword(_ keyword: String, in args: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        let k = Array(keyword.utf8)
+        guard args.count >= k.count else { return nil }
+        for (a, b) in zip(args.prefix(k.count), k) where a | 0x20 != b | 0x20 { return nil }
+        var rest = args.dropFirst(k.count)
+        while rest.first == UInt8(ascii: " ") { rest = rest.dropFirst() }
+        return rest
+    }
+
+    private func parseMail(_ args: ArraySlice<UInt8>) -> Result<Command, CommandParseError> {
+        let syntax = CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: MAIL FROM:<address> [parameters]"))
+        guard let rest = afterKeyword("FROM:", in: args) else { return .failure(syntax) }
+        let bad = { (why: String) in CommandParseError(Reply(501, .init(5, 1, 7), "Bad sender address syntax: \(why)")) }
+        do {
+            var cursor = rest.startIndex
+            let path: ReversePath
+            if rest.starts(with: Array("<>".utf8)) {
+                path = .null
+                cursor += 2
+            } else {
+                let (mailbox, end) = try parsePath(rest)
+                path = .mailbox(mailbox)
+                cursor = end
+            }
+            let params = try parseParameters(rest[cursor...])
+            return .success(.mail(path, params))
+        } catch let error as PathError {
+            return .failure(bad(error.reason))
+        } catch {
+            return .failure(error as? CommandParseError ?? syntax)
+        }
+    }
+
+    private func parseRcpt(_ args: ArraySlice<UInt8>) -> Result<Command, CommandParseError> {
+        let syntax = CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: RCPT TO:<address> [parameters]"))
+        guard let rest = afterKeyword("TO:", in: args) else { return .failure(syntax) }
+        let bad = { (why: String) in CommandParseError(Reply(501, .init(5, 1, 3), "Bad recipient address syntax: \(why)")) }
+        do {
+            var cursor = rest.startIndex
+            let path: ForwardPath
+            if let close = rest.firstIndex(of: UInt8(ascii: ">")), rest.first == UInt8(ascii: "<"),
+                String(decoding: rest[(rest.startIndex + 1)..<close], as: UTF8.self).lowercased() == "postmaster"
+            {
+                path = .postmaster
+                cursor = close + 1
+            } else {
+                let (mailbox, end) = try parsePath(rest)
+                path = .mailbox(mailbox)
+                cursor = end
+            }
+            let params = try parseParameters(rest[cursor...])
+            return .success(.rcpt(path, params))
+        } catch let error as PathError {
+            return .failure(bad(error.reason))
+        } catch {
+            return .failure(error as? CommandParseError ?? syntax)
+        }
+    }
+
+    struct PathError: Error { var reason: String }
+
+    /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the index after `>`.
+    /// A source route is checked and then ignored (RFC 5321 §4.1.1.3, Appendix C).
+    func parsePath(_ bytes: ArraySlice<UInt8>) throws -> (Mailbox, ArraySlice<UInt8>.Index) {
+        guard bytes.first == UInt8(ascii: "<") else { throw PathError(reason: "address must be in <>") }
+        var i = bytes.startIndex + 1
+        if i < bytes.endIndex, bytes[i] == UInt8(ascii: "@") {
+            // A-d-l: "@" Domain *( "," "@" Domain ) ":"
+            guard let colon = bytes[i...].firstIndex(of: UInt8(ascii: ":")) else {
+                throw PathError(reason: "bad source route")
+            }
+            for hop in bytes[i..<colon].split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                guard hop.first == UInt8(ascii: "@"), AddressGrammar.isDomain(hop.dropFirst()) else {
+                    throw PathError(reason: "bad source route")
+                }
+            }
+            i = colon + 1
+        }
+        // Local-part
+        var local: [UInt8] = []
+        if i < bytes.endIndex, bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            var closed = false
+            while i < bytes.endIndex {
+                let b = bytes[i]
+                if b == UInt8(ascii: "\\") {
+                    guard i + 1 < bytes.endIndex, (32...126).contains(bytes[i + 1]) || bytes[i + 1] >= 0x80 else {
+                        throw PathError(reason: "bad quoted pair")
+                    }
+                    local.append(bytes[i + 1])
+                    i += 2
+                    continue
+                }
+                if b == UInt8(ascii: "\"") {
+                    closed = true
+                    i += 1
+                    break
+                }
+                guard (32...126).contains(b) || b >= 0x80 else { throw PathError(reason: "bad character in quoted string") }
+                local.append(b)
+                i += 1
+            }
+            guard closed else { throw PathError(reason: "unterminated quoted string") }
+        } else {
+            let start = i
+            while i < bytes.endIndex, AddressGrammar.isAtext(bytes[i]) || bytes[i] == UInt8(ascii: ".") { i += 1 }
+            local = Array(bytes[start..<i])
+            guard AddressGrammar.isDotString(local) else { throw PathError(reason: "bad local part") }
+        }
+        guard local.count <= limits.maxLocalPartLength else {
+            throw PathError(reason: "local part longer than \(limits.maxLocalPartLength) octets")
+        }
+        guard i < bytes.endIndex, bytes[i] == UInt8(ascii: "@") else { throw PathError(reason: "missing @domain") }
+        i += 1
+        guard let close = bytes[i...].firstIndex(of: UInt8(ascii: ">")) else { throw PathError(reason: "missing >") }
+        let domain = bytes[i..<close]
+        guard domain.count <= limits.maxDomainLength else {
+            throw PathError(reason: "domain longer than \(limits.maxDomainLength) octets")
+        }
+        if domain.first == UInt8(ascii: "[") {
+            guard domain.last == UInt8(ascii: "]"), AddressGrammar.isAddressLiteralBody(domain.dropFirst().dropLast()) else {
+                throw PathError(reason: "bad address literal")
+            }
+        } else {
+            guard AddressGrammar.isDomain(domain) else { throw PathError(reason: "bad domain") }
+        }
+        guard let localText = String(validating: local, as: UTF8.self),
+            let domainText = String(validating: domain, as: UTF8.self)
+        else { throw PathError(reason: "invalid UTF-8") }
+        return (Mailbox(localPart: localText, domain: domainText), close + 1)
+    }
+
+    /// `Mail-parameters = esmtp-param *(SP esmtp-param)`.
+    func parseParameters(_ bytes: ArraySlice<UInt8>) throws -> [ESMTPParameter] {
+        guard !bytes.isEmpty else { return [] }
+        guard bytes.first == UInt8(ascii: " ") else {
+            throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: garbage after address"))
+        }
+        var result: [ESMTPParameter] = []
+        for token in bytes.split(separator: UInt8(ascii: " ")) {
+            let eq = token.firstIndex(of: UInt8(ascii: "="))
+            let keyword = token[..<(eq ?? token.endIndex)]
+            guard let first = keyword.first, AddressGrammar.isLetDig(first), first < 0x80,
+                keyword.allSatisfy({ $0 < 0x80 && (AddressGrammar.isLetDig($0) || $0 == UInt8(ascii: "-")) })
+            else {
+                throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: bad parameter keyword"))
+            }
+            var value: String?
+            if let eq {
+                let raw = token[(eq + 1)...]
+                guard !raw.isEmpty, raw.allSatisfy({ ($0 >= 33 && $0 <= 126 && $0 != UInt8(ascii: "=")) || $0 >= 0x80 }),
+                    let text = String(validating: raw, as: UTF8.self)
+                else {
+                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: bad parameter value"))
+                }
+                value = text
+            }
+            result.append(ESMTPParameter(String(decoding: keyword, as: UTF8.self), value))
+        }
+        return result
+    }
+}

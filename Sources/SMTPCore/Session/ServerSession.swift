@@ -1,0 +1,529 @@
+import NIOCore
+
+/// The server side of an SMTP session (RFC 5321 §4.1, §4.3), as a value: bytes and answers go
+/// in, actions come out. It never touches a socket, a file or the clock; the I/O layer carries
+/// out the actions and reports back (recipient verdicts, commit results, TLS, timeouts).
+///
+/// Connection state (HELO name, TLS, errors) is kept apart from transaction state (the envelope),
+/// so that RSET, EHLO and a finished message reset only the latter.
+public struct ServerSession: Sendable {
+    enum Phase: Sendable {
+        case notGreeted
+        case command
+        case awaitingRecipient
+        case data(DataDecoder)
+        /// Octets of a BDAT chunk still to read; `decoder` is nil when the chunk is read only to be
+        /// thrown away (a BDAT that was refused).
+        case chunk(remaining: Int, last: Bool, refusal: Reply?)
+        case awaitingCommit
+        /// STARTTLS was answered; nothing is read until the handshake is done.
+        case awaitingTLS
+        case closed
+    }
+
+    public let configuration: ServerSessionConfiguration
+    private let parser: CommandParser
+    private var phase = Phase.notGreeted
+    private var inbound = ByteBuffer()
+    /// The rest of an over-long command line is being skipped.
+    private var skippingLongLine = false
+
+    public private(set) var heloName: String?
+    public private(set) var usedEHLO = false
+    public private(set) var isTLS: Bool
+    public private(set) var authenticatedUser: String?
+    public private(set) var transaction: SessionTransaction?
+    private var chunkDecoder: ChunkDecoder?
+    public private(set) var errorCount = 0
+    public private(set) var shuttingDown = false
+    /// Messages accepted on this connection, for logs and limits.
+    public private(set) var messagesAccepted = 0
+
+    public init(configuration: ServerSessionConfiguration) {
+        self.configuration = configuration
+        self.parser = CommandParser(limits: configuration.limits)
+        self.isTLS = configuration.implicitTLS
+    }
+
+    // MARK: Events
+
+    /// The connection is open: greet, or say we are not prepared and close (RFC 5321 §3.1).
+    public mutating func start(refusal: Reply? = nil) -> [ServerAction] {
+        guard case .notGreeted = phase else { return [] }
+        if let refusal {
+            phase = .closed
+            return [.send(refusal), .close]
+        }
+        phase = .command
+        return [.send(Reply(220, nil, "\(configuration.hostname) ESMTP Postie"))]
+    }
+
+    /// Bytes from the client.
+    public mutating func receive(_ bytes: ByteBuffer) -> [ServerAction] {
+        if case .closed = phase { return [] }
+        if case .awaitingTLS = phase { return [] }  // plaintext after STARTTLS is thrown away
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            var bytes = bytes
+            inbound.writeBuffer(&bytes)
+        }
+        var actions: [ServerAction] = []
+        process(&actions)
+        return actions
+    }
+
+    /// The answer to `.checkRecipient`: a positive reply accepts the recipient.
+    public mutating func recipientChecked(_ reply: Reply) -> [ServerAction] {
+        guard case .awaitingRecipient = phase, var tx = transaction else { return [] }
+        var actions: [ServerAction] = []
+        if reply.isPositive, let pending = pendingRecipient {
+            tx.recipients.append(pending)
+            transaction = tx
+        }
+        pendingRecipient = nil
+        phase = .command
+        reply_(reply, &actions)
+        process(&actions)
+        return actions
+    }
+    private var pendingRecipient: AcceptedRecipient?
+
+    /// The answer to `.commitMessage`: `250` once the message is durable, or why it is not.
+    public mutating func messageCommitted(_ reply: Reply) -> [ServerAction] {
+        guard case .awaitingCommit = phase else { return [] }
+        var actions: [ServerAction] = []
+        if reply.isPositive { messagesAccepted += 1 }
+        transaction = nil
+        chunkDecoder = nil
+        phase = .command
+        reply_(reply, &actions)
+        process(&actions)
+        return actions
+    }
+
+    /// The TLS handshake after STARTTLS finished: back to the state before EHLO (RFC 3207 §4.2).
+    public mutating func tlsEstablished() -> [ServerAction] {
+        isTLS = true
+        heloName = nil
+        usedEHLO = false
+        transaction = nil
+        inbound.clear()
+        if case .awaitingTLS = phase { phase = .command }
+        return []
+    }
+
+    /// AUTH succeeded for this user (the SASL exchange lives with the security work).
+    public mutating func authenticated(as user: String) {
+        authenticatedUser = user
+    }
+
+    /// The client said nothing for too long (RFC 5321 §4.5.3.2).
+    public mutating func timedOut() -> [ServerAction] {
+        if case .closed = phase { return [] }
+        var actions: [ServerAction] = []
+        abandonMessage(&actions)
+        phase = .closed
+        actions += [.send(.timeout), .close]
+        return actions
+    }
+
+    /// The server is shutting down: idle sessions get `421` now, busy ones when their transaction ends.
+    public mutating func shutdown() -> [ServerAction] {
+        shuttingDown = true
+        var actions: [ServerAction] = []
+        closeIfShuttingDown(&actions)
+        return actions
+    }
+
+    /// The connection is gone: anything half-received is thrown away.
+    public mutating func connectionClosed() -> [ServerAction] {
+        var actions: [ServerAction] = []
+        abandonMessage(&actions)
+        phase = .closed
+        return actions
+    }
+
+    /// The session needs an answer (recipient, commit, TLS) before it reads further input; the
+    /// I/O layer may stop reading from the socket meanwhile.
+    public var isWaiting: Bool {
+        switch phase {
+        case .awaitingRecipient, .awaitingCommit, .awaitingTLS: return true
+        default: return false
+        }
+    }
+
+    public var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
+
+    /// Whether message data is being read (for the DATA-phase timeout).
+    public var isReadingMessage: Bool {
+        switch phase {
+        case .data, .chunk: return true
+        default: return false
+        }
+    }
+
+    /// Octets received but not yet processed.
+    public var bufferedBytes: Int { inbound.readableBytes }
+
+    // MARK: Processing
+
+    private var protocolName: String {
+        (usedEHLO ? "ESMTP" : "SMTP") + (isTLS ? "S" : "") + (authenticatedUser != nil ? "A" : "")
+    }
+
+    private mutating func process(_ actions: inout [ServerAction]) {
+        while true {
+            switch phase {
+            case .notGreeted, .awaitingRecipient, .awaitingCommit, .awaitingTLS, .closed:
+                compactInbound()
+                return
+            case .command:
+                guard let line = nextLine() else {
+                    compactInbound()
+                    return
+                }
+                handle(line: line, &actions)
+            case .data(var decoder):
+                guard inbound.readableBytes > 0 else { return }
+                var out = ByteBuffer()
+                out.reserveCapacity(min(inbound.readableBytes, 64 * 1024))
+                let done = decoder.decode(&inbound, into: &out)
+                if out.readableBytes > 0 { actions.append(.messageData(out)) }
+                if done {
+                    finishMessage(problem: decoder.problem, &actions)
+                } else {
+                    phase = .data(decoder)
+                    compactInbound()
+                    return
+                }
+            case .chunk(let remaining, let last, let refusal):
+                if remaining > 0 {
+                    guard inbound.readableBytes > 0 else { return }
+                    var taken: Int
+                    if refusal == nil, var decoder = chunkDecoder {
+                        var out = ByteBuffer()
+                        taken = decoder.decode(&inbound, limit: remaining, into: &out)
+                        chunkDecoder = decoder
+                        if out.readableBytes > 0 { actions.append(.messageData(out)) }
+                    } else {
+                        taken = min(remaining, inbound.readableBytes)
+                        inbound.moveReaderIndex(forwardBy: taken)
+                    }
+                    phase = .chunk(remaining: remaining - taken, last: last, refusal: refusal)
+                    if remaining - taken > 0 {
+                        compactInbound()
+                        return
+                    }
+                }
+                finishChunk(last: last, refusal: refusal, &actions)
+            }
+        }
+    }
+
+    private mutating func compactInbound() {
+        if inbound.readableBytes == 0 {
+            inbound.clear()
+        } else if inbound.readerIndex > 64 * 1024 {
+            inbound.discardReadBytes()
+        }
+    }
+
+    /// The next command line without its line ending, or nil when none is complete. A line longer
+    /// than the limit is skipped to its end and answered with `500 5.5.2` (RFC 5321 §4.5.3.1.4).
+    private mutating func nextLine() -> [UInt8]? {
+        let longest = configuration.limits.longestLine(extensions: configuration.extensions)
+        while true {
+            let view = inbound.readableBytesView
+            guard let lf = view.firstIndex(of: 10) else {
+                if view.count > longest {
+                    skippingLongLine = true
+                    inbound.moveReaderIndex(forwardBy: view.count)
+                }
+                return nil
+            }
+            let lineLength = lf - view.startIndex
+            var line = Array(view[view.startIndex..<lf])
+            inbound.moveReaderIndex(forwardBy: lineLength + 1)
+            if line.last == 13 { line.removeLast() }
+            if skippingLongLine {
+                skippingLongLine = false
+                return Array("\u{0}LONG".utf8)  // marker handled in handle(line:)
+            }
+            if line.count + 2 > longest {
+                return Array("\u{0}LONG".utf8)
+            }
+            return line
+        }
+    }
+
+    private mutating func handle(line: [UInt8], _ actions: inout [ServerAction]) {
+        if line == Array("\u{0}LONG".utf8) {
+            reply_(.lineTooLong, &actions)
+            return
+        }
+        switch parser.parse(line) {
+        case .failure(let error):
+            reply_(error.reply, &actions)
+            if error.closesConnection, !isClosed {
+                phase = .closed
+                actions.append(.close)
+            }
+        case .success(let command):
+            let limit = configuration.limits.lineLength(for: command.verb, extensions: configuration.extensions)
+            if line.count + 2 > limit {
+                reply_(.lineTooLong, &actions)
+                return
+            }
+            handle(command, &actions)
+        }
+    }
+
+    private mutating func handle(_ command: Command, _ actions: inout [ServerAction]) {
+        switch command {
+        case .helo(let name), .ehlo(let name):
+            abandonTransaction(&actions)
+            heloName = name
+            if case .ehlo = command {
+                usedEHLO = true
+                reply_(ehloReply, &actions)
+            } else {
+                usedEHLO = false
+                reply_(Reply(250, nil, configuration.hostname), &actions)
+            }
+        case .mail(let path, let rawParameters):
+            mail(path, rawParameters, &actions)
+        case .rcpt(let path, let rawParameters):
+            rcpt(path, rawParameters, &actions)
+        case .data:
+            data(&actions)
+        case .bdat(let size, let last):
+            bdat(size: size, last: last, &actions)
+        case .rset:
+            abandonTransaction(&actions)
+            reply_(.ok, &actions)
+        case .noop:
+            reply_(.ok, &actions)
+        case .quit:
+            abandonTransaction(&actions)
+            phase = .closed
+            actions += [.send(Reply(221, .init(2, 0, 0), "Bye")), .close]
+        case .vrfy:
+            reply_(.vrfy, &actions)
+        case .expn:
+            reply_(.expnDisabled, &actions)
+        case .help:
+            reply_(
+                Reply(
+                    214, .init(2, 0, 0),
+                    lines: [
+                        "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP",
+                        "See RFC 5321; Postie",
+                    ]), &actions)
+        case .starttls(let parameter):
+            starttls(parameter: parameter, &actions)
+        case .auth:
+            if configuration.extensions.auth.isEmpty || !isTLS {
+                reply_(Reply(502, .init(5, 5, 1), "Error: authentication not enabled"), &actions)
+            } else {
+                reply_(Reply(504, .init(5, 5, 4), "Error: mechanism not supported"), &actions)
+            }
+        }
+    }
+
+    private var ehloReply: Reply {
+        var lines = [
+            configuration.hostname,
+            "PIPELINING",
+            "SIZE \(configuration.limits.maxMessageSize)",
+        ]
+        if configuration.extensions.startTLS && !isTLS { lines.append("STARTTLS") }
+        if !configuration.extensions.auth.isEmpty && isTLS {
+            lines.append("AUTH " + configuration.extensions.auth.joined(separator: " "))
+        }
+        lines += ["ENHANCEDSTATUSCODES", "8BITMIME"]
+        if configuration.extensions.dsn { lines.append("DSN") }
+        lines += ["SMTPUTF8", "CHUNKING"]
+        return Reply(250, nil, lines: lines)
+    }
+
+    private mutating func mail(_ path: ReversePath, _ raw: [ESMTPParameter], _ actions: inout [ServerAction]) {
+        guard heloName != nil else { return reply_(.badSequenceNeedHELO, &actions) }
+        guard transaction == nil else { return reply_(.badSequenceNestedMAIL, &actions) }
+        if configuration.requiresAuthentication && authenticatedUser == nil {
+            return reply_(Reply(530, .init(5, 7, 0), "Error: authentication required"), &actions)
+        }
+        if shuttingDown {
+            return reply_(Reply(421, .init(4, 3, 2), "\(configuration.hostname) Service shutting down, try again later"), &actions)
+        }
+        let parameters: MailParameters
+        do {
+            parameters = try MailParameters(raw, extensions: configuration.extensions, limits: configuration.limits)
+        } catch {
+            return reply_(error.reply, &actions)
+        }
+        if parameters.smtpUTF8 || parameters.body != nil, !usedEHLO {
+            return reply_(Reply(555, .init(5, 5, 4), "Error: ESMTP parameters need EHLO"), &actions)
+        }
+        if let m = path.mailbox, !m.isASCII, !parameters.smtpUTF8 {
+            return reply_(.nonASCIIAddressWithoutSMTPUTF8, &actions)
+        }
+        transaction = SessionTransaction(reversePath: path, parameters: parameters)
+        reply_(Reply(250, .init(2, 1, 0), "Ok"), &actions)
+    }
+
+    private mutating func rcpt(_ path: ForwardPath, _ raw: [ESMTPParameter], _ actions: inout [ServerAction]) {
+        guard var tx = transaction else { return reply_(.badSequenceNeedMAIL, &actions) }
+        tx.recipientAttempts += 1
+        transaction = tx
+        if case .mailbox(let m) = path, !m.isASCII, !tx.parameters.smtpUTF8 {
+            return reply_(.nonASCIIAddressWithoutSMTPUTF8, &actions)
+        }
+        let parameters: RecipientParameters
+        do {
+            parameters = try RecipientParameters(raw, extensions: configuration.extensions)
+        } catch {
+            return reply_(error.reply, &actions)
+        }
+        guard tx.recipients.count < configuration.limits.maxRecipients else {
+            return reply_(.tooManyRecipients, &actions)
+        }
+        let recipient = AcceptedRecipient(path: path, parameters: parameters)
+        pendingRecipient = recipient
+        phase = .awaitingRecipient
+        actions.append(.checkRecipient(recipient, tx))
+    }
+
+    private mutating func data(_ actions: inout [ServerAction]) {
+        guard let tx = transaction else { return reply_(.badSequenceNeedMAIL, &actions) }
+        guard !tx.recipients.isEmpty else {
+            if tx.recipientAttempts > 0 {
+                return reply_(Reply(554, .init(5, 5, 1), "Error: no valid recipients"), &actions)
+            }
+            return reply_(.badSequenceNeedRCPT, &actions)
+        }
+        guard chunkDecoder == nil else {
+            return reply_(Reply(503, .init(5, 5, 1), "Error: DATA after BDAT in the same transaction"), &actions)
+        }
+        actions.append(.beginMessage(MessageStart(transaction: tx, heloName: heloName ?? "", protocolName: protocolName)))
+        actions.append(.send(.startMailInput))
+        phase = .data(DataDecoder(maxSize: configuration.limits.maxMessageSize, maxLineLength: configuration.limits.textLineLength))
+    }
+
+    private mutating func bdat(size: Int, last: Bool, _ actions: inout [ServerAction]) {
+        // A refused BDAT still has its octets read, so they are not taken for commands (RFC 3030 §2).
+        var refusal: Reply?
+        if let tx = transaction {
+            if tx.recipients.isEmpty {
+                refusal = tx.recipientAttempts > 0 ? Reply(554, .init(5, 5, 1), "Error: no valid recipients") : .badSequenceNeedRCPT
+            }
+        } else {
+            refusal = .badSequenceNeedMAIL
+        }
+        if refusal == nil, chunkDecoder == nil, let tx = transaction {
+            chunkDecoder = ChunkDecoder(maxSize: configuration.limits.maxMessageSize, maxLineLength: configuration.limits.textLineLength)
+            actions.append(.beginMessage(MessageStart(transaction: tx, heloName: heloName ?? "", protocolName: protocolName)))
+        }
+        phase = .chunk(remaining: size, last: last, refusal: refusal)
+    }
+
+    private mutating func finishChunk(last: Bool, refusal: Reply?, _ actions: inout [ServerAction]) {
+        phase = .command
+        if let refusal {
+            return reply_(refusal, &actions)
+        }
+        guard var decoder = chunkDecoder else { return }
+        if last {
+            decoder.finish()
+            chunkDecoder = decoder
+            finishMessage(problem: decoder.problem, &actions)
+        } else if decoder.problem == .tooBig {
+            // Further chunks are pointless; the client must stop sending them (RFC 3030 §2).
+            finishMessage(problem: .tooBig, &actions)
+        } else {
+            reply_(Reply(250, .init(2, 0, 0), "Ok: \(decoder.size) octets received"), &actions)
+        }
+    }
+
+    private mutating func finishMessage(problem: MessageDataProblem?, _ actions: inout [ServerAction]) {
+        if let problem {
+            actions.append(.abortMessage)
+            transaction = nil
+            chunkDecoder = nil
+            phase = .command
+            reply_(problem.reply, &actions)
+        } else {
+            phase = .awaitingCommit
+            actions.append(.commitMessage)
+        }
+    }
+
+    private mutating func starttls(parameter: String?, _ actions: inout [ServerAction]) {
+        guard configuration.extensions.startTLS, !isTLS else {
+            if isTLS { return reply_(Reply(503, .init(5, 5, 1), "Error: TLS already active"), &actions) }
+            return reply_(Reply(502, .init(5, 5, 1), "Error: STARTTLS not available"), &actions)
+        }
+        guard parameter == nil else {
+            return reply_(Reply(501, .init(5, 5, 4), "Syntax: STARTTLS takes no parameters"), &actions)
+        }
+        guard transaction == nil else {
+            return reply_(Reply(503, .init(5, 5, 1), "Error: STARTTLS during a mail transaction"), &actions)
+        }
+        // Anything the client pipelined after STARTTLS is thrown away (CVE-2011-0411).
+        inbound.clear()
+        phase = .awaitingTLS
+        actions += [.send(Reply(220, .init(2, 0, 0), "Ready to start TLS")), .startTLS]
+    }
+
+    // MARK: Helpers
+
+    /// Sends a reply, counting errors and closing after too many of them or when shutting down.
+    private mutating func reply_(_ reply: Reply, _ actions: inout [ServerAction]) {
+        actions.append(.send(reply))
+        if reply.code >= 400 && reply.code != 421 {
+            errorCount += 1
+            if errorCount >= configuration.limits.maxErrors {
+                abandonMessage(&actions)
+                phase = .closed
+                actions += [.send(.tooManyErrors), .close]
+                return
+            }
+        }
+        if reply.code == 421 {
+            phase = .closed
+            actions.append(.close)
+            return
+        }
+        closeIfShuttingDown(&actions)
+    }
+
+    private mutating func closeIfShuttingDown(_ actions: inout [ServerAction]) {
+        guard shuttingDown, transaction == nil, case .command = phase else { return }
+        phase = .closed
+        actions += [
+            .send(Reply(421, .init(4, 3, 2), "\(configuration.hostname) Service shutting down, try again later")), .close,
+        ]
+    }
+
+    private mutating func abandonTransaction(_ actions: inout [ServerAction]) {
+        abandonMessage(&actions)
+        transaction = nil
+        chunkDecoder = nil
+    }
+
+    /// Drops a message whose data was being received (BDAT chunks already sent, or DATA cut off).
+    private mutating func abandonMessage(_ actions: inout [ServerAction]) {
+        switch phase {
+        case .data, .awaitingCommit:
+            actions.append(.abortMessage)
+        case .chunk(_, _, let refusal) where refusal == nil:
+            actions.append(.abortMessage)
+        default:
+            if chunkDecoder != nil { actions.append(.abortMessage) }
+        }
+        chunkDecoder = nil
+    }
+}
