@@ -272,3 +272,23 @@ public struct CommandParser: Sendable {
         return result
     }
 }
+
+extension Mailbox {
+    /// Parses `local@domain` (without angle brackets) by the same grammar as MAIL and RCPT.
+    public static func parse(_ text: String, limits: SMTPLimits = SMTPLimits()) -> Mailbox? {
+        let bytes = Array("<\(text)>".utf8)
+        guard let (mailbox, end) = try? CommandParser(limits: limits).parsePath(bytes[...]), end == bytes.endIndex else {
+            return nil
+        }
+        return mailbox
+    }
+}
+
+extension ReversePath {
+    /// Parses `<>` or `<local@domain>`.
+    public static func parse(_ text: String) -> ReversePath? {
+        if text == "<>" { return .null }
+        guard text.hasPrefix("<"), text.hasSuffix(">") else { return nil }
+        return Mailbox.parse(String(text.dropFirst().dropLast())).map { .mailbox($0) }
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MailCore
+import NIOCore
+import NIOPosix
+
+/// The durable queue of received messages (see `SpoolLayout`). Messages stream in through a
+/// `SpoolWriter`; `commit` returns once message and envelope are on stable storage.
+public final class Spool: Sendable {
+    public let layout: SpoolLayout
+    let threadPool: NIOThreadPool
+    let committer: GroupCommitter
+    let ids = QueueIDGenerator()
+    let logger: Logger
+
+    /// Opens (creating if needed) the spool at `root`. The thread pool runs the file writes.
+    public init(root: String, threadPool: NIOThreadPool, logger: Logger) throws {
+        self.layout = SpoolLayout(root: root)
+        self.threadPool = threadPool
+        self.logger = logger
+        for dir in [layout.dataDirectory, layout.envelopeDirectory, layout.tmpDirectory, layout.quarantineDirectory] {
+            let created = try POSIXFile.makeDirectories(dir)
+            for d in created { try POSIXFile.syncDirectory(POSIXFile.parent(d)) }
+        }
+        self.committer = GroupCommitter(layout: layout)
+        committer.start()
+    }
+
+    /// Stops the commit thread after it has finished what it was given.
+    public func close() {
+        committer.stop()
+    }
+
+    /// A writer for a new message, bound to the caller's event loop.
+    public func makeWriter(eventLoop: EventLoop) -> SpoolWriter {
+        SpoolWriter(spool: self, eventLoop: eventLoop)
+    }
+
+    /// Creates the data file of a new message under a fresh id (blocking; thread pool only).
+    func createDataFile() throws -> (String, Int32) {
+        while true {
+            let id = ids.next()
+            let path = layout.dataPath(id)
+            do {
+                return (id, try POSIXFile.open(path, O_WRONLY | O_CREAT | O_EXCL))
+            } catch let error as StorageError where error.errno == EEXIST {
+                continue
+            }
+        }
+    }
+
+    // MARK: Reading and changing committed messages (blocking; call from a thread pool)
+
+    /// Everything committed, in arrival order. Data files without an envelope are incomplete
+    /// writes and are removed; records that cannot be read are moved to `quarantine/`.
+    public func recover() throws -> [Envelope] {
+        for name in try POSIXFile.listDirectory(layout.tmpDirectory) {
+            POSIXFile.unlink(layout.tmpDirectory + "/" + name)
+        }
+        var envelopes: [Envelope] = []
+        var committedIDs = Set<String>()
+        for name in try POSIXFile.listDirectory(layout.envelopeDirectory).sorted() {
+            committedIDs.insert(name)
+            do {
+                let envelope = try readEnvelope(name)
+                guard envelope.id == name else { throw Envelope.DecodingError(line: 2, reason: "id does not match file name") }
+                guard POSIXFile.size(layout.dataPath(name)) == envelope.size else {
+                    throw Envelope.DecodingError(line: 0, reason: "message file missing or of the wrong size")
+                }
+                envelopes.append(envelope)
+            } catch {
+                quarantine(name, reason: "\(error)")
+            }
+        }
+        for name in try POSIXFile.listDirectory(layout.dataDirectory) where !committedIDs.contains(name) {
+            logger.info("removing incomplete message", metadata: ["queue_id": .string(name)])
+            POSIXFile.unlink(layout.dataPath(name))
+        }
+        return envelopes
+    }
+
+    public func readEnvelope(_ id: String) throws -> Envelope {
+        let bytes = try POSIXFile.readAll(layout.envelopePath(id))
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw Envelope.DecodingError(line: 0, reason: "not UTF-8")
+        }
+        return try Envelope(decoding: text)
+    }
+
+    /// Sets a record aside where a person can look at it, and logs why.
+    public func quarantine(_ id: String, reason: String) {
+        logger.error("unreadable spool record moved to quarantine", metadata: ["queue_id": .string(id), "reason": .string(reason)])
+        _ = Glibc.rename(layout.envelopePath(id), layout.quarantineDirectory + "/" + id + ".env")
+        _ = Glibc.rename(layout.dataPath(id), layout.quarantineDirectory + "/" + id + ".msg")
+        try? POSIXFile.syncDirectory(layout.quarantineDirectory)
+    }
+
+    /// Replaces a committed envelope atomically (recipient states after a delivery attempt).
+    public func update(_ envelope: Envelope) throws {
+        let tmp = layout.tmpPath(envelope.id)
+        let fd = try POSIXFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            defer { Glibc.close(fd) }
+            try POSIXFile.writeAll(fd, envelope.encoded(), path: tmp)
+            try POSIXFile.sync(fd, path: tmp)
+        }
+        try POSIXFile.rename(tmp, layout.envelopePath(envelope.id))
+        try POSIXFile.syncDirectory(layout.envelopeDirectory)
+    }
+
+    /// Removes a message whose every recipient is done. The envelope goes first: a crash between
+    /// the two leaves a data file that recovery removes as incomplete.
+    public func remove(_ id: String) throws {
+        if Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
+            throw StorageError("unlink", layout.envelopePath(id))
+        }
+        try POSIXFile.syncDirectory(layout.envelopeDirectory)
+        POSIXFile.unlink(layout.dataPath(id))
+    }
+
+    /// Opens the stored message for reading.
+    public func openMessage(_ id: String) throws -> Int32 {
+        try POSIXFile.open(layout.dataPath(id), O_RDONLY)
+    }
+}

@@ -1,0 +1,22 @@
+/// Where the spool keeps things, under its root:
+///
+/// - `msg/<id>`: the message as received (CRLF, dot-stuffing removed, our `Received:` first);
+/// - `env/<id>`: its envelope, a small text file; its presence means the message is committed;
+/// - `tmp/`: envelopes being written;
+/// - `quarantine/`: records that could not be read, set aside for a person to look at.
+public struct SpoolLayout: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public var dataDirectory: String { root + "/msg" }
+    public var envelopeDirectory: String { root + "/env" }
+    public var tmpDirectory: String { root + "/tmp" }
+    public var quarantineDirectory: String { root + "/quarantine" }
+
+    public func dataPath(_ id: String) -> String { dataDirectory + "/" + id }
+    public func envelopePath(_ id: String) -> String { envelopeDirectory + "/" + id }
+    public func tmpPath(_ id: String) -> String { tmpDirectory + "/" + id }
+}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MailCore
+import NIOCore
+import NIOPosix
+
+/// Streams one message into the spool. Used on one event loop; the writes run in order on the
+/// spool's thread pool, batched while one is under way, so a large message never sits whole in
+/// memory. `outstandingBytes` lets the connection stop reading while the disk catches up.
+///
+/// Sendable only so that future callbacks may hold it: every method must be called on its event
+/// loop (they check), and the callbacks run there too.
+public final class SpoolWriter: @unchecked Sendable {
+    private let spool: Spool
+    private let eventLoop: EventLoop
+    /// File id and descriptor, set by the first write (on the thread pool).
+    private let file = FileBox()
+    private var pending: [ByteBuffer] = []
+    private var inFlight = false
+    private var failure: Error?
+    private var finished = false
+    private var drainWaiters: [EventLoopPromise<Void>] = []
+
+    /// Octets handed to `write` and not yet written.
+    public private(set) var outstandingBytes = 0
+    /// Octets handed to `write` in all.
+    public private(set) var size = 0
+    /// Called on the event loop whenever a write finishes.
+    public var onProgress: ((SpoolWriter) -> Void)?
+
+    final class FileBox: @unchecked Sendable {
+        var id: String?
+        var fd: Int32 = -1
+    }
+
+    init(spool: Spool, eventLoop: EventLoop) {
+        self.spool = spool
+        self.eventLoop = eventLoop
+    }
+
+    public func write(_ buffer: ByteBuffer) {
+        eventLoop.preconditionInEventLoop()
+        guard !finished, buffer.readableBytes > 0 else { return }
+        size += buffer.readableBytes
+        outstandingBytes += buffer.readableBytes
+        pending.append(buffer)
+        kick()
+    }
+
+    private func kick() {
+        guard !inFlight else { return }
+        guard !pending.isEmpty else {
+            let waiters = drainWaiters
+            drainWaiters = []
+            for w in waiters { w.succeed() }
+            return
+        }
+        let batch = pending
+        pending = []
+        let bytes = batch.reduce(0) { $0 + $1.readableBytes }
+        inFlight = true
+        let spool = self.spool
+        let file = self.file
+        let failed = failure != nil
+        spool.threadPool.runIfActive(eventLoop: eventLoop) {
+            guard !failed else { return }
+            if file.id == nil {
+                let (id, fd) = try spool.createDataFile()
+                file.id = id
+                file.fd = fd
+            }
+            let path = spool.layout.dataPath(file.id!)
+            for buffer in batch { try POSIXFile.writeAll(file.fd, buffer, path: path) }
+        }.whenComplete { result in
+            self.inFlight = false
+            self.outstandingBytes -= bytes
+            if case .failure(let error) = result, self.failure == nil { self.failure = error }
+            self.onProgress?(self)
+            self.kick()
+        }
+    }
+
+    private func drained() -> EventLoopFuture<Void> {
+        if !inFlight && pending.isEmpty { return eventLoop.makeSucceededFuture(()) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        drainWaiters.append(promise)
+        return promise.futureResult
+    }
+
+    /// Makes the message durable with this envelope (whose id and size are filled in here).
+    /// Succeeds with the queue id once message and envelope are on stable storage.
+    public func commit(_ makeEnvelope: @escaping @Sendable (_ id: String, _ size: Int) -> Envelope) -> EventLoopFuture<Envelope> {
+        eventLoop.preconditionInEventLoop()
+        finished = true
+        let spool = self.spool
+        let file = self.file
+        let size = self.size
+        let eventLoop = self.eventLoop
+        return drained().flatMapThrowing { () -> Void in
+            if let failure = self.failure { throw failure }
+        }.flatMap { () -> EventLoopFuture<Void> in
+            // An empty message has no file yet.
+            if file.id != nil { return eventLoop.makeSucceededFuture(()) }
+            return spool.threadPool.runIfActive(eventLoop: eventLoop) {
+                let (id, fd) = try spool.createDataFile()
+                file.id = id
+                file.fd = fd
+            }
+        }.flatMap { () -> EventLoopFuture<Envelope> in
+            let envelope = makeEnvelope(file.id!, size)
+            let promise = eventLoop.makePromise(of: Void.self)
+            spool.committer.submit(.init(id: file.id!, dataFD: file.fd, envelopeText: envelope.encoded(), promise: promise))
+            file.fd = -1
+            return promise.futureResult.map { envelope }
+        }.flatMapErrorThrowing { error in
+            self.discardFile()
+            throw error
+        }
+    }
+
+    /// The id the message will have, once its first octets are written (for logs).
+    public var queueID: String? { file.id }
+
+    /// Throws the message away.
+    public func abort() {
+        eventLoop.preconditionInEventLoop()
+        guard !finished else { return }
+        finished = true
+        pending = []
+        drained().whenComplete { _ in self.discardFile() }
+    }
+
+    private func discardFile() {
+        let file = self.file
+        let spool = self.spool
+        spool.threadPool.submit { _ in
+            if file.fd >= 0 {
+                Glibc.close(file.fd)
+                file.fd = -1
+            }
+            if let id = file.id, !POSIXFile.exists(spool.layout.envelopePath(id)) {
+                POSIXFile.unlink(spool.layout.dataPath(id))
+            }
+        }
+    }
+}
