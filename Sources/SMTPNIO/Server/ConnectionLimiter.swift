@@ -1,0 +1,38 @@
+import NIOConcurrencyHelpers
+
+/// Counts connections in total and per client address, shared by all event loops.
+public final class ConnectionLimiter: Sendable {
+    private struct State {
+        var total = 0
+        var perClient: [String: Int] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    public let maxTotal: Int
+    public let maxPerClient: Int
+
+    public init(maxTotal: Int, maxPerClient: Int) {
+        self.maxTotal = maxTotal
+        self.maxPerClient = maxPerClient
+    }
+
+    /// Takes a place for this client, or says no.
+    public func acquire(_ client: String) -> Bool {
+        state.withLockedValue { s in
+            guard s.total < maxTotal, s.perClient[client, default: 0] < maxPerClient else { return false }
+            s.total += 1
+            s.perClient[client, default: 0] += 1
+            return true
+        }
+    }
+
+    public func release(_ client: String) {
+        state.withLockedValue { s in
+            s.total -= 1
+            let n = s.perClient[client, default: 1] - 1
+            s.perClient[client] = n > 0 ? n : nil
+        }
+    }
+
+    public var current: Int { state.withLockedValue { $0.total } }
+}

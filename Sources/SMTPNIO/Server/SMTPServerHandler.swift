@@ -1,0 +1,257 @@
+import Logging
+import NIOCore
+import NIOExtras
+import SMTPCore
+
+/// Runs a `ServerSession` on a channel: feeds it bytes, carries out its actions, and keeps the
+/// timeouts. It stops reading from the socket while the session waits for an answer, while
+/// message data waits for the disk, or while the client does not read our replies, so memory per
+/// connection stays bounded.
+public final class SMTPServerHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = Never
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private var session: ServerSession
+    private let configuration: SMTPServerConfiguration
+    private let serverDelegate: SMTPServerDelegate
+    private var delegate: SMTPConnectionDelegate?
+    private let limiter: ConnectionLimiter
+    private let connectionID: UInt64
+    private var logger: Logger
+    private var info: SMTPConnectionInfo?
+    private var holdsPlace = false
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+    private var timer: Scheduled<Void>?
+    private var closing = false
+    /// Starts TLS on the channel after STARTTLS; nil when TLS is not configured.
+    private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
+
+    public init(
+        configuration: SMTPServerConfiguration, delegate: SMTPServerDelegate, limiter: ConnectionLimiter, connectionID: UInt64,
+        logger: Logger, startTLS: ((Channel) -> EventLoopFuture<Void>)? = nil
+    ) {
+        self.configuration = configuration
+        self.session = ServerSession(configuration: configuration.session)
+        self.serverDelegate = delegate
+        self.limiter = limiter
+        self.connectionID = connectionID
+        self.logger = logger
+        self.startTLS = startTLS
+        self.logger[metadataKey: "conn"] = "\(connectionID)"
+    }
+
+    // MARK: Channel events
+
+    public func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        let info = SMTPConnectionInfo(
+            id: connectionID, remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress)
+        self.info = info
+        logger[metadataKey: "client"] = "\(info.remoteIP)"
+        var refusal: Reply?
+        if limiter.acquire(info.remoteIP) {
+            holdsPlace = true
+            logger.info("connect")
+        } else {
+            logger.notice("connection refused: too many connections")
+            refusal = Reply(421, .init(4, 3, 2), "\(configuration.session.hostname) Too many connections, not accepting mail, try again later")
+        }
+        if refusal == nil {
+            let delegate = serverDelegate.makeConnectionDelegate(for: info, eventLoop: context.eventLoop)
+            delegate.onProgress = { [weak self] in self?.resumeReadingIfPossible() }
+            self.delegate = delegate
+        }
+        perform(session.start(refusal: refusal))
+        armTimer()
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        perform(session.connectionClosed())
+        delegate?.connectionClosed()
+        delegate = nil
+        if holdsPlace {
+            limiter.release(info?.remoteIP ?? "unknown")
+            holdsPlace = false
+            logger.info("disconnect", metadata: ["messages": "\(session.messagesAccepted)", "errors": "\(session.errorCount)"])
+        }
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        guard !closing else { return }
+        perform(session.receive(bytes))
+        armTimer()
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible()
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            logger.debug("shutting down")
+            perform(session.shutdown())
+            // A transaction in flight gets a bounded time to finish.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: configuration.shutdownGrace) { bound.value.shutdownGraceExpired() }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if shouldPauseReading {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: Carrying out actions
+
+    private var shouldPauseReading: Bool {
+        guard let context else { return true }
+        return session.isWaiting || !context.channel.isWritable
+            || (delegate?.bufferedMessageBytes ?? 0) > configuration.maxBufferedMessageBytes
+    }
+
+    private func resumeReadingIfPossible() {
+        guard readPending, !shouldPauseReading, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    private func perform(_ actions: [ServerAction]) {
+        guard let context else { return }
+        var out: ByteBuffer?
+        func flushOut() {
+            if let buffer = out {
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                out = nil
+            }
+        }
+        for action in actions {
+            switch action {
+            case .send(let reply):
+                if out == nil { out = context.channel.allocator.buffer(capacity: 256) }
+                reply.encode(into: &out!)
+            case .close:
+                flushOut()
+                closeNow()
+            case .checkRecipient(let recipient, let transaction):
+                guard let delegate else { continue }
+                flushOut()
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                delegate.checkRecipient(recipient, transaction: transaction, session: session).whenComplete {
+                    bound.value.recipientChecked($0)
+                }
+            case .beginMessage(let start):
+                delegate?.beginMessage(start, session: session)
+            case .messageData(let data):
+                delegate?.messageData(data)
+            case .commitMessage:
+                guard let delegate else { continue }
+                flushOut()
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                delegate.commitMessage().whenComplete { bound.value.messageCommitted($0) }
+            case .abortMessage:
+                delegate?.abortMessage()
+            case .startTLS:
+                flushOut()
+                guard let startTLS else {
+                    closeNow()
+                    continue
+                }
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                startTLS(context.channel).whenComplete { bound.value.tlsFinished($0) }
+            }
+        }
+        flushOut()
+    }
+
+    private func send(_ reply: Reply) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        reply.encode(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func closeNow() {
+        guard !closing, let context else { return }
+        closing = true
+        timer?.cancel()
+        context.close(promise: nil)
+    }
+
+    /// (Re)starts the idle timer: the data timeout while message data flows, the command timeout
+    /// otherwise. While we ourselves are working (commit, lookup) the client is not to blame.
+    private func armTimer() {
+        timer?.cancel()
+        guard let context, !closing else { return }
+        let timeout = session.isReadingMessage ? configuration.dataTimeout : configuration.commandTimeout
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) { bound.value.timerFired() }
+    }
+
+    private func timerFired() {
+        guard !closing else { return }
+        if session.isWaiting {
+            armTimer()
+            return
+        }
+        logger.info("timeout")
+        perform(session.timedOut())
+    }
+
+    private func shutdownGraceExpired() {
+        guard !closing else { return }
+        send(Reply(421, .init(4, 3, 2), "\(configuration.session.hostname) Service shutting down, try again later"))
+        perform(session.connectionClosed())
+        closeNow()
+    }
+
+    private func recipientChecked(_ result: Result<Reply, Error>) {
+        let reply: Reply
+        switch result {
+        case .success(let r): reply = r
+        case .failure: reply = Reply(451, .init(4, 3, 0), "Error: temporary failure looking up the recipient")
+        }
+        perform(session.recipientChecked(reply))
+        resumeReadingIfPossible()
+    }
+
+    private func messageCommitted(_ result: Result<Reply, Error>) {
+        let reply: Reply
+        switch result {
+        case .success(let r): reply = r
+        case .failure: reply = Reply(451, .init(4, 3, 0), "Error: local error in processing, try again later")
+        }
+        perform(session.messageCommitted(reply))
+        armTimer()
+        resumeReadingIfPossible()
+    }
+
+    private func tlsFinished(_ result: Result<Void, Error>) {
+        switch result {
+        case .success:
+            perform(session.tlsEstablished())
+            resumeReadingIfPossible()
+        case .failure(let error):
+            logger.info("TLS handshake failed", metadata: ["error": "\(error)"])
+            closeNow()
+        }
+    }
+}
