@@ -35,20 +35,13 @@ public final class Spool: Sendable {
 
     /// A writer for a new message, bound to the caller's event loop.
     public func makeWriter(eventLoop: EventLoop) -> SpoolWriter {
-        SpoolWriter(spool: self, eventLoop: eventLoop)
+        SpoolWriter(spool: self, eventLoop: eventLoop, queueID: ids.next())
     }
 
-    /// Creates the data file of a new message under a fresh id (blocking; thread pool only).
-    func createDataFile() throws -> (String, Int32) {
-        while true {
-            let id = ids.next()
-            let path = layout.dataPath(id)
-            do {
-                return (id, try POSIXFile.open(path, O_WRONLY | O_CREAT | O_EXCL))
-            } catch let error as StorageError where error.errno == EEXIST {
-                continue
-            }
-        }
+    /// Creates the data file of a new message (blocking; thread pool only). Exclusive, so that an
+    /// id can never be used twice.
+    func createDataFile(_ id: String) throws -> Int32 {
+        try POSIXFile.open(layout.dataPath(id), O_WRONLY | O_CREAT | O_EXCL)
     }
 
     // MARK: Reading and changing committed messages (blocking; call from a thread pool)

@@ -34,9 +34,13 @@ public final class SpoolWriter: @unchecked Sendable {
         var fd: Int32 = -1
     }
 
-    init(spool: Spool, eventLoop: EventLoop) {
+    /// The message's queue id, known from the start so that it can go into our `Received:` field.
+    public let queueID: String
+
+    init(spool: Spool, eventLoop: EventLoop, queueID: String) {
         self.spool = spool
         self.eventLoop = eventLoop
+        self.queueID = queueID
     }
 
     public func write(_ buffer: ByteBuffer) {
@@ -63,12 +67,12 @@ public final class SpoolWriter: @unchecked Sendable {
         let spool = self.spool
         let file = self.file
         let failed = failure != nil
+        let id = queueID
         spool.threadPool.runIfActive(eventLoop: eventLoop) {
             guard !failed else { return }
             if file.id == nil {
-                let (id, fd) = try spool.createDataFile()
+                file.fd = try spool.createDataFile(id)
                 file.id = id
-                file.fd = fd
             }
             let path = spool.layout.dataPath(file.id!)
             for buffer in batch { try POSIXFile.writeAll(file.fd, buffer, path: path) }
@@ -97,15 +101,15 @@ public final class SpoolWriter: @unchecked Sendable {
         let file = self.file
         let size = self.size
         let eventLoop = self.eventLoop
+        let id = queueID
         return drained().flatMapThrowing { () -> Void in
             if let failure = self.failure { throw failure }
         }.flatMap { () -> EventLoopFuture<Void> in
             // An empty message has no file yet.
             if file.id != nil { return eventLoop.makeSucceededFuture(()) }
             return spool.threadPool.runIfActive(eventLoop: eventLoop) {
-                let (id, fd) = try spool.createDataFile()
+                file.fd = try spool.createDataFile(id)
                 file.id = id
-                file.fd = fd
             }
         }.flatMap { () -> EventLoopFuture<Envelope> in
             let envelope = makeEnvelope(file.id!, size)
@@ -118,9 +122,6 @@ public final class SpoolWriter: @unchecked Sendable {
             throw error
         }
     }
-
-    /// The id the message will have, once its first octets are written (for logs).
-    public var queueID: String? { file.id }
 
     /// Throws the message away.
     public func abort() {

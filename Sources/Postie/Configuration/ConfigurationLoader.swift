@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import MailCore
+import SMTPCore
+import TOMLKit
+
+/// Reads a TOML configuration file over the embedded defaults. Every problem is reported with the
+/// file, the line and the key; unknown keys are errors, so a misspelt key never silently does
+/// nothing.
+public enum ConfigurationLoader {
+    public static func load(file: String) throws -> PostieConfiguration {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError(file: file, line: nil, key: nil, message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: file, line: nil, key: nil, message: "the file is not UTF-8")
+        }
+        return try load(text: text, file: file)
+    }
+
+    public static func load(text: String, file: String) throws -> PostieConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: file, line: error.source.begin.line, key: nil, message: error.description)
+        }
+        var reader = Reader(file: file, locator: KeyLocator(text: text))
+        var config = PostieConfiguration.defaults()
+        try reader.apply(table, to: &config)
+        return config
+    }
+
+    struct Reader {
+        let file: String
+        let locator: KeyLocator
+
+        func error(_ path: [String], _ message: String) -> ConfigurationError {
+            ConfigurationError(file: file, line: locator.line(of: path), key: path.joined(separator: "."), message: message)
+        }
+
+        func only(_ table: TOMLTable, _ path: [String], keys: Set<String>) throws {
+            for key in table.keys where !keys.contains(key) {
+                throw error(path + [key], "unknown key (known here: \(keys.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func string(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> String? {
+            guard let value = table[key] else { return nil }
+            guard let s = value.tomlValue.string else { throw error(path + [key], "must be a string") }
+            return s
+        }
+
+        func int(_ table: TOMLTable, _ key: String, _ path: [String], range: ClosedRange<Int>) throws -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let n = value.tomlValue.int else { throw error(path + [key], "must be a whole number") }
+            guard range.contains(n) else {
+                throw error(path + [key], "must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return n
+        }
+
+        func strings(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> [String]? {
+            guard let value = table[key] else { return nil }
+            if let s = value.tomlValue.string { return [s] }
+            guard let array = value.tomlValue.array else { throw error(path + [key], "must be a string or a list of strings") }
+            var result: [String] = []
+            for element in array {
+                guard let s = element.tomlValue.string else { throw error(path + [key], "must be a list of strings") }
+                result.append(s)
+            }
+            return result
+        }
+
+        func subtable(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> TOMLTable? {
+            guard let value = table[key] else { return nil }
+            guard let t = value.tomlValue.table else { throw error(path + [key], "must be a table") }
+            return t
+        }
+
+        mutating func apply(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
+            try only(root, [], keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue"])
+            if let h = try string(root, "hostname", []) {
+                guard !h.isEmpty, AddressGrammar.isDomain(Array(h.utf8)[...]) else {
+                    throw error(["hostname"], "must be a domain name such as mail.example.com")
+                }
+                config.hostname = h
+            }
+            if let d = try string(root, "data_dir", []) {
+                guard !d.isEmpty else { throw error(["data_dir"], "must not be empty") }
+                config.dataDirectory = d
+            }
+            if let m = try string(root, "mail_root", []) {
+                guard !m.isEmpty else { throw error(["mail_root"], "must not be empty") }
+                config.mailRoot = m
+            }
+            if let l = try string(root, "log_level", []) {
+                guard let level = Logger.Level(rawValue: l) else {
+                    throw error(["log_level"], "must be one of trace, debug, info, notice, warning, error, critical")
+                }
+                config.logLevel = level
+            }
+            if let smtp = try subtable(root, "smtp", []) { try applySMTP(smtp, to: &config) }
+            if let r = try subtable(root, "recipients", []) {
+                let path = ["recipients"]
+                try only(r, path, keys: ["delimiter", "postmaster_domain"])
+                if let d = try string(r, "delimiter", path) { config.recipientDelimiter = d.isEmpty ? nil : d }
+                if let p = try string(r, "postmaster_domain", path) { config.primaryDomain = p.lowercased() }
+            }
+            if let relay = try subtable(root, "relay", []) {
+                let path = ["relay"]
+                try only(relay, path, keys: ["trusted_networks"])
+                if let nets = try strings(relay, "trusted_networks", path) {
+                    config.trustedNetworks = try nets.map { text in
+                        guard let n = IPNetwork(text) else { throw error(path + ["trusted_networks"], "'\(text)' is not a network such as 192.0.2.0/24") }
+                        return n
+                    }
+                }
+            }
+            if let q = try subtable(root, "queue", []) {
+                let path = ["queue"]
+                try only(q, path, keys: ["retry_minimum", "retry_maximum"])
+                if let n = try int(q, "retry_minimum", path, range: 1...86400) { config.retryMinimum = n }
+                if let n = try int(q, "retry_maximum", path, range: 1...604800) { config.retryMaximum = n }
+            }
+            if let domains = try subtable(root, "domains", []) { try applyDomains(domains, to: &config) }
+            if let p = config.primaryDomain, config.domains[p] == nil {
+                throw error(["recipients", "postmaster_domain"], "'\(p)' is not one of the local domains")
+            }
+        }
+
+        func applySMTP(_ smtp: TOMLTable, to config: inout PostieConfiguration) throws {
+            let path = ["smtp"]
+            try only(
+                smtp, path,
+                keys: [
+                    "listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
+                    "max_message_size", "max_recipients", "max_errors", "max_received_headers",
+                ])
+            if let listen = try strings(smtp, "listen", path) {
+                config.listen = try listen.map { text in
+                    guard let a = PostieConfiguration.ListenAddress(text) else {
+                        throw error(path + ["listen"], "'\(text)' is not an address such as 127.0.0.1:2525 or [::1]:25")
+                    }
+                    return a
+                }
+            }
+            if let n = try int(smtp, "max_connections", path, range: 1...1_000_000) { config.maxConnections = n }
+            if let n = try int(smtp, "max_connections_per_client", path, range: 1...1_000_000) { config.maxConnectionsPerClient = n }
+            if let n = try int(smtp, "command_timeout", path, range: 1...86400) { config.commandTimeout = n }
+            if let n = try int(smtp, "data_timeout", path, range: 1...86400) { config.dataTimeout = n }
+            if let n = try int(smtp, "shutdown_grace", path, range: 0...3600) { config.shutdownGrace = n }
+            if let n = try int(smtp, "max_message_size", path, range: 1024...(1 << 40)) { config.limits.maxMessageSize = n }
+            if let n = try int(smtp, "max_recipients", path, range: 1...100_000) { config.limits.maxRecipients = n }
+            if let n = try int(smtp, "max_errors", path, range: 1...10_000) { config.limits.maxErrors = n }
+            if let n = try int(smtp, "max_received_headers", path, range: 1...10_000) { config.maxReceivedHeaders = n }
+        }
+
+        func applyDomains(_ domains: TOMLTable, to config: inout PostieConfiguration) throws {
+            var result: [String: LocalDirectory.Domain] = [:]
+            for name in domains.keys {
+                let path = ["domains", name]
+                let lower = name.lowercased()
+                guard AddressGrammar.isDomain(Array(lower.utf8)[...]) else { throw error(path, "'\(name)' is not a domain name") }
+                guard let table = try subtable(domains, name, ["domains"]) else { continue }
+                try only(table, path, keys: ["users", "aliases", "catch_all"])
+                let users = try strings(table, "users", path) ?? []
+                for user in users {
+                    guard LocalDirectory.isSafePathComponent(user.lowercased()), !user.contains("@"),
+                        AddressGrammar.isDotString(Array(user.utf8))
+                    else {
+                        throw error(path + ["users"], "'\(user)' cannot be a mailbox name (use letters, digits and . _ - +)")
+                    }
+                }
+                var aliases: [String: [String]] = [:]
+                if let a = try subtable(table, "aliases", path) {
+                    for key in a.keys {
+                        guard let targets = try strings(a, key, path + ["aliases"]), !targets.isEmpty else {
+                            throw error(path + ["aliases", key], "must name at least one target")
+                        }
+                        for t in targets where t.contains("@") && Mailbox.parse(t) == nil {
+                            throw error(path + ["aliases", key], "'\(t)' is not an address")
+                        }
+                        aliases[key] = targets
+                    }
+                }
+                let catchAll = try string(table, "catch_all", path)
+                if let c = catchAll, c.contains("@") ? Mailbox.parse(c) == nil : !LocalDirectory.isSafePathComponent(c) {
+                    throw error(path + ["catch_all"], "'\(c)' is not a user or an address")
+                }
+                result[lower] = LocalDirectory.Domain(users: Set(users), aliases: aliases, catchAll: catchAll)
+            }
+            config.domains = result
+            // Every alias or catch-all target in a local domain must resolve.
+            let directory = config.directory
+            for (name, domain) in result {
+                for (key, targets) in domain.aliases {
+                    for t in targets {
+                        let path: ForwardPath =
+                            t.contains("@") ? .mailbox(Mailbox.parse(t)!) : .mailbox(Mailbox(localPart: t, domain: name))
+                        switch directory.resolve(path) {
+                        case .deliver, .notLocal: continue
+                        case .aliasLoop: throw error(["domains", name, "aliases", key], "aliases lead in a circle")
+                        default: throw error(["domains", name, "aliases", key], "'\(t)' is not a local user or alias")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// The effective configuration as TOML, for `postie check-config`: what the server would run with.
+public enum ConfigurationPrinter {
+    public static func render(_ c: PostieConfiguration) -> String {
+        func q(_ s: String) -> String {
+            var out = "\""
+            for ch in s.unicodeScalars {
+                switch ch {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                default:
+                    if ch.value < 32 { out += String(format: ch.value) } else { out.unicodeScalars.append(ch) }
+                }
+            }
+            return out + "\""
+        }
+        func list(_ items: [String]) -> String { "[" + items.map(q).joined(separator: ", ") + "]" }
+        var lines = [
+            "hostname = \(q(c.hostname))",
+            "data_dir = \(q(c.dataDirectory))",
+            "mail_root = \(q(c.effectiveMailRoot))",
+            "log_level = \(q(c.logLevel.rawValue))",
+            "",
+            "[smtp]",
+            "listen = \(list(c.listen.map(\.description)))",
+            "max_connections = \(c.maxConnections)",
+            "max_connections_per_client = \(c.maxConnectionsPerClient)",
+            "command_timeout = \(c.commandTimeout)",
+            "data_timeout = \(c.dataTimeout)",
+            "shutdown_grace = \(c.shutdownGrace)",
+            "max_message_size = \(c.limits.maxMessageSize)",
+            "max_recipients = \(c.limits.maxRecipients)",
+            "max_errors = \(c.limits.maxErrors)",
+            "max_received_headers = \(c.maxReceivedHeaders)",
+            "",
+            "[recipients]",
+            "delimiter = \(q(c.recipientDelimiter ?? ""))",
+            "postmaster_domain = \(q(c.directory.primaryDomain))",
+            "",
+            "[relay]",
+            "trusted_networks = \(list(c.trustedNetworks.map(\.description)))",
+            "",
+            "[queue]",
+            "retry_minimum = \(c.retryMinimum)",
+            "retry_maximum = \(c.retryMaximum)",
+        ]
+        for name in c.domains.keys.sorted() {
+            let d = c.domains[name]!
+            lines += ["", "[domains.\(q(name))]", "users = \(list(d.users.sorted()))"]
+            if let catchAll = d.catchAll { lines.append("catch_all = \(q(catchAll))") }
+            if !d.aliases.isEmpty {
+                lines.append("[domains.\(q(name)).aliases]")
+                for key in d.aliases.keys.sorted() { lines.append("\(q(key)) = \(list(d.aliases[key]!))") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func String(format value: UInt32) -> Swift.String {
+        let hex = Swift.String(value, radix: 16, uppercase: true)
+        return "\\u" + Swift.String(repeating: "0", count: 4 - hex.count) + hex
+    }
+}

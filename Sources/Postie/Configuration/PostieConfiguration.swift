@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MailCore
+import SMTPCore
+
+/// Everything an operator can set, with the embedded defaults that make `postie` useful with no
+/// file at all: listen on 127.0.0.1:2525, keep data under `./postie-data`, and take mail for
+/// `localhost`, with a mailbox for the user running it and for postmaster.
+/// `docs/configuration.md` describes every key.
+public struct PostieConfiguration: Sendable {
+    public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port` or `[v6]:port`.
+        public init?(_ text: String) {
+            if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+                let host = String(text[text.index(after: text.startIndex)..<close])
+                let rest = text[text.index(after: close)...]
+                guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
+                self.init(host: host, port: port)
+            } else {
+                guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                    (0...65535).contains(port), colon != text.startIndex
+                else { return nil }
+                self.init(host: String(text[..<colon]), port: port)
+            }
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Our name in the greeting, EHLO and trace headers.
+    public var hostname: String
+    /// Spool and (by default) mailboxes live here.
+    public var dataDirectory: String
+    /// Maildirs: `<mailRoot>/<domain>/<user>/`. Defaults to `<dataDirectory>/mail`.
+    public var mailRoot: String?
+    public var logLevel: Logger.Level = .info
+
+    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)]
+    public var maxConnections = 1000
+    public var maxConnectionsPerClient = 20
+    /// Seconds.
+    public var commandTimeout = 300
+    public var dataTimeout = 180
+    public var shutdownGrace = 30
+    public var limits = SMTPLimits()
+    /// Loop guard: more `Received:` fields than this and the message is refused (`554 5.4.6`).
+    public var maxReceivedHeaders = 100
+
+    public var domains: [String: LocalDirectory.Domain]
+    public var primaryDomain: String?
+    public var recipientDelimiter: String? = "+"
+    /// Clients in these networks may relay. Empty by default: no open relay, not even for loopback.
+    public var trustedNetworks: [IPNetwork] = []
+
+    /// Seconds between attempts at a local delivery that failed for a passing reason.
+    public var retryMinimum = 60
+    public var retryMaximum = 3600
+
+    public init(hostname: String, dataDirectory: String, domains: [String: LocalDirectory.Domain]) {
+        self.hostname = hostname
+        self.dataDirectory = dataDirectory
+        self.domains = domains
+    }
+
+    public var effectiveMailRoot: String { mailRoot ?? dataDirectory + "/mail" }
+
+    /// The embedded defaults.
+    public static func defaults() -> PostieConfiguration {
+        var users: Set<String> = ["postmaster"]
+        if let me = currentUserName(), LocalDirectory.isSafePathComponent(me.lowercased()) { users.insert(me.lowercased()) }
+        return PostieConfiguration(
+            hostname: systemHostname(), dataDirectory: "./postie-data",
+            domains: ["localhost": LocalDirectory.Domain(users: users)])
+    }
+
+    public var directory: LocalDirectory {
+        LocalDirectory(domains: domains, primaryDomain: primaryDomain, recipientDelimiter: recipientDelimiter)
+    }
+
+    static func systemHostname() -> String {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        guard buffer.withUnsafeMutableBufferPointer({ p in
+            p.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, $0.count - 1) }
+        }) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+
+    static func currentUserName() -> String? {
+        if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return nil
+    }
+}

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MailCore
+import NIOCore
+import SMTPCore
+import SMTPNIO
+import Storage
+
+/// The mail side of one SMTP connection: decides each recipient against the directory and the
+/// relay policy, streams the message into the spool behind our `Received:` field, applies the
+/// loop guard, and hands committed messages to the queue.
+final class PostieConnectionDelegate: SMTPConnectionDelegate {
+    private let context: PostieContext
+    private let connection: SMTPConnectionInfo
+    private let eventLoop: EventLoop
+    private var logger: Logger
+    /// Where each accepted RCPT goes.
+    private var targets: [AcceptedRecipient: [DeliveryTarget]] = [:]
+    private var writer: SpoolWriter?
+    private var scanner = HeaderScanner()
+    private var start: MessageStart?
+    var onProgress: (() -> Void)?
+
+    init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
+        self.context = context
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.logger = context.logger
+        logger[metadataKey: "conn"] = "\(connection.id)"
+        logger[metadataKey: "client"] = .string(connection.remoteIP)
+    }
+
+    private var mayRelay: Bool {
+        context.configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
+    }
+
+    func checkRecipient(_ recipient: AcceptedRecipient, transaction: SessionTransaction, session: ServerSession) -> EventLoopFuture<Reply> {
+        // Forget recipients of an earlier transaction (RSET, a new MAIL).
+        targets = targets.filter { transaction.recipients.contains($0.key) }
+        let address = recipient.path.description
+        let reply: Reply
+        switch context.directory.resolve(recipient.path) {
+        case .deliver(let t):
+            targets[recipient] = t
+            reply = Reply(250, .init(2, 1, 5), "Ok")
+        case .notLocal:
+            if case .mailbox(let m) = recipient.path, mayRelay {
+                targets[recipient] = [.remote(m)]
+                reply = Reply(250, .init(2, 1, 5), "Ok")
+            } else {
+                reply = Reply(554, .init(5, 7, 1), "\(address): Relay access denied")
+            }
+        case .unknownUser:
+            reply = Reply(550, .init(5, 1, 1), "\(address): Recipient address rejected: User unknown in local recipient table")
+        case .unsafe:
+            reply = Reply(553, .init(5, 1, 3), "\(address): Recipient address rejected: local part not allowed")
+        case .aliasLoop:
+            reply = Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop")
+        }
+        if !reply.isPositive {
+            logger.info(
+                "NOQUEUE: reject RCPT",
+                metadata: [
+                    "from": .string(transaction.reversePath.description), "to": .string(address), "reply": .string(reply.description),
+                    "helo": .string(session.heloName ?? ""),
+                ])
+        }
+        return eventLoop.makeSucceededFuture(reply)
+    }
+
+    func beginMessage(_ start: MessageStart, session: ServerSession) {
+        let writer = context.spool.makeWriter(eventLoop: eventLoop)
+        writer.onProgress = { [weak self] _ in self?.onProgress?() }
+        self.writer = writer
+        self.start = start
+        scanner = HeaderScanner()
+        let single: String? =
+            start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
+        let hop = TraceHeaders.Hop(
+            heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.configuration.hostname,
+            protocolName: start.protocolName, queueID: writer.queueID, singleRecipient: single, unixTime: Int64(time(nil)))
+        writer.write(ByteBuffer(string: TraceHeaders.received(hop)))
+    }
+
+    func messageData(_ data: ByteBuffer) {
+        scanner.scan(data)
+        writer?.write(data)
+    }
+
+    var bufferedMessageBytes: Int { writer?.outstandingBytes ?? 0 }
+
+    func commitMessage() -> EventLoopFuture<Reply> {
+        guard let writer, let start else {
+            return eventLoop.makeSucceededFuture(Reply(451, .init(4, 3, 0), "Error: no message in progress"))
+        }
+        self.writer = nil
+        self.start = nil
+        let tx = start.transaction
+        if scanner.receivedCount > context.configuration.maxReceivedHeaders {
+            writer.abort()
+            logger.notice(
+                "reject: too many hops",
+                metadata: ["queue_id": .string(writer.queueID), "received": "\(scanner.receivedCount)"])
+            return eventLoop.makeSucceededFuture(Reply(554, .init(5, 4, 6), "Error: too many hops (mail loop?)"))
+        }
+        var recipients: [EnvelopeRecipient] = []
+        for r in tx.recipients {
+            for t in targets[r] ?? [] where !recipients.contains(where: { $0.target == t }) {
+                recipients.append(
+                    EnvelopeRecipient(
+                        target: t, original: r.path.description, notify: r.parameters.notify,
+                        originalRecipientParameter: r.parameters.originalRecipient))
+            }
+        }
+        targets = [:]
+        let envelopeRecipients = recipients
+        let client = connection.remoteIP
+        let arrival = Int64(time(nil))
+        let logger = self.logger
+        let queue = context.queue
+        return writer.commit { id, size in
+            Envelope(
+                id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
+                protocolName: start.protocolName, body: tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8, ret: tx.parameters.ret,
+                envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
+        }.map { envelope in
+            logger.info(
+                "queued",
+                metadata: [
+                    "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
+                    "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
+                    "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
+                ])
+            queue.enqueue(envelope)
+            return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
+        }.flatMapErrorThrowing { error in
+            logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
+            throw error
+        }
+    }
+
+    func abortMessage() {
+        if let writer {
+            logger.info("message abandoned", metadata: ["queue_id": .string(writer.queueID)])
+            writer.abort()
+        }
+        writer = nil
+        start = nil
+    }
+
+    func connectionClosed() {
+        abortMessage()
+    }
+}
+
+extension String {
+    fileprivate var trimmingAngles: String {
+        hasPrefix("<") && hasSuffix(">") ? String(dropFirst().dropLast()) : self
+    }
+}

@@ -1,0 +1,134 @@
+import Logging
+import MailCore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+import ServiceLifecycle
+import Storage
+
+/// What every connection of a running server shares.
+struct PostieContext: Sendable {
+    let configuration: PostieConfiguration
+    let directory: LocalDirectory
+    let spool: Spool
+    let queue: QueueRunner
+    let logger: Logger
+}
+
+struct PostieDelegateFactory: SMTPServerDelegate {
+    let context: PostieContext
+
+    func makeConnectionDelegate(for connection: SMTPConnectionInfo, eventLoop: EventLoop) -> SMTPConnectionDelegate {
+        PostieConnectionDelegate(context: context, connection: connection, eventLoop: eventLoop)
+    }
+}
+
+/// A whole Postie: spool recovery, the queue, and the SMTP listeners. Run it as a service (it
+/// shuts down gracefully on SIGTERM/SIGINT through swift-service-lifecycle), or `start()` and
+/// `stop()` it when embedding it in another program.
+public final class PostieServer: Service, Sendable {
+    public let configuration: PostieConfiguration
+    private let logger: Logger
+
+    private struct Running: @unchecked Sendable {
+        var group: MultiThreadedEventLoopGroup
+        var threadPool: NIOThreadPool
+        var spool: Spool
+        var queue: QueueRunner
+        var server: SMTPServer
+        var addresses: [SocketAddress]
+    }
+    private let running = NIOLockedValueBox<Running?>(nil)
+
+    public init(configuration: PostieConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The addresses the listeners are bound to (after `start`).
+    public var addresses: [SocketAddress] { running.withLockedValue { $0?.addresses ?? [] } }
+
+    /// Recovers the spool, starts the queue and binds every listener.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let config = configuration
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
+        threadPool.start()
+        do {
+            let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
+            let maildir = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
+            try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
+            let queue = QueueRunner(
+                spool: spool, maildir: maildir, threadPool: threadPool, eventLoop: group.next(), logger: logger,
+                retryMinimum: config.retryMinimum, retryMaximum: config.retryMaximum)
+            let recovered = try await threadPool.runIfActive { try spool.recover() }
+            if !recovered.isEmpty {
+                logger.info("recovered messages from the spool", metadata: ["count": "\(recovered.count)"])
+            }
+            for envelope in recovered { queue.enqueue(envelope) }
+
+            let context = PostieContext(
+                configuration: config, directory: config.directory, spool: spool, queue: queue, logger: logger)
+            var serverConfig = SMTPServerConfiguration(
+                session: ServerSessionConfiguration(hostname: config.hostname, limits: config.limits))
+            serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
+            serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
+            serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
+            serverConfig.maxConnections = config.maxConnections
+            serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
+            let server = SMTPServer(
+                configuration: serverConfig, delegate: PostieDelegateFactory(context: context), group: group, logger: logger)
+            var addresses: [SocketAddress] = []
+            for listen in config.listen {
+                addresses.append(try await server.bind(host: listen.host, port: listen.port))
+            }
+            running.withLockedValue {
+                $0 = Running(group: group, threadPool: threadPool, spool: spool, queue: queue, server: server, addresses: addresses)
+            }
+            logger.info(
+                "postie started",
+                metadata: [
+                    "hostname": .string(config.hostname), "data_dir": .string(config.dataDirectory),
+                    "mail_root": .string(config.effectiveMailRoot),
+                    "domains": .string(config.domains.keys.sorted().joined(separator: ",")),
+                ])
+            return addresses
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Stops accepting, lets sessions finish within the grace period, finishes deliveries under
+    /// way and releases everything.
+    public func stop() async {
+        guard let r = running.withLockedValue({ value -> Running? in
+            defer { value = nil }
+            return value
+        }) else { return }
+        logger.info("shutting down")
+        await r.server.shutdown()
+        await r.queue.shutdown()
+        r.spool.close()
+        try? await r.threadPool.shutdownGracefully()
+        try? await r.group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    /// Waits until all queued local deliveries under way are done (for tests and tools).
+    public func waitForDeliveries() async {
+        guard let queue = running.withLockedValue({ $0?.queue }) else { return }
+        await queue.waitUntilIdle()
+    }
+
+    /// The `Service` entry point: start, wait for graceful shutdown (SIGTERM, SIGINT), stop.
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+}
