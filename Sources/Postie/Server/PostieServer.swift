@@ -33,7 +33,6 @@ public final class PostieServer: Service, Sendable {
     private let logger: Logger
 
     private struct Running: @unchecked Sendable {
-        var group: MultiThreadedEventLoopGroup
         var threadPool: NIOThreadPool
         var spool: Spool
         var queue: QueueRunner
@@ -54,7 +53,9 @@ public final class PostieServer: Service, Sendable {
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         let config = configuration
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        // The process-wide event loops: they live as long as the process, so embedding programs and
+        // tests can start and stop servers freely.
+        let group = MultiThreadedEventLoopGroup.singleton
         let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
         threadPool.start()
         do {
@@ -86,7 +87,7 @@ public final class PostieServer: Service, Sendable {
                 addresses.append(try await server.bind(host: listen.host, port: listen.port))
             }
             running.withLockedValue {
-                $0 = Running(group: group, threadPool: threadPool, spool: spool, queue: queue, server: server, addresses: addresses)
+                $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, addresses: addresses)
             }
             logger.info(
                 "postie started",
@@ -98,7 +99,6 @@ public final class PostieServer: Service, Sendable {
             return addresses
         } catch {
             try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
             throw error
         }
     }
@@ -115,7 +115,6 @@ public final class PostieServer: Service, Sendable {
         await r.queue.shutdown()
         r.spool.close()
         try? await r.threadPool.shutdownGracefully()
-        try? await r.group.shutdownGracefully()
         logger.info("stopped")
     }
 
