@@ -73,9 +73,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        // Helpers shared by the test targets: transcripts, paths, external clients.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "TestSupport"]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(
             name: "SMTPNIOTests",
             dependencies: [
@@ -83,7 +85,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PostieTests", dependencies: ["Postie"]),
-        .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI"]),
+        .testTarget(name: "PostieTests", dependencies: ["Postie", "TestSupport"]),
+        .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]
 )
