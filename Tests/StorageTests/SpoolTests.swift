@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import MailCore
+import NIOCore
+import NIOPosix
+import SMTPCore
+import Storage
+import TestSupport
+import Testing
+
+@Suite struct SpoolTests {
+    static func envelope(_ id: String, _ size: Int) -> Envelope {
+        Envelope(
+            id: id, arrivalTime: 1_796_000_000, size: size, sender: .mailbox(Mailbox(localPart: "a", domain: "b.example")),
+            clientAddress: "127.0.0.1", heloName: "c", protocolName: "ESMTP",
+            recipients: [EnvelopeRecipient(target: .mailbox(domain: "xyz.com", user: "carolyn"), original: "<carolyn@xyz.com>")])
+    }
+
+    func withSpool(_ body: (Spool, String, EventLoop) async throws -> Void) async throws {
+        let dir = try TestPaths.temporaryDirectory("spool")
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let spool = try Spool(root: dir, threadPool: pool, logger: Logger(label: "test"))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        do {
+            try await body(spool, dir, loop)
+        } catch {
+            spool.close()
+            try await pool.shutdownGracefully()
+            throw error
+        }
+        spool.close()
+        try await pool.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func store(_ spool: Spool, _ loop: EventLoop, _ parts: [String]) async throws -> Envelope {
+        try await loop.flatSubmit {
+            let writer = spool.makeWriter(eventLoop: loop)
+            for p in parts { writer.write(ByteBuffer(string: p)) }
+            return writer.commit { id, size in Self.envelope(id, size) }
+        }.get()
+    }
+
+    @Test func commitWritesMessageAndEnvelope() async throws {
+        try await withSpool { spool, dir, loop in
+            let e = try await store(spool, loop, ["Subject: x\r\n", "\r\n", "body\r\n"])
+            #expect(e.size == 20)
+            #expect(try String(contentsOfFile: dir + "/msg/" + e.id, encoding: .utf8) == "Subject: x\r\n\r\nbody\r\n")
+            #expect(try spool.readEnvelope(e.id) == e)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").isEmpty)
+        }
+    }
+
+    @Test func emptyMessageCommits() async throws {
+        try await withSpool { spool, dir, loop in
+            let e = try await store(spool, loop, [])
+            #expect(e.size == 0)
+            #expect(FileManager.default.fileExists(atPath: dir + "/msg/" + e.id))
+        }
+    }
+
+    @Test func abortLeavesNothing() async throws {
+        try await withSpool { spool, dir, loop in
+            try await loop.submit {
+                let writer = spool.makeWriter(eventLoop: loop)
+                writer.write(ByteBuffer(string: "partial"))
+                writer.abort()
+            }.get()
+            // The removal runs on the thread pool; give it a moment, bounded.
+            for _ in 0..<100 where try !FileManager.default.contentsOfDirectory(atPath: dir + "/msg").isEmpty {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/env").isEmpty)
+        }
+    }
+
+    @Test func concurrentCommitsAllSucceed() async throws {
+        try await withSpool { spool, dir, loop in
+            let group = MultiThreadedEventLoopGroup.singleton
+            let ids = try await withThrowingTaskGroup(of: String.self) { tasks in
+                for i in 0..<100 {
+                    tasks.addTask {
+                        let l = group.next()
+                        return try await store(spool, l, ["Subject: \(i)\r\n\r\n", String(repeating: "x", count: i) + "\r\n"]).id
+                    }
+                }
+                return try await tasks.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 100)
+            #expect(try spool.recover().count == 100)
+        }
+    }
+
+    @Test func recoveryKeepsCommittedDropsIncompleteAndQuarantinesDamaged() async throws {
+        try await withSpool { spool, dir, loop in
+            let good = try await store(spool, loop, ["Subject: good\r\n\r\nx\r\n"])
+            let shortened = try await store(spool, loop, ["Subject: will be cut\r\n\r\nx\r\n"])
+            let garbled = try await store(spool, loop, ["Subject: garbled\r\n\r\nx\r\n"])
+            try "cut".write(toFile: dir + "/msg/" + shortened.id, atomically: false, encoding: .utf8)
+            try "nonsense".write(toFile: dir + "/env/" + garbled.id, atomically: false, encoding: .utf8)
+            try "half a message".write(toFile: dir + "/msg/INCOMPLETE", atomically: false, encoding: .utf8)
+            try "env".write(toFile: dir + "/tmp/LEFTOVER", atomically: false, encoding: .utf8)
+
+            let recovered = try spool.recover()
+            #expect(recovered.map(\.id) == [good.id])
+            #expect(!FileManager.default.fileExists(atPath: dir + "/msg/INCOMPLETE"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/tmp/LEFTOVER"))
+            let quarantined = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/quarantine"))
+            #expect(quarantined == [shortened.id + ".env", shortened.id + ".msg", garbled.id + ".env", garbled.id + ".msg"])
+        }
+    }
+
+    @Test func updateAndRemove() async throws {
+        try await withSpool { spool, dir, loop in
+            var e = try await store(spool, loop, ["x\r\n"])
+            e.recipients[0].status = .deferred
+            e.recipients[0].lastError = "disk full"
+            try spool.update(e)
+            #expect(try spool.readEnvelope(e.id) == e)
+            try spool.remove(e.id)
+            #expect(try spool.recover().isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + e.id))
+        }
+    }
+}
+
+@Suite struct MaildirTests {
+    @Test func deliversWithLFLineEndingsIntoNew() throws {
+        let root = try TestPaths.temporaryDirectory("maildir")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/source"
+        let message = "Subject: hi\r\n\r\nline one\r\nline two\r\n" + String(repeating: "long\r\n", count: 30_000)
+        try message.write(toFile: source, atomically: false, encoding: .utf8)
+        let fd = open(source, O_RDONLY)
+        defer { close(fd) }
+        let writer = MaildirWriter(root: root + "/mail", hostname: "mx.test")
+        let path = try writer.deliver(prefix: "Return-Path: <a@b.example>\r\n", sourceFD: fd, domain: "xyz.com", user: "carolyn")
+        let expected = "Return-Path: <a@b.example>\n" + message.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
+        #expect(path.hasPrefix(root + "/mail/xyz.com/carolyn/new/"))
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        #expect(name.contains(".mx.test,S=\(expected.utf8.count)"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/tmp").isEmpty)
+        #expect(FileManager.default.fileExists(atPath: root + "/mail/xyz.com/carolyn/cur"))
+        // A second delivery gets another name.
+        let second = try writer.deliver(prefix: "", sourceFD: fd, domain: "xyz.com", user: "carolyn")
+        #expect(second != path)
+    }
+}
