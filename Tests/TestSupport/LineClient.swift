@@ -1,0 +1,161 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain blocking TCP client for live tests: sends raw octets and reads reply lines, with a
+/// read timeout so a test can never hang.
+public final class LineClient: @unchecked Sendable {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    public private(set) var closed = false
+
+    public init(port: Int, host: String = "127.0.0.1", timeout: TimeInterval = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    public func send(_ text: String) { send(Array(text.utf8)) }
+
+    /// Closes our side at once (a client that drops the connection).
+    public func abort() {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// The next reply line without CRLF, or nil when the server closed the connection (or said
+    /// nothing before the timeout).
+    public func readLine() -> String? {
+        while true {
+            if let lf = buffer.firstIndex(of: 10) {
+                var line = Array(buffer[..<lf])
+                buffer.removeFirst(lf + 1)
+                if line.last == 13 { line.removeLast() }
+                return String(decoding: line, as: UTF8.self)
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 {
+                closed = true
+                return nil
+            }
+            buffer += chunk[0..<n]
+        }
+    }
+
+    /// Reads lines up to and including the last line of a reply (`250 …` after `250-…`).
+    public func readReply() -> [String] {
+        var lines: [String] = []
+        while let line = readLine() {
+            lines.append(line)
+            if line.count < 4 || line[line.index(line.startIndex, offsetBy: 3)] != "-" { break }
+        }
+        return lines
+    }
+
+    /// Whether the server has closed the connection (waits for it up to the read timeout).
+    public func waitForClose() -> Bool {
+        while readLine() != nil {}
+        return closed
+    }
+
+    /// Runs a transcript's exchanges; returns the problems found.
+    public func run(_ transcript: Transcript) -> [String] {
+        var problems: [String] = []
+        for exchange in transcript.exchanges {
+            if !exchange.send.isEmpty { send(exchange.send) }
+            var lines: [String] = []
+            let wanted = Transcript.expectedLineCount(exchange.expect)
+            while lines.count < wanted, let line = readLine() { lines.append(line) }
+            let expectsClose = exchange.expect.contains(.expectClose)
+            let closedNow = expectsClose ? waitForClose() : closed
+            problems += Transcript.compare(lines, closed: closedNow, with: exchange.expect).map { "\(transcript.name): \($0)" }
+            if !problems.isEmpty { break }
+        }
+        return problems
+    }
+}
+
+/// Runs a program to its end and returns what it printed.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public enum Subprocess {
+    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes while the process runs, so a chatty child cannot block on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            outData = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.wait()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs a Python script given as text.
+    public static func python(_ script: String, _ arguments: [String] = [], stdin: String? = nil) throws -> ProcessResult {
+        try run(["python3", "-c", script] + arguments, stdin: stdin)
+    }
+}
+
+/// Runs blocking work off Swift's cooperative threads.
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try body() })
+        }
+    }
+}
