@@ -26,9 +26,11 @@ final class TestServer: @unchecked Sendable {
     }
 
     init(_ adjust: (inout PostieConfiguration) -> Void = { _ in }) async throws {
-        dataDirectory = try TestPaths.temporaryDirectory("postie")
-        var config = Self.configuration(dataDirectory: dataDirectory)
+        let temporary = try TestPaths.temporaryDirectory("postie")
+        var config = Self.configuration(dataDirectory: temporary)
         adjust(&config)
+        if config.dataDirectory != temporary { try? FileManager.default.removeItem(atPath: temporary) }
+        dataDirectory = config.dataDirectory
         var logger = Logger(label: "postie-test")
         logger.logLevel = .critical
         server = PostieServer(configuration: config, logger: logger)
