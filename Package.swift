@@ -74,7 +74,10 @@ let package = Package(
             ]
         ),
         // Helpers shared by the test targets: transcripts, paths, external clients.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            path: "Tests/TestSupport"),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore", "TestSupport"]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

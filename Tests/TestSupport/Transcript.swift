@@ -139,3 +139,16 @@ public enum TestPaths {
         return path
     }
 }
+
+extension TestPaths {
+    /// The `postie` executable built beside the test bundle.
+    public static var postieBinary: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("postie").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        for config in ["debug", "release"] {
+            let path = packageRoot + "/.build/\(config)/postie"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return beside
+    }
+}

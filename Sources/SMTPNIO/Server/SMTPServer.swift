@@ -59,7 +59,8 @@ public final class SMTPServer: Sendable {
         let channel = try await bootstrap.bind(host: host, port: port).get()
         channels.withLockedValue { $0.append(channel) }
         guard let address = channel.localAddress else { throw ChannelError.ioOnClosedChannel }
-        logger.info("listening", metadata: ["address": "\(address)"])
+        let ip = address.ipAddress ?? host
+        logger.info("listening", metadata: ["address": .string(ip.contains(":") ? "[\(ip)]:\(address.port ?? port)" : "\(ip):\(address.port ?? port)")])
         return address
     }
 

@@ -1,0 +1,50 @@
+import Foundation
+import TestSupport
+
+/// The `postie` executable running as a server, with its own configuration and data folder.
+final class PostieProcess: @unchecked Sendable {
+    let directory: String
+    let configPath: String
+    var process: RunningProcess!
+    var port = 0
+
+    init(directory: String, extra: String = "") throws {
+        self.directory = directory
+        configPath = directory + "/postie.toml"
+        let config = """
+            hostname = "mx.test"
+            data_dir = "\(directory)/data"
+
+            [smtp]
+            listen = ["127.0.0.1:0"]
+            max_connections_per_client = 1000
+            \(extra)
+
+            [domains."xyz.com"]
+            users = ["carolyn", "bob"]
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the server and waits until it listens.
+    func start() throws {
+        process = try RunningProcess([TestPaths.postieBinary, "serve", "--config", configPath])
+        guard let line = process.waitForLine(inStderr: true, where: { $0.contains("listening") }),
+            let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+            let p = Int(line[range].split(separator: ":").last ?? "")
+        else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "postie did not start: \(process.stderrLines)"])
+        }
+        port = p
+    }
+
+    var mailbox: String { directory + "/data/mail/xyz.com" }
+
+    func delivered(_ user: String) -> [String] {
+        let dir = "\(mailbox)/\(user)/new"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        return names.compactMap { try? String(contentsOfFile: dir + "/" + $0, encoding: .utf8) }
+    }
+
+    var spooled: [String] { (try? FileManager.default.contentsOfDirectory(atPath: directory + "/data/spool/env")) ?? [] }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// A program running beside the test, whose output lines are collected as they come.
+public final class RunningProcess: @unchecked Sendable {
+    public let process = Process()
+    private let lines = NIOLockedValueBox<(out: [String], err: [String])>(([], []))
+
+    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            let handle = pipe.fileHandleForReading
+            let box = lines
+            Thread.detachNewThread {
+                var pending = Data()
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    pending.append(data)
+                    while let nl = pending.firstIndex(of: 10) {
+                        let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+                        pending.removeSubrange(pending.startIndex...nl)
+                        box.withLockedValue { isOut ? $0.out.append(line) : $0.err.append(line) }
+                    }
+                }
+            }
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var stdoutLines: [String] { lines.withLockedValue { $0.out } }
+    public var stderrLines: [String] { lines.withLockedValue { $0.err } }
+
+    /// Waits (bounded) until a line matches; returns it.
+    public func waitForLine(inStderr: Bool = false, timeout: TimeInterval = 30, where matches: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = (inStderr ? stderrLines : stdoutLines).first(where: matches) { return line }
+            if !process.isRunning, let line = (inStderr ? stderrLines : stdoutLines).first(where: matches) { return line }
+            if !process.isRunning { return nil }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// Waits (bounded) until at least `count` stdout lines match.
+    public func waitForCount(_ count: Int, timeout: TimeInterval = 30, where matches: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stdoutLines.filter(matches).count >= count { return true }
+            if !process.isRunning { return stdoutLines.filter(matches).count >= count }
+            usleep(5_000)
+        }
+        return false
+    }
+
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits (bounded) for the process to end; returns its status, or nil if it did not end.
+    public func waitForExit(timeout: TimeInterval = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident memory and its peak, in KiB, from /proc.
+    public func memory() -> (rss: Int, peak: Int)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Int? {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        guard let rss = field("VmRSS"), let peak = field("VmHWM") else { return nil }
+        return (rss, peak)
+    }
+}
