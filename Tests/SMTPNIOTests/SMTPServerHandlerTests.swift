@@ -1,0 +1,171 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import SMTPCore
+import SMTPNIO
+import Testing
+
+/// A mail side whose answers the test gives by hand.
+final class ManualDelegate: SMTPConnectionDelegate, @unchecked Sendable {
+    let eventLoop: EventLoop
+    var recipientPromises: [EventLoopPromise<Reply>] = []
+    var commitPromises: [EventLoopPromise<Reply>] = []
+    var data = ByteBuffer()
+    var aborted = 0
+    var bufferedMessageBytes = 0
+    var onProgress: (() -> Void)?
+
+    init(eventLoop: EventLoop) { self.eventLoop = eventLoop }
+
+    func checkRecipient(_ recipient: AcceptedRecipient, transaction: SessionTransaction, session: ServerSession) -> EventLoopFuture<Reply> {
+        let p = eventLoop.makePromise(of: Reply.self)
+        recipientPromises.append(p)
+        return p.futureResult
+    }
+    func beginMessage(_ start: MessageStart, session: ServerSession) { data.clear() }
+    func messageData(_ buffer: ByteBuffer) {
+        var b = buffer
+        data.writeBuffer(&b)
+    }
+    func commitMessage() -> EventLoopFuture<Reply> {
+        let p = eventLoop.makePromise(of: Reply.self)
+        commitPromises.append(p)
+        return p.futureResult
+    }
+    func abortMessage() { aborted += 1 }
+    func connectionClosed() {}
+}
+
+struct ManualFactory: SMTPServerDelegate {
+    let delegate: ManualDelegate
+    func makeConnectionDelegate(for connection: SMTPConnectionInfo, eventLoop: EventLoop) -> SMTPConnectionDelegate { delegate }
+}
+
+/// Counts the reads that reach the socket.
+final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+    var reads = 0
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+}
+
+@Suite struct SMTPServerHandlerTests {
+    struct Harness {
+        let channel: EmbeddedChannel
+        let delegate: ManualDelegate
+        let counter: ReadCounter
+
+        init(maxConnections: Int = 10, configure: (inout SMTPServerConfiguration) -> Void = { _ in }) throws {
+            channel = EmbeddedChannel()
+            delegate = ManualDelegate(eventLoop: channel.eventLoop)
+            counter = ReadCounter()
+            var config = SMTPServerConfiguration(session: .init(hostname: "mx.test"))
+            configure(&config)
+            let handler = SMTPServerHandler(
+                configuration: config, delegate: ManualFactory(delegate: delegate),
+                limiter: ConnectionLimiter(maxTotal: maxConnections, maxPerClient: maxConnections), connectionID: 1,
+                logger: Logger(label: "test"))
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 25)).wait()
+        }
+
+        func send(_ text: String) throws { try channel.writeInbound(ByteBuffer(string: text)) }
+
+        func output() throws -> String {
+            var s = ""
+            while let b = try channel.readOutbound(as: ByteBuffer.self) { s += String(buffer: b) }
+            return s
+        }
+    }
+
+    @Test func greetsFirstAndAnswersPipelinedCommandsInOrder() throws {
+        let h = try Harness()
+        #expect(try h.output() == "220 mx.test ESMTP Postie\r\n")
+        try h.send("HELO c\r\nNOOP\r\nRSET\r\n")
+        #expect(try h.output() == "250 mx.test\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n")
+    }
+
+    @Test func notPreparedWhenTheLimitIsReached() throws {
+        let h = try Harness(maxConnections: 0)
+        #expect(try h.output().hasPrefix("421 4.3.2 mx.test Too many connections"))
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func stopsReadingWhileARecipientIsChecked() throws {
+        let h = try Harness()
+        _ = try h.output()
+        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nNOOP\r\n")
+        #expect(try h.output() == "250 mx.test\r\n250 2.1.0 Ok\r\n")
+        let before = h.counter.reads
+        h.channel.read()
+        #expect(h.counter.reads == before)  // held back
+        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        #expect(h.counter.reads == before + 1)  // released
+        #expect(try h.output() == "250 2.1.5 Ok\r\n250 2.0.0 Ok\r\n")
+    }
+
+    @Test func replyAfterDataWaitsForTheCommit() throws {
+        let h = try Harness()
+        _ = try h.output()
+        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
+        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.send("DATA\r\n")
+        _ = try h.output()
+        try h.send("Subject: x\r\n\r\n..body\r\n.\r\nQUIT\r\n")
+        #expect(try h.output() == "")  // nothing until the message is durable
+        #expect(String(buffer: h.delegate.data) == "Subject: x\r\n\r\n.body\r\n")
+        h.delegate.commitPromises[0].succeed(Reply(250, .init(2, 0, 0), "Ok: queued as X"))
+        #expect(try h.output() == "250 2.0.0 Ok: queued as X\r\n221 2.0.0 Bye\r\n")
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func failedCommitIsATemporaryError() throws {
+        let h = try Harness()
+        _ = try h.output()
+        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
+        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.send("DATA\r\nx\r\n.\r\n")
+        _ = try h.output()
+        struct DiskFull: Error {}
+        h.delegate.commitPromises[0].fail(DiskFull())
+        #expect(try h.output().hasPrefix("451 4.3.0"))
+    }
+
+    @Test func stopsReadingWhileMessageDataWaitsForTheDisk() throws {
+        let h = try Harness { $0.maxBufferedMessageBytes = 10 }
+        _ = try h.output()
+        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
+        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.send("DATA\r\n")
+        h.delegate.bufferedMessageBytes = 11
+        let before = h.counter.reads
+        h.channel.read()
+        #expect(h.counter.reads == before)
+        h.delegate.bufferedMessageBytes = 0
+        h.delegate.onProgress?()
+        #expect(h.counter.reads == before + 1)
+    }
+
+    @Test func idleClientGets421() throws {
+        let h = try Harness { $0.commandTimeout = .seconds(300) }
+        _ = try h.output()
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(299))
+        #expect(try h.output() == "")
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(try h.output().hasPrefix("421 4.4.2"))
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func droppedConnectionAbandonsTheMessage() throws {
+        let h = try Harness()
+        _ = try h.output()
+        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
+        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.send("DATA\r\nhalf a mess")
+        h.channel.pipeline.fireChannelInactive()
+        #expect(h.delegate.aborted == 1)
+    }
+}
