@@ -18,7 +18,12 @@ import Testing
             #expect(problems.isEmpty)
             #expect(await server.messages("bob").isEmpty)
             #expect(await server.messages("carolyn").count == 1)
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/spool/msg")
+            // The abandoned file is removed once its last write has finished; wait for that, bounded.
+            var leftovers = ["?"]
+            for _ in 0..<200 where !leftovers.isEmpty {
+                leftovers = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/spool/msg")
+                if !leftovers.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+            }
             #expect(leftovers.isEmpty)
         }
     }
