@@ -58,7 +58,7 @@ import Testing
                 let c = try server.client()
                 var lines = c.readReply()
                 lines.append(c.waitForClose() ? "<closed>" : "<open>")
-                _ = a.send("QUIT\r\n")
+                a.send("QUIT\r\n")
                 return lines
             }
             #expect(third.first?.hasPrefix("421 4.3.2 mx.test Too many connections") == true)

@@ -59,14 +59,6 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         case .aliasLoop:
             reply = Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop")
         }
-        if !reply.isPositive {
-            logger.info(
-                "NOQUEUE: reject RCPT",
-                metadata: [
-                    "from": .string(transaction.reversePath.description), "to": .string(address), "reply": .string(reply.description),
-                    "helo": .string(session.heloName ?? ""),
-                ])
-        }
         return eventLoop.makeSucceededFuture(reply)
     }
 

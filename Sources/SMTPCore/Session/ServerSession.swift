@@ -182,11 +182,15 @@ public struct ServerSession: Sendable {
                 compactInbound()
                 return
             case .command:
-                guard let line = nextLine() else {
+                switch nextLine() {
+                case nil:
                     compactInbound()
                     return
+                case .tooLong:
+                    reply_(.lineTooLong, &actions)
+                case .line(let line):
+                    handle(line: line, &actions)
                 }
-                handle(line: line, &actions)
             case .data(var decoder):
                 guard inbound.readableBytes > 0 else { return }
                 var out = ByteBuffer()
@@ -234,7 +238,12 @@ public struct ServerSession: Sendable {
 
     /// The next command line without its line ending, or nil when none is complete. A line longer
     /// than the limit is skipped to its end and answered with `500 5.5.2` (RFC 5321 §4.5.3.1.4).
-    private mutating func nextLine() -> [UInt8]? {
+    enum FramedLine {
+        case line([UInt8])
+        case tooLong
+    }
+
+    private mutating func nextLine() -> FramedLine? {
         let longest = configuration.limits.longestLine(extensions: configuration.extensions)
         while true {
             let view = inbound.readableBytesView
@@ -249,22 +258,15 @@ public struct ServerSession: Sendable {
             var line = Array(view[view.startIndex..<lf])
             inbound.moveReaderIndex(forwardBy: lineLength + 1)
             if line.last == 13 { line.removeLast() }
-            if skippingLongLine {
+            if skippingLongLine || line.count + 2 > longest {
                 skippingLongLine = false
-                return Array("\u{0}LONG".utf8)  // marker handled in handle(line:)
+                return .tooLong
             }
-            if line.count + 2 > longest {
-                return Array("\u{0}LONG".utf8)
-            }
-            return line
+            return .line(line)
         }
     }
 
     private mutating func handle(line: [UInt8], _ actions: inout [ServerAction]) {
-        if line == Array("\u{0}LONG".utf8) {
-            reply_(.lineTooLong, &actions)
-            return
-        }
         switch parser.parse(line) {
         case .failure(let error):
             reply_(error.reply, &actions)

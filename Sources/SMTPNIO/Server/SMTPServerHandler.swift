@@ -148,6 +148,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
             case .send(let reply):
                 if out == nil { out = context.channel.allocator.buffer(capacity: 256) }
                 reply.encode(into: &out!)
+                if reply.code >= 400 { logRejection(reply) }
             case .close:
                 flushOut()
                 closeNow()
@@ -180,6 +181,17 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
             }
         }
         flushOut()
+    }
+
+    /// Every refusal is logged with what the client had said, as Postfix operators expect.
+    private func logRejection(_ reply: Reply) {
+        var metadata: Logger.Metadata = ["reply": .string(reply.description)]
+        if let helo = session.heloName { metadata["helo"] = .string(helo) }
+        if let tx = session.transaction {
+            metadata["from"] = .string(tx.reversePath.description)
+            metadata["nrcpt"] = "\(tx.recipients.count)"
+        }
+        logger.info("reject", metadata: metadata)
     }
 
     private func send(_ reply: Reply) {
