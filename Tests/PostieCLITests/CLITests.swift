@@ -149,14 +149,3 @@ import Testing
         _ = postie.process.waitForExit(timeout: 20)
     }
 }
-
-/// The message without our trace fields.
-func body(_ delivered: String) -> String {
-    var lines = delivered.split(separator: "\n", omittingEmptySubsequences: false)
-    if lines.first?.hasPrefix("Return-Path:") == true { lines.removeFirst() }
-    if lines.first?.hasPrefix("Received:") == true {
-        lines.removeFirst()
-        while lines.first?.hasPrefix("\t") == true { lines.removeFirst() }
-    }
-    return lines.joined(separator: "\n")
-}

@@ -72,14 +72,3 @@ func withServer(_ adjust: (inout PostieConfiguration) -> Void = { _ in }, _ body
     }
     await server.stop()
 }
-
-/// Strips our trace fields (Return-Path and the folded Received field) from a delivered message.
-func body(_ delivered: String) -> String {
-    var lines = delivered.split(separator: "\n", omittingEmptySubsequences: false)
-    if lines.first?.hasPrefix("Return-Path:") == true { lines.removeFirst() }
-    if lines.first?.hasPrefix("Received:") == true {
-        lines.removeFirst()
-        while lines.first?.hasPrefix("\t") == true { lines.removeFirst() }
-    }
-    return lines.joined(separator: "\n")
-}

@@ -74,6 +74,14 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 
         func send(_ text: String) throws { try channel.writeInbound(ByteBuffer(string: text)) }
 
+        /// HELO, MAIL and an accepted RCPT; the replies are read.
+        func openTransaction() throws {
+            _ = try output()
+            try send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
+            delegate.recipientPromises.last!.succeed(Reply(250, .init(2, 1, 5), "Ok"))
+            _ = try output()
+        }
+
         func output() throws -> String {
             var s = ""
             while let b = try channel.readOutbound(as: ByteBuffer.self) { s += String(buffer: b) }
@@ -109,9 +117,7 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 
     @Test func replyAfterDataWaitsForTheCommit() throws {
         let h = try Harness()
-        _ = try h.output()
-        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
-        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.openTransaction()
         try h.send("DATA\r\n")
         _ = try h.output()
         try h.send("Subject: x\r\n\r\n..body\r\n.\r\nQUIT\r\n")
@@ -124,9 +130,7 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 
     @Test func failedCommitIsATemporaryError() throws {
         let h = try Harness()
-        _ = try h.output()
-        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
-        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.openTransaction()
         try h.send("DATA\r\nx\r\n.\r\n")
         _ = try h.output()
         struct DiskFull: Error {}
@@ -136,9 +140,7 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 
     @Test func stopsReadingWhileMessageDataWaitsForTheDisk() throws {
         let h = try Harness { $0.maxBufferedMessageBytes = 10 }
-        _ = try h.output()
-        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
-        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.openTransaction()
         try h.send("DATA\r\n")
         h.delegate.bufferedMessageBytes = 11
         let before = h.counter.reads
@@ -161,9 +163,7 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 
     @Test func droppedConnectionAbandonsTheMessage() throws {
         let h = try Harness()
-        _ = try h.output()
-        try h.send("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\n")
-        h.delegate.recipientPromises[0].succeed(Reply(250, .init(2, 1, 5), "Ok"))
+        try h.openTransaction()
         try h.send("DATA\r\nhalf a mess")
         h.channel.pipeline.fireChannelInactive()
         #expect(h.delegate.aborted == 1)

@@ -235,23 +235,19 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
         closeNow()
     }
 
+    /// An error from the mail side is a temporary failure for the client: unknown errors count
+    /// as temporary, so the client tries again rather than giving up on the message.
+    private static func reply(_ result: Result<Reply, Error>, failure: String) -> Reply {
+        (try? result.get()) ?? Reply(451, .init(4, 3, 0), failure)
+    }
+
     private func recipientChecked(_ result: Result<Reply, Error>) {
-        let reply: Reply
-        switch result {
-        case .success(let r): reply = r
-        case .failure: reply = Reply(451, .init(4, 3, 0), "Error: temporary failure looking up the recipient")
-        }
-        perform(session.recipientChecked(reply))
+        perform(session.recipientChecked(Self.reply(result, failure: "Error: temporary failure looking up the recipient")))
         resumeReadingIfPossible()
     }
 
     private func messageCommitted(_ result: Result<Reply, Error>) {
-        let reply: Reply
-        switch result {
-        case .success(let r): reply = r
-        case .failure: reply = Reply(451, .init(4, 3, 0), "Error: local error in processing, try again later")
-        }
-        perform(session.messageCommitted(reply))
+        perform(session.messageCommitted(Self.reply(result, failure: "Error: local error in processing, try again later")))
         armTimer()
         resumeReadingIfPossible()
     }
