@@ -28,6 +28,30 @@ import Testing
         }
     }
 
+    @Test func localPartsCannotLeaveTheMailRoot() async throws {
+        try await withServer { server in
+            let replies = try await blocking { () -> [String] in
+                let c = try server.client()
+                _ = c.readReply()
+                c.send("HELO c\r\nMAIL FROM:<a@c.example>\r\n")
+                _ = c.readReply()
+                _ = c.readReply()
+                var replies: [String] = []
+                for local in ["\"../../etc\"", "\"a/b\"", "\"..\"", "\".ssh\"", "\"a\\\u{7f}\""] {
+                    c.send("RCPT TO:<\(local)@xyz.com>\r\n")
+                    replies += c.readReply()
+                }
+                return replies
+            }
+            #expect(replies.count == 5)
+            // 553 from the directory; the control character is already a syntax error (501).
+            #expect(replies.prefix(4).allSatisfy { $0.hasPrefix("553 5.1.3") }, "\(replies)")
+            #expect(replies.last?.hasPrefix("501 5.1.3") == true)
+            let entries = try FileManager.default.contentsOfDirectory(atPath: server.mailRoot)
+            #expect(entries.isEmpty)
+        }
+    }
+
     @Test func idleClientTimesOut() async throws {
         try await withServer({ $0.commandTimeout = 1 }) { server in
             let lines = try await blocking { () -> [String] in
