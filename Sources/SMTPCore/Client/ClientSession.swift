@@ -1,0 +1,308 @@
+/// What the I/O layer must do for the client session.
+public enum ClientAction: Hashable, Sendable {
+    /// Write this command line (CRLF is added).
+    case send(String)
+    /// Stream message number `index` through a `DataEncoder`, then its `CRLF.CRLF`.
+    case sendMessage(index: Int)
+    /// Start TLS now (after the peer's 220 to STARTTLS), then call `tlsEstablished()`.
+    case startTLS
+    /// The outcome of every recipient of message `index`, in the order given.
+    case messageFinished(index: Int, outcomes: [RecipientOutcome])
+    /// The server is not prepared to take mail (greeting, EHLO and HELO refused): try another
+    /// exchanger, or later. No message was attempted.
+    case notPrepared(Reply)
+    /// Close the connection.
+    case close
+}
+
+/// How long to wait for each kind of reply (RFC 5321 §4.5.3.2).
+public enum ClientWait: Hashable, Sendable {
+    case greeting, command, dataInitiation, dataTermination
+}
+
+/// The client side of an SMTP session delivering one or more messages to one server, as a value:
+/// replies go in, actions come out. It waits for the greeting, says EHLO and falls back to HELO
+/// when EHLO is refused (the seed's rule), uses PIPELINING, SIZE, 8BITMIME, SMTPUTF8 and DSN when
+/// offered, and reports each recipient's outcome: a RCPT reply for refused recipients, the reply
+/// after the data for accepted ones.
+public struct ClientSession: Sendable {
+    enum Expect: Hashable, Sendable {
+        case greeting, ehlo, helo, startTLS
+        case mail, rcpt(Int), data, dataEnd, dataEndIgnored, rset, quit
+    }
+
+    public let heloName: String
+    public let messages: [OutgoingMessage]
+    /// Start TLS when the peer offers it.
+    public var useStartTLS: Bool
+    public private(set) var peer = PeerExtensions()
+    public private(set) var usedEHLO = false
+    public private(set) var isTLS = false
+    public private(set) var finished = false
+
+    private var expects: [Expect] = [.greeting]
+    private var current = 0
+    private var outcomes: [RecipientOutcome?] = []
+    private var accepted: [Int] = []
+    private var mailRefusal: Reply?
+    private var needsReset = false
+
+    public init(heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false) {
+        self.heloName = heloName
+        self.messages = messages
+        self.useStartTLS = useStartTLS
+    }
+
+    /// What the next reply is, for the timeout to apply.
+    public var waitingFor: ClientWait {
+        switch expects.first {
+        case .greeting: return .greeting
+        case .data: return .dataInitiation
+        case .dataEnd, .dataEndIgnored: return .dataTermination
+        default: return .command
+        }
+    }
+
+    // MARK: Events
+
+    /// A complete reply from the server.
+    public mutating func receive(_ reply: Reply) -> [ClientAction] {
+        guard !finished, !expects.isEmpty else { return [] }
+        let expect = expects.removeFirst()
+        var actions: [ClientAction] = []
+        let beforeMail = [.greeting, .ehlo, .helo, .startTLS].contains(expect)
+        if reply.code == 421 && expect != .quit && !beforeMail {
+            // The server is closing the channel (RFC 5321 §3.8): everything left waits for later.
+            abandon(with: reply, &actions)
+            return actions
+        }
+        switch expect {
+        case .greeting:
+            if reply.code == 220 {
+                actions.append(.send("EHLO \(heloName)"))
+                expects.append(.ehlo)
+            } else {
+                notPrepared(reply, &actions)
+            }
+        case .ehlo:
+            if reply.isPositive {
+                usedEHLO = true
+                peer = PeerExtensions(ehloReply: reply)
+                if useStartTLS && peer.startTLS && !isTLS {
+                    actions.append(.send("STARTTLS"))
+                    expects.append(.startTLS)
+                } else {
+                    startMessage(&actions)
+                }
+            } else if reply.isPermanent {
+                // Not an ESMTP server: go on in plain SMTP, without extensions.
+                peer = PeerExtensions()
+                actions.append(.send("HELO \(heloName)"))
+                expects.append(.helo)
+            } else {
+                notPrepared(reply, &actions)
+            }
+        case .helo:
+            if reply.isPositive {
+                startMessage(&actions)
+            } else {
+                notPrepared(reply, &actions)
+            }
+        case .startTLS:
+            if reply.code == 220 {
+                actions.append(.startTLS)
+            } else {
+                // Opportunistic TLS: go on without it.
+                startMessage(&actions)
+            }
+        case .mail:
+            if !reply.isPositive {
+                mailRefusal = reply
+                if !peer.pipelining { finishMessage(&actions) }
+            } else if !peer.pipelining {
+                sendRecipient(0, &actions)
+            }
+        case .rcpt(let k):
+            if mailRefusal == nil {
+                if reply.isPositive {
+                    accepted.append(k)
+                } else {
+                    outcomes[k] = RecipientOutcome(reply)
+                }
+            }
+            if !peer.pipelining {
+                if k + 1 < messages[current].recipients.count {
+                    sendRecipient(k + 1, &actions)
+                } else if !accepted.isEmpty {
+                    actions.append(.send("DATA"))
+                    expects.append(.data)
+                } else {
+                    finishMessage(&actions)
+                }
+            }
+        case .data:
+            if reply.code == 354 {
+                if accepted.isEmpty || mailRefusal != nil {
+                    // RFC 2920 §3.1: a pipelined DATA accepted without recipients gets an empty message.
+                    actions.append(.send("."))
+                    expects.append(.dataEndIgnored)
+                } else {
+                    actions.append(.sendMessage(index: current))
+                    expects.append(.dataEnd)
+                }
+            } else {
+                if mailRefusal == nil {
+                    for k in accepted { outcomes[k] = RecipientOutcome(reply) }
+                }
+                finishMessage(&actions)
+            }
+        case .dataEnd:
+            for k in accepted { outcomes[k] = RecipientOutcome(reply) }
+            needsReset = !reply.isPositive
+            finishMessage(&actions)
+        case .dataEndIgnored:
+            finishMessage(&actions)
+        case .rset:
+            break
+        case .quit:
+            finished = true
+            actions.append(.close)
+        }
+        return actions
+    }
+
+    /// TLS is up after STARTTLS: the session starts over with EHLO (RFC 3207 §4.2).
+    public mutating func tlsEstablished() -> [ClientAction] {
+        isTLS = true
+        peer = PeerExtensions()
+        expects = [.ehlo]
+        return [.send("EHLO \(heloName)")]
+    }
+
+    /// The connection broke, or the server stopped answering: whatever is not settled waits for
+    /// another attempt. (A message whose data was sent but not answered may arrive twice; losing it
+    /// would be worse.)
+    public mutating func connectionLost(_ reason: String) -> [ClientAction] {
+        guard !finished else { return [] }
+        var actions: [ClientAction] = []
+        let reply = Reply(451, .init(4, 4, 2), reason)
+        if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS].contains(next) {
+            finished = true
+            actions.append(.notPrepared(reply))
+            return actions
+        }
+        abandon(with: reply, &actions)
+        return actions
+    }
+
+    // MARK: Steps
+
+    private mutating func notPrepared(_ reply: Reply, _ actions: inout [ClientAction]) {
+        finished = true
+        actions.append(.notPrepared(reply))
+        if reply.code != 421 { actions.append(.send("QUIT")) }
+        actions.append(.close)
+    }
+
+    /// Settles the current message and every later one as deferred with this reply, then closes.
+    private mutating func abandon(with reply: Reply, _ actions: inout [ClientAction]) {
+        if current < messages.count, !outcomes.isEmpty {
+            let settled = outcomes.map { $0 ?? .deferred(reply) }
+            actions.append(.messageFinished(index: current, outcomes: settled))
+            current += 1
+        }
+        while current < messages.count {
+            actions.append(.messageFinished(index: current, outcomes: messages[current].recipients.map { _ in .deferred(reply) }))
+            current += 1
+        }
+        finished = true
+        expects = []
+        actions.append(.close)
+    }
+
+    private mutating func startMessage(_ actions: inout [ClientAction]) {
+        while current < messages.count {
+            let message = messages[current]
+            outcomes = Array(repeating: nil, count: message.recipients.count)
+            accepted = []
+            mailRefusal = nil
+            if let refusal = precheck(message) {
+                actions.append(.messageFinished(index: current, outcomes: message.recipients.map { _ in .failed(refusal) }))
+                current += 1
+                outcomes = []
+                continue
+            }
+            if needsReset {
+                actions.append(.send("RSET"))
+                expects.append(.rset)
+                needsReset = false
+            }
+            actions.append(.send(mailCommand(message)))
+            expects.append(.mail)
+            if peer.pipelining {
+                for k in message.recipients.indices {
+                    actions.append(.send(rcptCommand(message.recipients[k])))
+                    expects.append(.rcpt(k))
+                }
+                actions.append(.send("DATA"))
+                expects.append(.data)
+            }
+            return
+        }
+        actions.append(.send("QUIT"))
+        expects.append(.quit)
+    }
+
+    private mutating func sendRecipient(_ k: Int, _ actions: inout [ClientAction]) {
+        actions.append(.send(rcptCommand(messages[current].recipients[k])))
+        expects.append(.rcpt(k))
+    }
+
+    private mutating func finishMessage(_ actions: inout [ClientAction]) {
+        let fallback = mailRefusal ?? Reply(451, .init(4, 3, 0), "no reply for this recipient")
+        let settled = outcomes.map { $0 ?? RecipientOutcome(fallback) }
+        actions.append(.messageFinished(index: current, outcomes: settled))
+        if mailRefusal != nil || accepted.isEmpty { needsReset = true }
+        current += 1
+        outcomes = []
+        // Every reply of this transaction is in (with pipelining, those of RCPT and DATA after a
+        // refused MAIL too): the next message may begin.
+        startMessage(&actions)
+    }
+
+    /// Refuses, before sending anything, a message the peer cannot take intact.
+    private func precheck(_ message: OutgoingMessage) -> Reply? {
+        if let limit = peer.sizeLimit, message.size > limit {
+            return Reply(552, .init(5, 3, 4), "message size \(message.size) exceeds the receiving server's limit of \(limit)")
+        }
+        if message.eightBit && !peer.eightBitMIME {
+            return Reply(
+                554, .init(5, 6, 3), "the message has 8-bit content and the receiving server does not offer 8BITMIME; not sent rather than altered")
+        }
+        if message.needsSMTPUTF8 && !peer.smtpUTF8 {
+            return Reply(553, .init(5, 6, 7), "the message needs SMTPUTF8 and the receiving server does not offer it")
+        }
+        return nil
+    }
+
+    private func mailCommand(_ m: OutgoingMessage) -> String {
+        var s = "MAIL FROM:\(m.reversePath)"
+        if peer.offers("SIZE") { s += " SIZE=\(m.size)" }
+        if m.eightBit && peer.eightBitMIME { s += " BODY=8BITMIME" }
+        if m.needsSMTPUTF8 && peer.smtpUTF8 { s += " SMTPUTF8" }
+        if peer.dsn {
+            if let ret = m.ret { s += " RET=\(ret)" }
+            if let envid = m.envelopeID { s += " ENVID=\(envid)" }
+        }
+        return s
+    }
+
+    private func rcptCommand(_ r: OutgoingRecipient) -> String {
+        var s = "RCPT TO:<\(r.mailbox)>"
+        if peer.dsn {
+            if let notify = r.notify { s += " NOTIFY=\(notify)" }
+            if let orcpt = r.originalRecipient { s += " ORCPT=\(orcpt)" }
+        }
+        return s
+    }
+}
