@@ -41,11 +41,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // SwiftNIO channels that run the pure sessions.
+        // glibc's libresolv for MX/A/AAAA lookups (no Swift package resolves MX records).
+        .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        // SwiftNIO channels that run the pure sessions; DNS resolution.
         .target(
             name: "SMTPNIO",
             dependencies: [
-                "SMTPCore",
+                "SMTPCore", "CResolv",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "SMTPNIOTests",
             dependencies: [
-                "SMTPNIO",
+                "SMTPNIO", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

@@ -6,7 +6,9 @@ public final class RunningProcess: @unchecked Sendable {
     public let process = Process()
     private let lines = NIOLockedValueBox<(out: [String], err: [String])>(([], []))
 
-    public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+    private var stdinPipe: Pipe?
+
+    public init(_ arguments: [String], environment: [String: String]? = nil, keepStdinOpen: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
@@ -14,7 +16,13 @@ public final class RunningProcess: @unchecked Sendable {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        if keepStdinOpen {
+            let input = Pipe()
+            stdinPipe = input
+            process.standardInput = input
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         for (pipe, isOut) in [(out, true), (err, false)] {
             let handle = pipe.fileHandleForReading
             let box = lines
