@@ -188,7 +188,7 @@ public struct ClientSession: Sendable {
         let reply = Reply(451, .init(4, 4, 2), reason)
         if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS].contains(next) {
             finished = true
-            actions.append(.notPrepared(reply))
+            actions += [.notPrepared(reply), .close]
             return actions
         }
         abandon(with: reply, &actions)

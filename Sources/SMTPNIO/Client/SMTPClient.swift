@@ -1,0 +1,63 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SMTPCore
+
+/// Delivers messages to one SMTP server over one connection.
+public enum SMTPClient {
+    /// Connects to `host:port` (an IP address), runs a `ClientSession` for `messages`, and returns
+    /// what became of them. A connection that cannot be made counts as "not prepared".
+    public static func deliver(
+        host: String, port: Int, heloName: String, messages: [OutgoingMessage], timeouts: ClientTimeouts = ClientTimeouts(),
+        group: EventLoopGroup, logger: Logger, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
+    ) async -> ClientResult {
+        let eventLoop = group.next()
+        let promise = eventLoop.makePromise(of: ClientResult.self)
+        let session = ClientSession(heloName: heloName, messages: messages)
+        var logger = logger
+        logger[metadataKey: "relay"] = "\(host):\(port)"
+        let connectLogger = logger
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeouts.connect)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        SMTPClientHandler(
+                            session: session, timeouts: timeouts, openReader: openReader, promise: promise, logger: connectLogger,
+                            startTLS: nil))
+                }
+            }
+        do {
+            _ = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(host):\(port) failed: \(error)")))
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            return ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "\(host):\(port): \(error)"))
+        }
+    }
+}
+
+/// Reads a message from memory (tests, small generated messages).
+public final class BufferMessageReader: OutgoingMessageReader {
+    private let buffer: ByteBuffer
+    private let sent = NIOLockedValueBox(false)
+
+    public init(_ buffer: ByteBuffer) {
+        self.buffer = buffer
+    }
+
+    public func next(on eventLoop: EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        let first = sent.withLockedValue { sent in
+            defer { sent = true }
+            return !sent
+        }
+        return eventLoop.makeSucceededFuture(first ? buffer : nil)
+    }
+
+    public func close() {}
+}

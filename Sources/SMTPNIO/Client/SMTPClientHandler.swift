@@ -1,0 +1,241 @@
+import Logging
+import NIOCore
+import SMTPCore
+
+/// Reads one message's data for sending, chunk by chunk (the spool file, in Postie).
+public protocol OutgoingMessageReader: AnyObject, Sendable {
+    /// The next chunk, or nil at the end. Called on the connection's event loop, one at a time.
+    func next(on eventLoop: EventLoop) -> EventLoopFuture<ByteBuffer?>
+    func close()
+}
+
+/// How long the client waits for each kind of reply (RFC 5321 §4.5.3.2) and for the connection.
+public struct ClientTimeouts: Hashable, Sendable {
+    public var connect: TimeAmount = .seconds(30)
+    public var greeting: TimeAmount = .minutes(5)
+    public var command: TimeAmount = .minutes(5)
+    public var dataInitiation: TimeAmount = .minutes(2)
+    /// Per chunk of data written (§4.5.3.2.5: 3 minutes per block).
+    public var dataBlock: TimeAmount = .minutes(3)
+    public var dataTermination: TimeAmount = .minutes(10)
+
+    public init() {}
+
+    /// The same timeout for everything (tests).
+    public init(all: TimeAmount) {
+        connect = all
+        greeting = all
+        command = all
+        dataInitiation = all
+        dataBlock = all
+        dataTermination = all
+    }
+
+    func timeout(for wait: ClientWait) -> TimeAmount {
+        switch wait {
+        case .greeting: return greeting
+        case .command: return command
+        case .dataInitiation: return dataInitiation
+        case .dataTermination: return dataTermination
+        }
+    }
+}
+
+/// What one connection achieved.
+public struct ClientResult: Sendable {
+    /// Set when the server was not prepared (refused greeting, EHLO and HELO, or no connection):
+    /// no message was attempted.
+    public var notPrepared: Reply?
+    /// Outcomes per message index, each in recipient order.
+    public var outcomes: [Int: [RecipientOutcome]] = [:]
+    public var peer = PeerExtensions()
+    public var usedEHLO = false
+    public var tls = false
+
+    public init(notPrepared: Reply? = nil) {
+        self.notPrepared = notPrepared
+    }
+}
+
+/// Runs a `ClientSession` on a channel: parses replies, sends commands, streams message data
+/// through a `DataEncoder` with backpressure (one chunk in flight), and keeps the timeouts.
+final class SMTPClientHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: ClientSession
+    private var parser = ReplyParser()
+    private let timeouts: ClientTimeouts
+    private let openReader: @Sendable (Int) throws -> OutgoingMessageReader
+    private let promise: EventLoopPromise<ClientResult>
+    private var result = ClientResult()
+    private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+    private var logger: Logger
+    private var done = false
+    private var encoder = DataEncoder()
+    private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
+
+    init(
+        session: ClientSession, timeouts: ClientTimeouts, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader,
+        promise: EventLoopPromise<ClientResult>, logger: Logger, startTLS: ((Channel) -> EventLoopFuture<Void>)?
+    ) {
+        self.session = session
+        self.timeouts = timeouts
+        self.openReader = openReader
+        self.promise = promise
+        self.logger = logger
+        self.startTLS = startTLS
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm(timeouts.greeting) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(timeouts.greeting)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            for reply in try parser.parse(unwrapInboundIn(data)) {
+                perform(session.receive(reply))
+            }
+            if !session.finished { arm(timeouts.timeout(for: session.waitingFor)) }
+        } catch {
+            logger.info("protocol error from server", metadata: ["error": "\(error)"])
+            perform(session.connectionLost("protocol error: \(error)"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if !session.finished { perform(session.connectionLost("connection closed by the remote server")) }
+        complete()
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        if !session.finished { perform(session.connectionLost("connection error: \(error)")) }
+        context.close(promise: nil)
+    }
+
+    private func complete() {
+        guard !done else { return }
+        done = true
+        result.peer = session.peer
+        result.usedEHLO = session.usedEHLO
+        result.tls = session.isTLS
+        promise.succeed(result)
+    }
+
+    private func arm(_ timeout: TimeAmount) {
+        timer?.cancel()
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            let handler = bound.value
+            handler.logger.info("timeout waiting for the remote server")
+            handler.perform(handler.session.connectionLost("timeout waiting for the remote server"))
+        }
+    }
+
+    private func perform(_ actions: [ClientAction]) {
+        guard let context else { return }
+        var out = context.channel.allocator.buffer(capacity: 256)
+        func flush() {
+            if out.readableBytes > 0 {
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                out = context.channel.allocator.buffer(capacity: 256)
+            }
+        }
+        for action in actions {
+            switch action {
+            case .send(let line):
+                out.writeString(line)
+                out.writeStaticString("\r\n")
+            case .sendMessage(let index):
+                flush()
+                streamMessage(index)
+            case .startTLS:
+                flush()
+                guard let startTLS else {
+                    perform(session.connectionLost("STARTTLS not possible"))
+                    continue
+                }
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                startTLS(context.channel).whenComplete { r in
+                    let handler = bound.value
+                    switch r {
+                    case .success: handler.perform(handler.session.tlsEstablished())
+                    case .failure(let e): handler.perform(handler.session.connectionLost("TLS handshake failed: \(e)"))
+                    }
+                }
+            case .messageFinished(let index, let outcomes):
+                result.outcomes[index] = outcomes
+            case .notPrepared(let reply):
+                result.notPrepared = reply
+            case .close:
+                flush()
+                timer?.cancel()
+                context.close(promise: nil)
+            }
+        }
+        flush()
+    }
+
+    /// Writes the message chunk by chunk, each after the previous one was written.
+    private func streamMessage(_ index: Int) {
+        guard let context else { return }
+        let reader: OutgoingMessageReader
+        do {
+            reader = try openReader(index)
+        } catch {
+            logger.error("cannot read the message to send", metadata: ["error": "\(error)"])
+            perform(session.connectionLost("local error reading the message"))
+            context.close(promise: nil)
+            return
+        }
+        encoder = DataEncoder()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        @Sendable func step() {
+            let handler = bound.value
+            guard handler.context != nil else {
+                reader.close()
+                return
+            }
+            handler.arm(handler.timeouts.dataBlock)
+            reader.next(on: eventLoop).whenComplete { r in
+                let handler = bound.value
+                guard let context = handler.context else {
+                    reader.close()
+                    return
+                }
+                switch r {
+                case .success(let chunk?):
+                    var out = context.channel.allocator.buffer(capacity: chunk.readableBytes + chunk.readableBytes / 32 + 16)
+                    handler.encoder.encode(chunk, into: &out)
+                    context.writeAndFlush(handler.wrapOutboundOut(out)).whenComplete { _ in step() }
+                case .success(nil):
+                    reader.close()
+                    var out = context.channel.allocator.buffer(capacity: 8)
+                    handler.encoder.finish(into: &out)
+                    context.writeAndFlush(handler.wrapOutboundOut(out), promise: nil)
+                    handler.arm(handler.timeouts.dataTermination)
+                case .failure(let error):
+                    reader.close()
+                    handler.logger.error("cannot read the message to send", metadata: ["error": "\(error)"])
+                    // Never end a message we could not read whole: drop the connection instead.
+                    handler.perform(handler.session.connectionLost("local error reading the message"))
+                    context.close(promise: nil)
+                }
+            }
+        }
+        step()
+    }
+}

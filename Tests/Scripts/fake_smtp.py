@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""A scripted SMTP server for relay tests.
+
+Usage: fake_smtp.py MODE OUTDIR [--host 127.0.0.1] [--port 0]
+MODE:
+  accept         take every message
+  defer-first    answer 451 to RCPT on the first connection, then accept
+  reject-rcpt    550 to every RCPT
+  reject-data    554 after the data
+  greet-421      421 greeting, then close
+  greet-554      554 greeting, then wait for QUIT
+  ehlo-500       500 to EHLO, accept HELO (no extensions)
+  silent         accept the connection and never say anything
+  no-8bit        like accept, without 8BITMIME in the EHLO reply
+  small-size     like accept, with SIZE 1000
+Each accepted message is written to OUTDIR/<n>.eml with "X-Envelope-From:" and
+"X-Envelope-To:" lines first, then the message as received (dot-stuffing removed, CRLF kept);
+OUTDIR/<n>.raw holds the data exactly as it came over the wire. Prints "PORT <n>" once listening;
+stops when its standard input closes.
+"""
+import os, socket, socketserver, sys, threading
+
+mode, outdir = sys.argv[1], sys.argv[2]
+host = sys.argv[sys.argv.index("--host") + 1] if "--host" in sys.argv else "127.0.0.1"
+port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+os.makedirs(outdir, exist_ok=True)
+lock = threading.Lock()
+state = {"connections": 0, "messages": 0}
+
+class Handler(socketserver.StreamRequestHandler):
+    def send(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        with lock:
+            state["connections"] += 1
+            connection = state["connections"]
+        if mode == "silent":
+            self.rfile.read()
+            return
+        if mode == "greet-421":
+            self.send("421 4.3.2 fake.test busy, try again later")
+            return
+        if mode == "greet-554":
+            self.send("554 5.7.1 fake.test no mail service here")
+            while True:
+                line = self.rfile.readline()
+                if not line or line.upper().startswith(b"QUIT"):
+                    self.send("221 bye")
+                    return
+                self.send("503 5.5.1 go away")
+        self.send("220 fake.test ESMTP")
+        sender, rcpts = None, []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
+            verb = cmd[:4].upper()
+            if verb == "EHLO":
+                if mode == "ehlo-500":
+                    self.send("500 5.5.1 unknown command")
+                    continue
+                ext = ["PIPELINING", "8BITMIME", "SIZE 1000" if mode == "small-size" else "SIZE 100000000", "ENHANCEDSTATUSCODES"]
+                if mode == "no-8bit":
+                    ext.remove("8BITMIME")
+                self.send("250-fake.test")
+                for e in ext[:-1]:
+                    self.send("250-" + e)
+                self.send("250 " + ext[-1])
+            elif verb == "HELO":
+                self.send("250 fake.test")
+            elif verb == "MAIL":
+                sender, rcpts = cmd[10:].strip(), []
+                self.send("250 2.1.0 ok")
+            elif verb == "RCPT":
+                if mode == "reject-rcpt":
+                    self.send("550 5.1.1 no such user here")
+                elif mode == "defer-first" and connection == 1:
+                    self.send("451 4.3.0 try again later")
+                else:
+                    rcpts.append(cmd[8:].strip())
+                    self.send("250 2.1.5 ok")
+            elif verb == "DATA":
+                if not rcpts:
+                    self.send("554 5.5.1 no valid recipients")
+                    continue
+                self.send("354 go ahead")
+                raw, lines = b"", []
+                while True:
+                    l = self.rfile.readline()
+                    if not l:
+                        return
+                    raw += l
+                    if l == b".\r\n":
+                        break
+                    lines.append(l[1:] if l.startswith(b".") else l)
+                if mode == "reject-data":
+                    self.send("554 5.7.1 message refused")
+                    continue
+                with lock:
+                    state["messages"] += 1
+                    n = state["messages"]
+                head = ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
+                open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + b"".join(lines))
+                open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
+                self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
+            elif verb == "RSET":
+                sender, rcpts = None, []
+                self.send("250 2.0.0 ok")
+            elif verb == "NOOP":
+                self.send("250 2.0.0 ok")
+            elif verb == "QUIT":
+                self.send("221 2.0.0 bye")
+                return
+            else:
+                self.send("500 5.5.2 what?")
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+server = Server((host, port), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print("PORT", server.server_address[1], flush=True)
+sys.stdin.read()
