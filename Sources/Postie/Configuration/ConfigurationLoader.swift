@@ -60,6 +60,15 @@ public enum ConfigurationLoader {
             return n
         }
 
+        /// `host:port`.
+        func address(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> PostieConfiguration.ListenAddress? {
+            guard let text = try string(table, key, path) else { return nil }
+            guard let a = PostieConfiguration.ListenAddress(text), a.port > 0 else {
+                throw error(path + [key], "'\(text)' is not a host and port such as mx.example.com:25")
+            }
+            return a
+        }
+
         func strings(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> [String]? {
             guard let value = table[key] else { return nil }
             if let s = value.tomlValue.string { return [s] }
@@ -109,7 +118,31 @@ public enum ConfigurationLoader {
             }
             if let relay = try subtable(root, "relay", []) {
                 let path = ["relay"]
-                try only(relay, path, keys: ["trusted_networks"])
+                try only(
+                    relay, path,
+                    keys: [
+                        "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
+                        "command_timeout",
+                    ])
+                if let n = try int(relay, "port", path, range: 1...65535) { config.relayPort = n }
+                if let h = try address(relay, "smarthost", path) { config.smarthost = h }
+                if let d = try address(relay, "dns_server", path) {
+                    guard AddressGrammar.isIPv4(d.host) else { throw error(path + ["dns_server"], "must be an IPv4 address and port, such as 127.0.0.1:53") }
+                    config.dnsServer = d
+                }
+                if let n = try int(relay, "dns_timeout", path, range: 1...60) { config.dnsTimeout = n }
+                if let n = try int(relay, "dns_attempts", path, range: 1...10) { config.dnsAttempts = n }
+                if let n = try int(relay, "connect_timeout", path, range: 1...3600) { config.relayConnectTimeout = n }
+                if let n = try int(relay, "command_timeout", path, range: 1...3600) { config.relayCommandTimeout = n }
+                if let routes = try subtable(relay, "routes", path) {
+                    for domain in routes.keys {
+                        guard AddressGrammar.isDomain(Array(domain.lowercased().utf8)[...]) else {
+                            throw error(path + ["routes", domain], "'\(domain)' is not a domain name")
+                        }
+                        guard let target = try address(routes, domain, path + ["routes"]) else { continue }
+                        config.routes[domain.lowercased()] = target
+                    }
+                }
                 if let nets = try strings(relay, "trusted_networks", path) {
                     config.trustedNetworks = try nets.map { text in
                         guard let n = IPNetwork(text) else { throw error(path + ["trusted_networks"], "'\(text)' is not a network such as 192.0.2.0/24") }
@@ -119,9 +152,11 @@ public enum ConfigurationLoader {
             }
             if let q = try subtable(root, "queue", []) {
                 let path = ["queue"]
-                try only(q, path, keys: ["retry_minimum", "retry_maximum"])
+                try only(q, path, keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit"])
                 if let n = try int(q, "retry_minimum", path, range: 1...86400) { config.retryMinimum = n }
                 if let n = try int(q, "retry_maximum", path, range: 1...604800) { config.retryMaximum = n }
+                if let n = try int(q, "max_lifetime", path, range: 0...(100 * 86400)) { config.maxLifetime = n }
+                if let n = try int(q, "bounce_size_limit", path, range: 0...(100 << 20)) { config.bounceSizeLimit = n }
             }
             if let domains = try subtable(root, "domains", []) { try applyDomains(domains, to: &config) }
             if let p = config.primaryDomain, config.domains[p] == nil {

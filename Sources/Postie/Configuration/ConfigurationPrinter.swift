@@ -40,10 +40,27 @@ public enum ConfigurationPrinter {
             "",
             "[relay]",
             "trusted_networks = \(list(c.trustedNetworks.map(\.description)))",
+            "port = \(c.relayPort)",
+        ]
+        if let s = c.smarthost { lines.append("smarthost = \(q(s.description))") }
+        if let d = c.dnsServer { lines.append("dns_server = \(q(d.description))") }
+        lines += [
+            "dns_timeout = \(c.dnsTimeout)",
+            "dns_attempts = \(c.dnsAttempts)",
+            "connect_timeout = \(c.relayConnectTimeout)",
+            "command_timeout = \(c.relayCommandTimeout)",
+        ]
+        if !c.routes.isEmpty {
+            lines.append("[relay.routes]")
+            for d in c.routes.keys.sorted() { lines.append("\(q(d)) = \(q(c.routes[d]!.description))") }
+        }
+        lines += [
             "",
             "[queue]",
             "retry_minimum = \(c.retryMinimum)",
             "retry_maximum = \(c.retryMaximum)",
+            "max_lifetime = \(c.maxLifetime)",
+            "bounce_size_limit = \(c.bounceSizeLimit)",
         ]
         for name in c.domains.keys.sorted() {
             let d = c.domains[name]!

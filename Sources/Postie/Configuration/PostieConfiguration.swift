@@ -62,9 +62,28 @@ public struct PostieConfiguration: Sendable {
     /// Clients in these networks may relay. Empty by default: no open relay, not even for loopback.
     public var trustedNetworks: [IPNetwork] = []
 
-    /// Seconds between attempts at a local delivery that failed for a passing reason.
-    public var retryMinimum = 60
-    public var retryMaximum = 3600
+    /// The port of remote mail exchangers (25; tests use their own).
+    public var relayPort = 25
+    /// Mail for these domains goes to this host (an address, or a name looked up in DNS), not to
+    /// their MX.
+    public var routes: [String: ListenAddress] = [:]
+    /// Everything else goes here, when set, instead of to the MX.
+    public var smarthost: ListenAddress?
+    /// The DNS server to ask (IPv4 address and port); nil uses the system's resolver settings.
+    public var dnsServer: ListenAddress?
+    public var dnsTimeout = 5
+    public var dnsAttempts = 2
+    /// Seconds to wait for a remote server's connection and for each reply.
+    public var relayConnectTimeout = 30
+    public var relayCommandTimeout = 300
+
+    /// Seconds before the first retry of a deferred delivery; the wait doubles up to the maximum.
+    public var retryMinimum = 300
+    public var retryMaximum = 4 * 3600
+    /// After this long in the queue, what is still deferred fails and the sender is told.
+    public var maxLifetime = 5 * 86400
+    /// How much of the original message a bounce returns.
+    public var bounceSizeLimit = 50_000
 
     public init(hostname: String, dataDirectory: String, domains: [String: LocalDirectory.Domain]) {
         self.hostname = hostname

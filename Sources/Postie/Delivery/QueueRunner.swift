@@ -10,17 +10,20 @@ import SMTPCore
 import Storage
 
 /// Takes committed messages from the spool and delivers each recipient: local ones into their
-/// Maildirs now, remote ones when the relay exists (they wait in the queue, deferred). A local
-/// delivery that fails is retried with exponential backoff. A message leaves the spool only when
-/// every recipient is done.
+/// Maildirs, remote ones through the relay. Deferred recipients are retried with exponential
+/// backoff and jitter until the message's lifetime ends; then, and for every permanent failure,
+/// the sender gets a delivery report. A message leaves the spool only when every recipient is done.
 public final class QueueRunner: Sendable {
     private let spool: Spool
     private let maildir: MaildirWriter
+    private let relay: RelayAgent?
+    private let bouncer: Bouncer
     private let threadPool: NIOThreadPool
     private let eventLoop: EventLoop
     private let logger: Logger
     private let retryMinimum: Int64
     private let retryMaximum: Int64
+    private let maxLifetime: Int64
 
     private struct State {
         var running: Set<String> = []
@@ -30,20 +33,23 @@ public final class QueueRunner: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    public init(
-        spool: Spool, maildir: MaildirWriter, threadPool: NIOThreadPool, eventLoop: EventLoop, logger: Logger,
-        retryMinimum: Int, retryMaximum: Int
+    init(
+        spool: Spool, maildir: MaildirWriter, relay: RelayAgent?, bouncer: Bouncer, threadPool: NIOThreadPool, eventLoop: EventLoop,
+        logger: Logger, configuration: PostieConfiguration
     ) {
         self.spool = spool
         self.maildir = maildir
+        self.relay = relay
+        self.bouncer = bouncer
         self.threadPool = threadPool
         self.eventLoop = eventLoop
         self.logger = logger
-        self.retryMinimum = Int64(retryMinimum)
-        self.retryMaximum = Int64(retryMaximum)
+        self.retryMinimum = Int64(configuration.retryMinimum)
+        self.retryMaximum = Int64(configuration.retryMaximum)
+        self.maxLifetime = Int64(configuration.maxLifetime)
     }
 
-    /// Delivers a freshly committed (or recovered) message, or schedules it for its next attempt.
+    /// Delivers a freshly committed (or recovered) message now, or schedules it for its next attempt.
     public func enqueue(_ envelope: Envelope) {
         let now = Int64(time(nil))
         if let next = envelope.nextAttempt, next > now {
@@ -56,8 +62,8 @@ public final class QueueRunner: Sendable {
             return true
         }
         guard start else { return }
-        threadPool.submit { [self] work in
-            if work == .active { attempt(envelope) }
+        Task {
+            await attempt(envelope)
             finished(envelope.id)
         }
     }
@@ -86,6 +92,9 @@ public final class QueueRunner: Sendable {
         }
     }
 
+    /// Messages waiting for a retry, by id, and when.
+    public var scheduledRetries: [String] { state.withLockedValue { Array($0.timers.keys) } }
+
     private func finished(_ id: String) {
         let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             s.running.remove(id)
@@ -100,7 +109,7 @@ public final class QueueRunner: Sendable {
         state.withLockedValue { s in
             guard !s.stopped else { return }
             s.timers[envelope.id]?.cancel()
-            s.timers[envelope.id] = eventLoop.scheduleTask(in: .seconds(seconds)) { [self] in
+            s.timers[envelope.id] = eventLoop.scheduleTask(in: .seconds(max(0, seconds))) { [self] in
                 state.withLockedValue { _ = $0.timers.removeValue(forKey: envelope.id) }
                 var due = envelope
                 due.nextAttempt = nil
@@ -109,80 +118,131 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// One delivery attempt for every local recipient still to do (blocking; thread pool).
-    private func attempt(_ original: Envelope) {
+    // MARK: One attempt
+
+    private func attempt(_ original: Envelope) async {
         var envelope = original
+        var notices: [Bouncer.Notice] = []
+        // Local recipients, on the thread pool (the writes block).
+        do {
+            (envelope, notices) = try await threadPool.runIfActive { [self] in deliverLocally(original) }
+        } catch {
+            logger.error("local delivery could not run", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
+        }
+        // Remote recipients, through the relay.
+        let remote = envelope.recipients.indices.filter { i in
+            if case .remote = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
+            return false
+        }
+        if !remote.isEmpty {
+            if let relay {
+                let outcomes = await relay.deliver(envelope, indices: remote)
+                for (i, o) in outcomes {
+                    apply(o.outcome, relay: o.relay, to: i, of: &envelope, notices: &notices)
+                }
+            }
+        }
+        let now = Int64(time(nil))
+        // Lifetime over: what is still deferred fails now (RFC 5321 §4.5.4.1).
+        if now - envelope.arrivalTime >= maxLifetime {
+            for i in envelope.recipients.indices where envelope.recipients[i].status == .deferred || envelope.recipients[i].status == .pending {
+                let reason = Reply(
+                    550, .init(4, 4, 7),
+                    "delivery time expired after \(maxLifetime / 3600) hours; last problem: \(envelope.recipients[i].lastError ?? "none")")
+                envelope.recipients[i].status = .failed
+                notices.append(.init(index: i, action: .failed, reply: reason, relay: nil))
+                log(envelope, i, status: "bounced", relay: nil, reply: reason, now: now)
+            }
+        }
+        let finalEnvelope = envelope
+        let finalNotices = notices
+        do {
+            let report = try await threadPool.runIfActive { [self] () -> Envelope? in
+                let report = finalNotices.isEmpty ? nil : bouncer.report(finalEnvelope, finalNotices, now: now)
+                if finalEnvelope.isFinished {
+                    try spool.remove(finalEnvelope.id)
+                    logger.info("removed", metadata: ["queue_id": .string(finalEnvelope.id)])
+                } else if finalEnvelope != original {
+                    try spool.update(finalEnvelope)
+                }
+                return report
+            }
+            if let report { enqueue(report) }
+        } catch {
+            logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
+        }
+        if !finalEnvelope.isFinished, let next = finalEnvelope.nextAttempt {
+            schedule(finalEnvelope, in: next - now)
+        }
+    }
+
+    /// Records one recipient's outcome; a deferral sets the next attempt.
+    private func apply(_ outcome: RecipientOutcome, relay: String?, to i: Int, of envelope: inout Envelope, notices: inout [Bouncer.Notice]) {
+        let now = Int64(time(nil))
+        envelope.recipients[i].attempts += 1
+        envelope.recipients[i].lastError = outcome.reply.description
+        switch outcome {
+        case .delivered(let reply):
+            envelope.recipients[i].status = .delivered
+            envelope.recipients[i].lastError = nil
+            notices.append(.init(index: i, action: relay == nil ? .delivered : .relayed, reply: reply, relay: relay))
+            log(envelope, i, status: "sent", relay: relay, reply: reply, now: now)
+        case .failed(let reply):
+            envelope.recipients[i].status = .failed
+            notices.append(.init(index: i, action: .failed, reply: reply, relay: relay))
+            log(envelope, i, status: "bounced", relay: relay, reply: reply, now: now)
+        case .deferred(let reply):
+            envelope.recipients[i].status = .deferred
+            let attempts = envelope.recipients.map(\.attempts).max() ?? 1
+            let next = now + backoff(attempts: attempts)
+            envelope.nextAttempt = min(envelope.nextAttempt ?? next, next)
+            log(envelope, i, status: "deferred", relay: relay, reply: reply, now: now)
+        }
+    }
+
+    /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, reply.
+    private func log(_ envelope: Envelope, _ i: Int, status: String, relay: String?, reply: Reply, now: Int64) {
+        let r = envelope.recipients[i]
+        logger.info(
+            "\(status)",
+            metadata: [
+                "queue_id": .string(envelope.id), "to": .string(r.target.description), "orig_to": .string(r.original),
+                "relay": .string(relay ?? "local"), "delay": .string("\(now - envelope.arrivalTime)s"),
+                "dsn": .string(reply.enhancedCode?.description ?? "\(reply.code / 100).0.0"), "status": .string(status),
+                "reply": .string(reply.description),
+            ])
+    }
+
+    /// Local recipients still to do (blocking; thread pool).
+    private func deliverLocally(_ original: Envelope) -> (Envelope, [Bouncer.Notice]) {
+        var envelope = original
+        var notices: [Bouncer.Notice] = []
+        let local = envelope.recipients.indices.filter { i in
+            if case .mailbox = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
+            return false
+        }
+        guard !local.isEmpty else { return (envelope, notices) }
         let fd: Int32
         do {
             fd = try spool.openMessage(envelope.id)
         } catch {
-            spool.quarantine(envelope.id, reason: "message file cannot be opened: \(error)")
-            return
+            for i in local {
+                apply(.deferred(Reply(451, .init(4, 3, 0), "cannot read the spooled message: \(error)")), relay: nil, to: i, of: &envelope, notices: &notices)
+            }
+            return (envelope, notices)
         }
         defer { close(fd) }
-        let now = Int64(time(nil))
-        var changed = false
-        var retryLocal = false
-        for index in envelope.recipients.indices {
-            var r = envelope.recipients[index]
-            guard r.status == .pending || r.status == .deferred else { continue }
-            switch r.target {
-            case .mailbox(let domain, let user):
-                r.attempts += 1
-                do {
-                    let prefix = TraceHeaders.returnPath(envelope.sender)
-                    let path = try maildir.deliver(prefix: prefix, sourceFD: fd, domain: domain, user: user)
-                    r.status = .delivered
-                    r.lastError = nil
-                    logger.info(
-                        "delivered",
-                        metadata: [
-                            "queue_id": .string(envelope.id), "to": .string("\(user)@\(domain)"), "orig_to": .string(r.original),
-                            "relay": "local", "delay": .string("\(now - envelope.arrivalTime)s"), "dsn": "2.0.0",
-                            "status": "sent", "path": .string(path),
-                        ])
-                } catch {
-                    r.status = .deferred
-                    r.lastError = "local delivery failed: \(error)"
-                    retryLocal = true
-                    logger.warning(
-                        "delivery deferred",
-                        metadata: [
-                            "queue_id": .string(envelope.id), "to": .string("\(user)@\(domain)"), "relay": "local",
-                            "dsn": "4.3.0", "status": "deferred", "error": .string("\(error)"),
-                        ])
-                }
-                changed = true
-            case .remote(let mailbox):
-                if r.status == .pending {
-                    r.status = .deferred
-                    r.lastError = "relay to other machines is not enabled in this version"
-                    changed = true
-                    logger.notice(
-                        "delivery deferred",
-                        metadata: [
-                            "queue_id": .string(envelope.id), "to": .string(mailbox.description), "status": "deferred",
-                            "error": .string(r.lastError!),
-                        ])
-                }
+        for i in local {
+            guard case .mailbox(let domain, let user) = envelope.recipients[i].target else { continue }
+            do {
+                let prefix = TraceHeaders.returnPath(envelope.sender)
+                _ = try maildir.deliver(prefix: prefix, sourceFD: fd, domain: domain, user: user)
+                apply(.delivered(Reply(250, .init(2, 0, 0), "delivered to maildir")), relay: nil, to: i, of: &envelope, notices: &notices)
+            } catch {
+                apply(.deferred(Reply(451, .init(4, 3, 0), "local delivery failed: \(error)")), relay: nil, to: i, of: &envelope, notices: &notices)
             }
-            envelope.recipients[index] = r
         }
-        do {
-            if envelope.isFinished {
-                try spool.remove(envelope.id)
-                logger.info("removed", metadata: ["queue_id": .string(envelope.id)])
-            } else if changed || retryLocal {
-                if retryLocal {
-                    let attempts = envelope.recipients.map(\.attempts).max() ?? 1
-                    envelope.nextAttempt = now + backoff(attempts: attempts)
-                }
-                try spool.update(envelope)
-                if retryLocal { schedule(envelope, in: envelope.nextAttempt! - now) }
-            }
-        } catch {
-            logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
-        }
+        return (envelope, notices)
     }
 
     /// Exponential backoff between the configured minimum and maximum, with up to 10% jitter so

@@ -62,9 +62,18 @@ public final class PostieServer: Service, Sendable {
             let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
             let maildir = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
+            var dnsConfig = SystemDNSResolver.Configuration(timeout: config.dnsTimeout, attempts: config.dnsAttempts)
+            if let d = config.dnsServer {
+                dnsConfig.server = d.host
+                dnsConfig.port = d.port
+            }
+            let resolver = SystemDNSResolver(configuration: dnsConfig, threadPool: threadPool)
+            let relay = RelayAgent(
+                configuration: config, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
+            let bouncer = Bouncer(configuration: config, directory: config.directory, spool: spool, logger: logger)
             let queue = QueueRunner(
-                spool: spool, maildir: maildir, threadPool: threadPool, eventLoop: group.next(), logger: logger,
-                retryMinimum: config.retryMinimum, retryMaximum: config.retryMaximum)
+                spool: spool, maildir: maildir, relay: relay, bouncer: bouncer, threadPool: threadPool, eventLoop: group.next(),
+                logger: logger, configuration: config)
             let recovered = try await threadPool.runIfActive { try spool.recover() }
             if !recovered.isEmpty {
                 logger.info("recovered messages from the spool", metadata: ["count": "\(recovered.count)"])

@@ -18,7 +18,8 @@ final class GroupCommitter: @unchecked Sendable {
         var id: String
         var dataFD: Int32
         var envelopeText: String
-        var promise: EventLoopPromise<Void>
+        /// Called once, on the commit thread (or the caller's, for `commit(_:)`).
+        var completion: @Sendable (Result<Void, Error>) -> Void
     }
 
     private let layout: SpoolLayout
@@ -43,7 +44,7 @@ final class GroupCommitter: @unchecked Sendable {
         lock.lock()
         if stopped {
             lock.unlock()
-            request.promise.fail(StorageError("commit", layout.root, errno: ESHUTDOWN))
+            request.completion(.failure(StorageError("commit", layout.root, errno: ESHUTDOWN)))
             return
         }
         queue.append(request)
@@ -83,7 +84,9 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    private func commit(_ batch: [Request]) {
+    /// Commits a batch on the calling thread. The committer keeps no state of its own while
+    /// committing, so a caller may commit directly (a message Postie makes itself).
+    func commit(_ batch: [Request]) {
         var staged: [(Request, String)] = []
         var failed: [(Request, Error)] = []
         for request in batch {
@@ -115,16 +118,16 @@ final class GroupCommitter: @unchecked Sendable {
                 try POSIXFile.syncDirectory(layout.dataDirectory)
                 try POSIXFile.syncDirectory(layout.envelopeDirectory)
             }
-            for request in committed { request.promise.succeed() }
+            for request in committed { request.completion(.success(())) }
         } catch {
             // The renames may or may not be durable: the sessions must not say 250. Recovery will
             // deliver what did reach the disk; the client retries and at worst a duplicate arrives.
-            for request in committed { request.promise.fail(error) }
+            for request in committed { request.completion(.failure(error)) }
         }
         for (request, error) in failed {
             POSIXFile.unlink(layout.tmpPath(request.id))
             POSIXFile.unlink(layout.dataPath(request.id))
-            request.promise.fail(error)
+            request.completion(.failure(error))
         }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import MailCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -45,6 +46,30 @@ public final class Spool: Sendable {
     }
 
     // MARK: Reading and changing committed messages (blocking; call from a thread pool)
+
+    /// Stores and commits a message Postie made itself (a bounce, a message from `sendmail`).
+    /// Returns once it is durable.
+    public func store(_ message: [UInt8], makeEnvelope: (_ id: String, _ size: Int) -> Envelope) throws -> Envelope {
+        let id = ids.next()
+        let fd = try createDataFile(id)
+        do {
+            try message.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: layout.dataPath(id)) }
+        } catch {
+            Glibc.close(fd)
+            POSIXFile.unlink(layout.dataPath(id))
+            throw error
+        }
+        let envelope = makeEnvelope(id, message.count)
+        let outcome = NIOLockedValueBox<Result<Void, Error>?>(nil)
+        committer.commit([.init(id: id, dataFD: fd, envelopeText: envelope.encoded()) { result in outcome.withLockedValue { $0 = result } }])
+        try outcome.withLockedValue { $0 }!.get()
+        return envelope
+    }
+
+    /// Reads part of a stored message (blocking).
+    public func readMessage(_ id: String, limit: Int) throws -> [UInt8] {
+        try POSIXFile.readAll(layout.dataPath(id), limit: limit)
+    }
 
     /// Everything committed, in arrival order. Data files without an envelope are incomplete
     /// writes and are removed; records that cannot be read are moved to `quarantine/`.

@@ -1,0 +1,30 @@
+/// The order in which to try a domain's mail exchangers (RFC 5321 §5.1): by preference, the
+/// lowest first, in random order among equals so that load spreads; a domain without MX records
+/// is its own exchanger; a null MX (RFC 7505) means the domain takes no mail.
+public enum ExchangerOrder {
+    public enum Decision: Hashable, Sendable {
+        case tryHosts([String])
+        /// The domain publishes a null MX: fail at once with `5.1.10`.
+        case nullMX
+    }
+
+    /// `records` are (preference, exchanger host) pairs as DNS gave them; `random` picks an index
+    /// below its argument (injected, so tests are repeatable).
+    public static func decide(domain: String, records: [(preference: Int, host: String)], random: (Int) -> Int) -> Decision {
+        if records.isEmpty { return .tryHosts([domain]) }
+        if records.contains(where: { $0.host.isEmpty || $0.host == "." }) { return .nullMX }
+        var hosts: [String] = []
+        for preference in Set(records.map(\.preference)).sorted() {
+            var group = records.filter { $0.preference == preference }.map { $0.host.lowercased() }
+            // Fisher–Yates with the injected generator.
+            var i = group.count - 1
+            while i > 0 {
+                let j = random(i + 1)
+                group.swapAt(i, j)
+                i -= 1
+            }
+            for h in group where !hosts.contains(h) { hosts.append(h) }
+        }
+        return .tryHosts(hosts)
+    }
+}

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import MailCore
+import SMTPCore
+import Storage
+
+/// Tells senders what became of their mail (RFC 3464): one report per message for all the
+/// recipients it concerns, from the null sender, queued like any other message. Never for a
+/// message whose sender is `<>`, so reports cannot loop.
+struct Bouncer: Sendable {
+    let configuration: PostieConfiguration
+    let directory: LocalDirectory
+    let spool: Spool
+    let logger: Logger
+
+    struct Notice: Sendable {
+        var index: Int
+        var action: DeliveryReport.Action
+        var reply: Reply
+        var relay: String?
+    }
+
+    /// Whether the recipient asked (RFC 3461 NOTIFY) to hear of this kind of outcome. Without
+    /// NOTIFY, failures and delays are reported and successes are not.
+    static func wants(_ recipient: EnvelopeRecipient, _ action: DeliveryReport.Action) -> Bool {
+        let notify = Set((recipient.notify ?? "FAILURE,DELAY").uppercased().split(separator: ",").map(String.init))
+        if notify.contains("NEVER") { return false }
+        switch action {
+        case .failed: return notify.contains("FAILURE")
+        case .delayed: return notify.contains("DELAY")
+        case .delivered, .relayed, .expanded: return notify.contains("SUCCESS")
+        }
+    }
+
+    /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
+    func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
+        guard case .mailbox(let sender) = envelope.sender else { return nil }
+        let wanted = notices.filter { Self.wants(envelope.recipients[$0.index], $0.action) }
+        guard !wanted.isEmpty else { return nil }
+        let targets: [DeliveryTarget]
+        switch directory.resolve(.mailbox(sender)) {
+        case .deliver(let t): targets = t
+        case .notLocal: targets = [.remote(sender)]
+        default:
+            logger.notice("no report: the sender's local mailbox does not exist", metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
+            return nil
+        }
+        let original = (try? spool.readMessage(envelope.id, limit: configuration.bounceSizeLimit + 65536)) ?? []
+        let report = DeliveryReport(
+            reportingMTA: configuration.hostname, queueID: envelope.id, arrivalDate: envelope.arrivalTime, envelopeID: envelope.envelopeID,
+            sender: "<\(sender)>",
+            recipients: wanted.map { n in
+                let r = envelope.recipients[n.index]
+                let status = n.reply.enhancedCode?.description ?? (n.reply.isPermanent ? "5.0.0" : n.reply.isTransient ? "4.0.0" : "2.0.0")
+                return DeliveryReport.Recipient(
+                    finalRecipient: r.target.description, originalRecipient: r.originalRecipientParameter, action: n.action, status: status,
+                    remoteMTA: n.relay?.split(separator: "[").first.map(String.init), diagnostic: n.reply.description, lastAttempt: now)
+            }, original: original, headersOnly: envelope.ret == "HDRS", originalLimit: configuration.bounceSizeLimit)
+        let boundary = "\(envelope.id).\(now)/\(configuration.hostname)"
+        let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(configuration.hostname)")
+        let hop = TraceHeaders.Hop(
+            heloName: configuration.hostname, clientAddress: "127.0.0.1", byHostname: configuration.hostname, protocolName: "local",
+            queueID: "report", singleRecipient: nil, unixTime: now)
+        let bytes = Array((TraceHeaders.received(hop) + text).utf8)
+        do {
+            let stored = try spool.store(bytes) { id, size in
+                Envelope(
+                    id: id, arrivalTime: now, size: size, sender: .null, clientAddress: "127.0.0.1", heloName: configuration.hostname,
+                    protocolName: "local", body: bytes.contains { $0 >= 0x80 } ? .eightBitMIME : nil,
+                    recipients: targets.map { EnvelopeRecipient(target: $0, original: "<\(sender)>", notify: "NEVER") })
+            }
+            logger.info(
+                "sender notified", metadata: ["queue_id": .string(envelope.id), "report_id": .string(stored.id), "to": .string(sender.description)])
+            return stored
+        } catch {
+            logger.error("cannot store a delivery report", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
+            return nil
+        }
+    }
+}

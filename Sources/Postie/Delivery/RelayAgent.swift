@@ -1,0 +1,148 @@
+import Logging
+import MailCore
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+import Storage
+
+/// Carries messages to other machines: finds the destination's exchangers (static route,
+/// smarthost or MX), tries each of their addresses in turn until one is prepared to take the mail,
+/// and reports each recipient's outcome. One connection carries all recipients of a message that
+/// share a destination.
+final class RelayAgent: Sendable {
+    struct Outcome: Sendable {
+        var outcome: RecipientOutcome
+        /// `host[address]:port` of the server that answered, for logs and bounces.
+        var relay: String?
+    }
+
+    let configuration: PostieConfiguration
+    let resolver: DNSResolver
+    let spool: Spool
+    let threadPool: NIOThreadPool
+    let group: EventLoopGroup
+    let logger: Logger
+
+    init(configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.resolver = resolver
+        self.spool = spool
+        self.threadPool = threadPool
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Delivers the remote recipients at `indices`; returns an outcome for each.
+    func deliver(_ envelope: Envelope, indices: [Int]) async -> [Int: Outcome] {
+        var byDomain: [String: [Int]] = [:]
+        for i in indices {
+            guard case .remote(let m) = envelope.recipients[i].target else { continue }
+            byDomain[m.normalizedDomain, default: []].append(i)
+        }
+        var result: [Int: Outcome] = [:]
+        await withTaskGroup(of: [Int: Outcome].self) { group in
+            for (domain, members) in byDomain {
+                group.addTask { await self.deliver(envelope, to: domain, members) }
+            }
+            for await part in group { result.merge(part) { a, _ in a } }
+        }
+        return result
+    }
+
+    private func all(_ members: [Int], _ outcome: RecipientOutcome, relay: String? = nil) -> [Int: Outcome] {
+        Dictionary(uniqueKeysWithValues: members.map { ($0, Outcome(outcome: outcome, relay: relay)) })
+    }
+
+    /// The hosts to try for a domain, with their port, or the outcome that ends the attempt.
+    enum Route {
+        case hosts([(host: String, port: Int)])
+        case end(Reply)
+    }
+
+    private func route(_ domain: String) async -> Route {
+        if domain.hasPrefix("[") && domain.hasSuffix("]") {
+            var literal = String(domain.dropFirst().dropLast())
+            if literal.lowercased().hasPrefix("ipv6:") { literal = String(literal.dropFirst(5)) }
+            return .hosts([(literal, configuration.relayPort)])
+        }
+        if let r = configuration.routes[domain] { return .hosts([(r.host, r.port)]) }
+        if let s = configuration.smarthost { return .hosts([(s.host, s.port)]) }
+        do {
+            let records = try await resolver.mx(domain)
+            switch ExchangerOrder.decide(domain: domain, records: records.map { ($0.preference, $0.exchange) }, random: { Int.random(in: 0..<$0) }) {
+            case .nullMX:
+                return .end(Reply(556, .init(5, 1, 10), "\(domain) does not accept mail (null MX, RFC 7505)"))
+            case .tryHosts(let hosts):
+                return .hosts(hosts.map { ($0, configuration.relayPort) })
+            }
+        } catch {
+            switch error {
+            case .nameNotFound:
+                return .end(Reply(550, .init(5, 1, 2), "\(domain): domain not found (NXDOMAIN)"))
+            case .temporary(let why):
+                return .end(Reply(451, .init(4, 4, 3), "\(domain): \(why)"))
+            }
+        }
+    }
+
+    private func deliver(_ envelope: Envelope, to domain: String, _ members: [Int]) async -> [Int: Outcome] {
+        let hosts: [(host: String, port: Int)]
+        switch await route(domain) {
+        case .end(let reply): return all(members, RecipientOutcome(reply))
+        case .hosts(let h): hosts = h
+        }
+        let message = OutgoingMessage(
+            reversePath: envelope.sender,
+            recipients: members.map { i in
+                guard case .remote(let m) = envelope.recipients[i].target else { fatalError("remote recipients only") }
+                return OutgoingRecipient(m, notify: envelope.recipients[i].notify, originalRecipient: envelope.recipients[i].originalRecipientParameter)
+            }, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
+            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true)
+                || members.contains { i in if case .remote(let m) = envelope.recipients[i].target { return !m.isASCII } else { return false } },
+            ret: envelope.ret, envelopeID: envelope.envelopeID)
+        var timeouts = ClientTimeouts(all: .seconds(Int64(configuration.relayCommandTimeout)))
+        timeouts.connect = .seconds(Int64(configuration.relayConnectTimeout))
+        timeouts.dataTermination = .seconds(Int64(max(configuration.relayCommandTimeout, 600)))
+        var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
+        for (host, port) in hosts {
+            let addresses: [String]
+            if IPNetwork.parseAddress(host) != nil {
+                addresses = [host]
+            } else {
+                do {
+                    addresses = try await resolver.addresses(host)
+                } catch {
+                    lastProblem = Reply(451, .init(4, 4, 3), "\(host): \(error)")
+                    continue
+                }
+                if addresses.isEmpty {
+                    lastProblem = Reply(451, .init(4, 4, 4), "\(host): no address records")
+                    continue
+                }
+            }
+            for address in addresses {
+                let spool = self.spool
+                let pool = self.threadPool
+                let id = envelope.id
+                let result = await SMTPClient.deliver(
+                    host: address, port: port, heloName: configuration.hostname, messages: [message], timeouts: timeouts, group: group,
+                    logger: logger
+                ) { _ in try SpoolMessageReader(spool: spool, id: id, threadPool: pool) }
+                let relay = "\(host)[\(address)]:\(port)"
+                if let refusal = result.notPrepared {
+                    logger.info(
+                        "exchanger not prepared", metadata: ["queue_id": .string(envelope.id), "relay": .string(relay), "reply": .string(refusal.description)])
+                    lastProblem = Reply(refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, "\(relay) said: \(refusal.text)")
+                    continue
+                }
+                let outcomes: [RecipientOutcome] = result.outcomes[0] ?? members.map { _ in .deferred(Reply(451, .init(4, 3, 0), "no outcome")) }
+                var r: [Int: Outcome] = [:]
+                for (k, i) in members.enumerated() { r[i] = Outcome(outcome: outcomes[k], relay: relay) }
+                return r
+            }
+        }
+        // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
+        return all(members, .deferred(lastProblem))
+    }
+}

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SMTPNIO
+import Storage
+
+/// Reads a spooled message for sending, 64 KiB at a time on the thread pool.
+final class SpoolMessageReader: OutgoingMessageReader {
+    private let fd: Int32
+    private let threadPool: NIOThreadPool
+    private let offset = NIOLockedValueBox<Int64>(0)
+    private let closed = NIOLockedValueBox(false)
+
+    init(spool: Spool, id: String, threadPool: NIOThreadPool) throws {
+        fd = try spool.openMessage(id)
+        self.threadPool = threadPool
+    }
+
+    func next(on eventLoop: EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        let fd = self.fd
+        let offset = self.offset
+        return threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(64 * 1024)
+            let at = offset.withLockedValue { $0 }
+            let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { raw -> Int in
+                while true {
+                    let got = pread(fd, raw.baseAddress, 64 * 1024, off_t(at))
+                    if got >= 0 { return got }
+                    if errno != EINTR { throw StorageError("pread", "spooled message") }
+                }
+            }
+            offset.withLockedValue { $0 += Int64(n) }
+            return n == 0 ? nil : buffer
+        }
+    }
+
+    func close() {
+        let wasClosed = closed.withLockedValue { c -> Bool in
+            defer { c = true }
+            return c
+        }
+        if !wasClosed { Glibc.close(fd) }
+    }
+
+    deinit { close() }
+}
