@@ -12,7 +12,7 @@ struct SessionDriver {
     var current: ByteBuffer?
     var startedTLS = false
 
-    init(configuration: ServerSessionConfiguration = ServerSessionConfiguration(hostname: "mx.test")) {
+    init(configuration: ServerSessionConfiguration = ServerSessionConfiguration(hostname: "mx.test", extensions: .init(dsn: true))) {
         session = ServerSession(configuration: configuration)
     }
 

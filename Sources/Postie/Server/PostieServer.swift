@@ -83,7 +83,8 @@ public final class PostieServer: Service, Sendable {
             let context = PostieContext(
                 configuration: config, directory: config.directory, spool: spool, queue: queue, logger: logger)
             var serverConfig = SMTPServerConfiguration(
-                session: ServerSessionConfiguration(hostname: config.hostname, limits: config.limits))
+                session: ServerSessionConfiguration(
+                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(dsn: true)))
             serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
             serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
             serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))

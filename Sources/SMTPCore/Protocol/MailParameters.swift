@@ -80,10 +80,20 @@ public struct RecipientParameters: Hashable, Sendable {
             }
             switch p.keyword {
             case "NOTIFY" where extensions.dsn:
-                guard let v = p.value else { throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: NOTIFY needs a value")) }
-                notify = v.uppercased()
+                // RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE, DELAY.
+                let values = (p.value ?? "").uppercased().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                let valid =
+                    values == ["NEVER"]
+                    || (!values.isEmpty && Set(values).count == values.count && values.allSatisfy { ["SUCCESS", "FAILURE", "DELAY"].contains($0) })
+                guard valid else {
+                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"))
+                }
+                notify = values.joined(separator: ",")
             case "ORCPT" where extensions.dsn:
-                guard let v = p.value else { throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: ORCPT needs a value")) }
+                // RFC 3461 §4.2: addr-type ";" xtext.
+                guard let v = p.value, let semi = v.firstIndex(of: ";"), v[..<semi].count > 0, v[v.index(after: semi)...].count > 0 else {
+                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: ORCPT must be addr-type;address"))
+                }
                 originalRecipient = v
             default:
                 throw CommandParseError(Reply(555, .init(5, 5, 4), "Error: unsupported parameter \(p.keyword)"))
