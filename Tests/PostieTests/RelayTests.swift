@@ -1,0 +1,228 @@
+import Foundation
+import Postie
+import TestSupport
+import Testing
+
+/// Postie relaying to scripted peers found through a test DNS server, with reports to senders.
+@Suite(.serialized) struct RelayTests {
+    /// Sends one message from `from` to `to` through the server; returns the SMTP replies' codes.
+    func send(_ server: TestServer, from: String = "elinor@abcd.com", to: [String], extraMail: String = "", extraRcpt: String = "")
+        async throws -> [String]
+    {
+        try await blocking {
+            let c = try server.client()
+            var replies = c.readReply()
+            c.send("EHLO client.example\r\n")
+            _ = c.readReply()
+            c.send("MAIL FROM:<\(from)>\(extraMail)\r\n")
+            replies += c.readReply()
+            for r in to {
+                c.send("RCPT TO:<\(r)>\(extraRcpt)\r\n")
+                replies += c.readReply()
+            }
+            c.send("DATA\r\n")
+            replies += c.readReply()
+            c.send("Subject: relay test\r\nMessage-ID: <relay-test@abcd.com>\r\n\r\n..dot line\r\nbody\r\n.\r\nQUIT\r\n")
+            replies += c.readReply()
+            return replies.map { String($0.prefix(3)) }
+        }
+    }
+
+    /// Waits (bounded) until the condition holds.
+    func eventually(_ seconds: Double = 15, _ condition: () async -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return await condition()
+    }
+
+    func relayServer(dns: TestDNSServer?, port: Int, _ more: @escaping (inout PostieConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await TestServer { c in
+            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.relayPort = port
+            if let dns { c.dnsServer = .init(host: "127.0.0.1", port: dns.port) }
+            c.dnsTimeout = 1
+            c.dnsAttempts = 1
+            c.relayCommandTimeout = 5
+            c.relayConnectTimeout = 5
+            c.retryMinimum = 1
+            c.retryMaximum = 2
+            more(&c)
+        }
+    }
+
+    @Test func relaysThroughMXToTheExchanger() async throws {
+        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.2")
+        let dns = try TestDNSServer(zone: [
+            "remote.test": ["MX": [[10, "mx.remote.test"]]],
+            "mx.remote.test": ["A": ["127.0.0.2"]],
+        ])
+        let server = try await relayServer(dns: dns, port: fake.port)
+        #expect(try await send(server, to: ["bob@remote.test", "carol@remote.test"]) == ["220", "250", "250", "250", "354", "250"])
+        #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
+        let message = fake.messages.first ?? ""
+        #expect(message.contains("X-Envelope-To: <bob@remote.test>\r\nX-Envelope-To: <carol@remote.test>\r\n"))
+        #expect(message.contains("Received: from client.example ([127.0.0.1])\r\n\tby mx.test (Postie) with ESMTP id "))
+        #expect(message.hasSuffix("Subject: relay test\r\nMessage-ID: <relay-test@abcd.com>\r\n\r\n.dot line\r\nbody\r\n"))
+        #expect(fake.rawMessages.first?.contains("\r\n..dot line\r\n") == true)
+        await server.stop()
+    }
+
+    @Test func nextExchangerWhenTheFirstIsNotPrepared() async throws {
+        let busy = try FakeSMTPServer(mode: "greet-421", host: "127.0.0.3")
+        let good = try FakeSMTPServer(mode: "accept", host: "127.0.0.4", port: busy.port)
+        let dns = try TestDNSServer(zone: [
+            "remote.test": ["MX": [[10, "mx1.remote.test"], [20, "mx2.remote.test"]]],
+            "mx1.remote.test": ["A": ["127.0.0.3"]],
+            "mx2.remote.test": ["A": ["127.0.0.4"]],
+        ])
+        let server = try await relayServer(dns: dns, port: busy.port)
+        _ = try await send(server, to: ["bob@remote.test"])
+        #expect(try await eventually { good.messages.count == 1 && server.spooled.isEmpty })
+        #expect(busy.messages.isEmpty)
+        await server.stop()
+    }
+
+    @Test func domainWithoutMXUsesItsAddress() async throws {
+        let fake = try FakeSMTPServer(mode: "ehlo-500", host: "127.0.0.5")
+        let dns = try TestDNSServer(zone: ["plain.test": ["A": ["127.0.0.5"]]])
+        let server = try await relayServer(dns: dns, port: fake.port)
+        _ = try await send(server, to: ["bob@plain.test"])
+        #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
+        await server.stop()
+    }
+
+    @Test func deferredThenDeliveredOnce() async throws {
+        let fake = try FakeSMTPServer(mode: "defer-first", host: "127.0.0.6")
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.6", port: fake.port) }
+        _ = try await send(server, to: ["bob@remote.test"])
+        #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
+        try await Task.sleep(for: .seconds(2.5))  // one more retry period: nothing is sent twice
+        #expect(fake.messages.count == 1)
+        #expect(await server.messages("elinor", "abcd.com").isEmpty)  // no report for a delivered message
+        await server.stop()
+    }
+
+    @Test func restartInTheMiddleOfTheRetrySchedule() async throws {
+        let fake = try FakeSMTPServer(mode: "defer-first", host: "127.0.0.7")
+        let dir = try TestPaths.temporaryDirectory("retry-restart")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let route: (inout PostieConfiguration) -> Void = {
+            $0.dataDirectory = dir
+            $0.routes["remote.test"] = .init(host: "127.0.0.7", port: fake.port)
+            $0.retryMinimum = 2
+        }
+        let first = try await relayServer(dns: nil, port: fake.port, route)
+        _ = try await send(first, to: ["bob@remote.test"])
+        #expect(try await eventually { await first.deferredCount() == 1 })
+        await first.server.stop()
+        #expect(fake.messages.isEmpty)
+        let envelope = try String(contentsOfFile: dir + "/spool/env/" + (first.spooled.first ?? "?"), encoding: .utf8)
+        #expect(envelope.contains("\tdeferred\tattempts=1\t"))
+        #expect(envelope.contains("Next-Attempt: "))
+        let second = try await relayServer(dns: nil, port: fake.port, route)
+        #expect(try await eventually { fake.messages.count == 1 && second.spooled.isEmpty })
+        try await Task.sleep(for: .seconds(1))
+        #expect(fake.messages.count == 1)
+        await second.server.stop()
+    }
+
+    @Test(arguments: [
+        ("reject-rcpt", "5.1.1"), ("reject-data", "5.7.1"), ("nullmx", "5.1.10"), ("nxdomain", "5.1.2"),
+    ])
+    func permanentFailuresGoBackToTheSender(mode: String, status: String) async throws {
+        let fake = try FakeSMTPServer(mode: mode.hasPrefix("reject") ? mode : "accept", host: "127.0.0.8")
+        let dns = try TestDNSServer(zone: [
+            "remote.test": mode == "nullmx" ? ["MX": [[0, "."]]] : ["MX": [[10, "mx.remote.test"]]],
+            "mx.remote.test": ["A": ["127.0.0.8"]],
+            "gone.test": "NXDOMAIN",
+        ])
+        let server = try await relayServer(dns: dns, port: fake.port)
+        let domain = mode == "nxdomain" ? "gone.test" : "remote.test"
+        _ = try await send(server, to: ["bob@\(domain)"], extraMail: " RET=HDRS ENVID=ENV42")
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 && server.spooled.isEmpty })
+        let report = await server.messages("elinor", "abcd.com").first ?? ""
+        let check = try await blocking { try Subprocess.python(Self.reportCheck, [status], stdin: report) }
+        #expect(check.stdout == "ok\n", "\(check.stdout)\(check.stderr)\n\(report)")
+        #expect(report.hasPrefix("Return-Path: <>\n"))
+        await server.stop()
+    }
+
+    /// Parses a report with Python's email package and checks the RFC 3464 structure.
+    static let reportCheck = """
+        import email, sys
+        from email import policy
+        status = sys.argv[1]
+        m = email.message_from_string(sys.stdin.read())
+        assert m.get_content_type() == 'multipart/report', m.get_content_type()
+        assert m.get_param('report-type') == 'delivery-status'
+        assert m['Auto-Submitted'] == 'auto-replied'
+        assert m['From'].startswith('Mail Delivery System <MAILER-DAEMON@')
+        parts = m.get_payload()
+        assert [p.get_content_type() for p in parts] == ['text/plain', 'message/delivery-status', 'text/rfc822-headers'], [p.get_content_type() for p in parts]
+        fields = parts[1].get_payload()
+        per_message, per_recipient = fields[0], fields[1:]
+        assert per_message['Reporting-MTA'] == 'dns; mx.test', per_message['Reporting-MTA']
+        assert per_message['Original-Envelope-Id'] == 'ENV42'
+        assert per_message['Arrival-Date']
+        assert len(per_recipient) == 1
+        r = per_recipient[0]
+        assert r['Final-Recipient'].startswith('rfc822; bob@'), r['Final-Recipient']
+        assert r['Action'] == 'failed', r['Action']
+        assert r['Status'] == status, r['Status']
+        assert r['Diagnostic-Code'].startswith('smtp; 5'), r['Diagnostic-Code']
+        assert r['Last-Attempt-Date']
+        headers = parts[2].get_payload()
+        assert 'Subject: relay test' in headers and 'dot line' not in headers, headers
+        print('ok')
+        """
+
+    @Test func successNoticeWhenAsked() async throws {
+        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.9")
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.9", port: fake.port) }
+        _ = try await send(server, to: ["bob@remote.test"], extraRcpt: " NOTIFY=SUCCESS ORCPT=rfc822;bob@remote.test")
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 && server.spooled.isEmpty })
+        let report = await server.messages("elinor", "abcd.com").first ?? ""
+        #expect(report.contains("Action: relayed\n"))
+        #expect(report.contains("Original-Recipient: rfc822;bob@remote.test\n"))
+        #expect(fake.messages.first?.contains("X-Envelope-To: <bob@remote.test>") == true)
+        await server.stop()
+    }
+
+    @Test func nullSenderNeverGetsAReport() async throws {
+        let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }
+        _ = try await send(server, from: "", to: ["bob@remote.test"])
+        #expect(try await eventually { server.spooled.isEmpty })
+        #expect(await server.messages("postmaster").isEmpty)
+        #expect(await server.messages("elinor", "abcd.com").isEmpty)
+        await server.stop()
+    }
+
+    @Test func aliasToARemoteAddressIsRelayed() async throws {
+        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.11")
+        let server = try await TestServer { c in
+            c.domains["xyz.com"]?.aliases["outside"] = ["bob@remote.test", "carolyn"]
+            c.routes["remote.test"] = .init(host: "127.0.0.11", port: fake.port)
+        }
+        // Not a trusted client: the alias is local, so it is accepted; its remote target is relayed.
+        _ = try await send(server, to: ["outside@xyz.com"])
+        #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
+        #expect(await server.messages("carolyn").count == 1)
+        await server.stop()
+    }
+}
+
+import MailCore
+
+func IPNetworkParse(_ text: String) -> IPNetwork { IPNetwork(text)! }
+
+extension TestServer {
+    /// Recipients deferred in the spool.
+    func deferredCount() async -> Int {
+        spooled.compactMap { try? String(contentsOfFile: dataDirectory + "/spool/env/" + $0, encoding: .utf8) }
+            .map { $0.components(separatedBy: "\tdeferred\t").count - 1 }.reduce(0, +)
+    }
+}
