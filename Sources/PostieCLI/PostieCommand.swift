@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Postie
 import ServiceLifecycle
@@ -9,8 +10,17 @@ struct PostieCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postie",
         abstract: "Postie, a mail transfer agent: receives mail over SMTP and keeps it in Maildirs.",
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self],
         defaultSubcommand: Serve.self)
+
+    /// Installed (or linked) as `sendmail`, Postie behaves as sendmail.
+    static func main() async {
+        if URL(fileURLWithPath: CommandLine.arguments.first ?? "").lastPathComponent == "sendmail" {
+            SendmailCommand.main(Array(CommandLine.arguments.dropFirst()))
+            return
+        }
+        await Self.main(nil)
+    }
 }
 
 /// Options shared by commands that read a configuration.
@@ -28,6 +38,22 @@ struct ConfigOptions: ParsableArguments {
     var dataDir: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    var overrides: ConfigOverrides {
+        ConfigOverrides(config: config, listen: listen, hostname: hostname, dataDir: dataDir, logLevel: logLevel)
+    }
+
+    func load() throws -> PostieConfiguration { try overrides.load() }
+}
+
+/// The configuration file and the command-line overrides, as plain values (sendmail parses its
+/// own arguments and builds one directly).
+struct ConfigOverrides {
+    var config: String?
+    var listen: [String] = []
+    var hostname: String?
+    var dataDir: String?
     var logLevel: String?
 
     func load() throws -> PostieConfiguration {

@@ -153,7 +153,5 @@ public struct DeliveryReport: Sendable {
     }
 
     /// One line, no control characters: values from elsewhere cannot break the report's syntax.
-    static func clean(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : $0 }))
-    }
+    static func clean(_ text: String) -> String { HeaderText.singleLine(text) }
 }

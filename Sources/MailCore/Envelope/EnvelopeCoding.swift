@@ -59,9 +59,7 @@ extension Envelope {
     }
 
     /// Values are single-line and tab-free: anything else is replaced by a space.
-    static func field(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : $0 }))
-    }
+    static func field(_ text: String) -> String { HeaderText.singleLine(text) }
 
     public init(decoding text: String) throws(DecodingError) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

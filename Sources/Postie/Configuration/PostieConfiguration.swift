@@ -93,6 +93,9 @@ public struct PostieConfiguration: Sendable {
 
     public var effectiveMailRoot: String { mailRoot ?? dataDirectory + "/mail" }
 
+    /// The control socket for `postie queue …` and `postie sendmail`.
+    public var controlSocket: String { dataDirectory + "/control.sock" }
+
     /// The embedded defaults.
     public static func defaults() -> PostieConfiguration {
         var users: Set<String> = ["postmaster"]

@@ -92,8 +92,51 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// Messages waiting for a retry, by id, and when.
+    /// Messages waiting for a retry.
     public var scheduledRetries: [String] { state.withLockedValue { Array($0.timers.keys) } }
+
+    /// Tries now the messages waiting for a retry (all, or the one named); returns their ids.
+    @discardableResult
+    public func flush(_ id: String? = nil) -> [String] {
+        let due = state.withLockedValue { s -> [String] in
+            let ids = s.timers.keys.filter { id == nil || $0 == id }
+            for i in ids { s.timers.removeValue(forKey: i)?.cancel() }
+            return ids
+        }
+        for i in due {
+            guard var envelope = try? spool.readEnvelope(i) else { continue }
+            envelope.nextAttempt = nil
+            enqueue(envelope)
+        }
+        return due
+    }
+
+    /// Takes a message out of the schedule so that it can be deleted or bounced; false while a
+    /// delivery of it is under way.
+    func withdraw(_ id: String) -> Bool {
+        state.withLockedValue { s in
+            guard !s.running.contains(id) else { return false }
+            s.timers.removeValue(forKey: id)?.cancel()
+            return true
+        }
+    }
+
+    /// Bounces what is left of a message at the administrator's request (blocking).
+    func bounceNow(_ id: String) throws -> Envelope? {
+        var envelope = try spool.readEnvelope(id)
+        let now = Int64(time(nil))
+        var notices: [Bouncer.Notice] = []
+        let reply = Reply(550, .init(5, 0, 0), "message returned to the sender by the mail system administrator")
+        for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
+            envelope.recipients[i].status = .failed
+            notices.append(.init(index: i, action: .failed, reply: reply, relay: nil))
+            log(envelope, i, status: "bounced", relay: nil, reply: reply, now: now)
+        }
+        let report = bouncer.report(envelope, notices, now: now)
+        try spool.remove(id)
+        if let report { enqueue(report) }
+        return report
+    }
 
     private func finished(_ id: String) {
         let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in

@@ -37,6 +37,7 @@ public final class PostieServer: Service, Sendable {
         var spool: Spool
         var queue: QueueRunner
         var server: SMTPServer
+        var control: ControlServer
         var addresses: [SocketAddress]
     }
     private let running = NIOLockedValueBox<Running?>(nil)
@@ -92,12 +93,17 @@ public final class PostieServer: Service, Sendable {
             serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
             let server = SMTPServer(
                 configuration: serverConfig, delegate: PostieDelegateFactory(context: context), group: group, logger: logger)
+            let control = try await ControlServer(
+                path: config.controlSocket,
+                service: ControlService(
+                    configuration: config, directory: config.directory, spool: spool, queue: queue, threadPool: threadPool, logger: logger),
+                group: group)
             var addresses: [SocketAddress] = []
             for listen in config.listen {
                 addresses.append(try await server.bind(host: listen.host, port: listen.port))
             }
             running.withLockedValue {
-                $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, addresses: addresses)
+                $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, addresses: addresses)
             }
             logger.info(
                 "postie started",
@@ -122,6 +128,7 @@ public final class PostieServer: Service, Sendable {
         }) else { return }
         logger.info("shutting down")
         await r.server.shutdown()
+        await r.control.close()
         await r.queue.shutdown()
         r.spool.close()
         try? await r.threadPool.shutdownGracefully()
