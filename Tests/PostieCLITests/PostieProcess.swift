@@ -8,7 +8,7 @@ final class PostieProcess: @unchecked Sendable {
     var process: RunningProcess!
     var port = 0
 
-    init(directory: String, extra: String = "") throws {
+    init(directory: String, extra: String = "", relay: String = "", queue: String = "") throws {
         self.directory = directory
         configPath = directory + "/postie.toml"
         let config = """
@@ -19,6 +19,12 @@ final class PostieProcess: @unchecked Sendable {
             listen = ["127.0.0.1:0"]
             max_connections_per_client = 1000
             \(extra)
+
+            [relay]
+            \(relay)
+
+            [queue]
+            \(queue)
 
             [domains."xyz.com"]
             users = ["carolyn", "bob"]

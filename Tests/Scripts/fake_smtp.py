@@ -5,6 +5,7 @@ Usage: fake_smtp.py MODE OUTDIR [--host 127.0.0.1] [--port 0]
 MODE:
   accept         take every message
   defer-first    answer 451 to RCPT on the first connection, then accept
+  defer-always   answer 451 to every RCPT
   reject-rcpt    550 to every RCPT
   reject-data    554 after the data
   greet-421      421 greeting, then close
@@ -77,7 +78,7 @@ class Handler(socketserver.StreamRequestHandler):
             elif verb == "RCPT":
                 if mode == "reject-rcpt":
                     self.send("550 5.1.1 no such user here")
-                elif mode == "defer-first" and connection == 1:
+                elif (mode == "defer-first" and connection == 1) or mode == "defer-always":
                     self.send("451 4.3.0 try again later")
                 else:
                     rcpts.append(cmd[8:].strip())

@@ -1,0 +1,103 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `postie sendmail` and `postie queue …` against a running `postie serve`.
+@Suite(.serialized) struct QueueToolsTests {
+    func postie(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
+        try Subprocess.run([TestPaths.postieBinary] + arguments, stdin: stdin)
+    }
+
+    func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+
+    @Test func sendmailQueuesLocalAndRemoteMail() async throws {
+        let dir = try TestPaths.temporaryDirectory("sendmail")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fake = try FakeSMTPServer(mode: "accept")
+        let server = try PostieProcess(directory: dir, extra: "", relay: "routes = { \"remote.test\" = \"127.0.0.1:\(fake.port)\" }")
+        try server.start()
+        let message = "To: bob@xyz.com, Someone <x@remote.test>\nBcc: carolyn@xyz.com\nSubject: from cron\n\n.leading dot\nbody\n.\nafter the dot\n"
+        let result = try postie(["sendmail", "-t", "-f", "cron@xyz.com", "--config", server.configPath], stdin: message)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("postie: queued as "))
+        #expect(try await eventually { server.delivered("bob").count == 1 && server.delivered("carolyn").count == 1 && fake.messages.count == 1 })
+        let bob = server.delivered("bob").first ?? ""
+        #expect(bob.hasPrefix("Return-Path: <cron@xyz.com>\n"))
+        #expect(bob.contains("\nSubject: from cron\n\n.leading dot\nbody\n"))
+        #expect(!bob.contains("after the dot"))
+        #expect(!bob.contains("Bcc:"))
+        #expect(bob.contains("\nDate: ") && bob.contains("\nMessage-ID: <") && bob.contains("\nFrom: <cron@xyz.com>\n"))
+        #expect(fake.rawMessages.first?.contains("\r\n..leading dot\r\n") == true)
+
+        // -i: a lone dot is message text; recipients on the command line.
+        let plain = try postie(["sendmail", "-i", "--config", server.configPath, "bob@xyz.com"], stdin: "Subject: i\n\na\n.\nb\n")
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(try await eventually { server.delivered("bob").count == 2 })
+        #expect(server.delivered("bob").contains { $0.contains("\na\n.\nb\n") })
+
+        let unknown = try postie(["sendmail", "--config", server.configPath, "nobody@xyz.com"], stdin: "x\n")
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("nobody@xyz.com: no such local user"))
+        server.process.signal(SIGTERM)
+        _ = server.process.waitForExit(timeout: 20)
+    }
+
+    @Test func sendmailWithoutAServerSaysSo() throws {
+        let dir = try TestPaths.temporaryDirectory("sendmail-down")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try postie(["sendmail", "--data-dir", dir, "bob@localhost"], stdin: "Subject: x\n\nx\n")
+        #expect(result.status == 75)
+        #expect(result.stderr.contains("is postie running?"))
+    }
+
+    @Test func queueListShowFlushDeleteBounce() async throws {
+        let dir = try TestPaths.temporaryDirectory("queue")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fake = try FakeSMTPServer(mode: "defer-always")
+        let server = try PostieProcess(
+            directory: dir, extra: "", relay: "routes = { \"remote.test\" = \"127.0.0.1:\(fake.port)\" }", queue: "retry_minimum = 3600")
+        try server.start()
+        let config = ["--config", server.configPath]
+        for subject in ["one", "two"] {
+            let r = try postie(["sendmail", "-f", "bob@xyz.com"] + config + ["x@remote.test"], stdin: "Subject: \(subject)\n\nbody\n")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let listed = try await eventually {
+            (try? postie(["queue", "list"] + config).stdout)?.components(separatedBy: "(deferred, 1 attempt)").count == 3
+        }
+        #expect(listed)
+        let list = try postie(["queue", "list"] + config)
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("from <bob@xyz.com>  next attempt: in "))
+        #expect(list.stdout.contains("x@remote.test (deferred, 1 attempt): 451 4.3.0 try again later"))
+        #expect(list.stdout.contains("2 messages in the queue."))
+        let ids = server.spooled.sorted()
+        try #require(ids.count == 2)
+        let show = try postie(["queue", "show", ids[0]] + config)
+        #expect(show.stdout.contains("Id: \(ids[0])"))
+        #expect(show.stdout.contains("Subject: one"))
+
+        // flush: tried again at once (the peer still defers: a second attempt is recorded).
+        #expect(try postie(["queue", "flush", ids[1]] + config).stdout == "flushed 1 message(s)\n")
+        #expect(try await eventually { (try? postie(["queue", "list"] + config).stdout.contains("(deferred, 2 attempts)")) == true })
+
+        // delete: gone without a report; bounce: gone with a report to bob.
+        #expect(try postie(["queue", "delete", ids[0]] + config).stdout == "deleted \(ids[0])\n")
+        let bounce = try postie(["queue", "bounce", ids[1]] + config)
+        #expect(bounce.stdout.hasPrefix("bounced \(ids[1]); report "))
+        #expect(try await eventually { server.delivered("bob").count == 1 && server.spooled.isEmpty })
+        #expect(server.delivered("bob").first?.contains("Action: failed") == true)
+        #expect(try postie(["queue", "delete", "NOSUCH"] + config).status == 1)
+        #expect(try postie(["queue", "list"] + config).stdout == "The queue is empty.\n")
+        #expect(fake.messages.isEmpty)
+        server.process.signal(SIGTERM)
+        _ = server.process.waitForExit(timeout: 20)
+    }
+}
