@@ -90,7 +90,9 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PostieTests", dependencies: ["Postie", "TestSupport"]),
+        .testTarget(
+            name: "PostieTests",
+            dependencies: ["Postie", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]
 )

@@ -191,6 +191,23 @@ import Testing
         await server.stop()
     }
 
+    @Test func delayNoticeOnceWhileStillTrying() async throws {
+        let fake = try FakeSMTPServer(mode: "defer-always", host: "127.0.0.12")
+        let server = try await relayServer(dns: nil, port: fake.port) {
+            $0.routes["remote.test"] = .init(host: "127.0.0.12", port: fake.port)
+            $0.delayWarning = 1
+        }
+        _ = try await send(server, to: ["bob@remote.test"])
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 })
+        try await Task.sleep(for: .seconds(3))  // more retries: still one notice
+        let notices = await server.messages("elinor", "abcd.com")
+        #expect(notices.count == 1)
+        #expect(notices.first?.contains("Subject: Delayed Mail (still being retried)") == true)
+        #expect(notices.first?.contains("Action: delayed\n") == true)
+        #expect(server.spooled.count == 1)
+        await server.stop()
+    }
+
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }

@@ -65,6 +65,8 @@ public struct Envelope: Hashable, Sendable {
     public var recipients: [EnvelopeRecipient]
     /// Unix time before which the queue should not try again.
     public var nextAttempt: Int64?
+    /// The sender has been told the message is delayed (once is enough).
+    public var delayNotified = false
 
     public init(
         id: String, arrivalTime: Int64, size: Int, sender: ReversePath, clientAddress: String, heloName: String,

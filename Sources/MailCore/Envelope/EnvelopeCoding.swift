@@ -41,6 +41,7 @@ extension Envelope {
         if let ret { s += "Ret: \(Self.field(ret))\n" }
         if let envelopeID { s += "Envid: \(Self.field(envelopeID))\n" }
         if let nextAttempt { s += "Next-Attempt: \(nextAttempt) \(MessageDate.iso8601(unixTime: nextAttempt))\n" }
+        if delayNotified { s += "Delay-Notified: yes\n" }
         for r in recipients {
             var fields: [String]
             switch r.target {
@@ -105,6 +106,7 @@ extension Envelope {
             clientAddress: try required("Client"), heloName: try required("Helo"), protocolName: try required("Protocol"),
             body: body, smtpUTF8: values["SMTPUTF8"] == "yes", ret: values["Ret"], envelopeID: values["Envid"],
             recipients: recipients, nextAttempt: next)
+        delayNotified = values["Delay-Notified"] == "yes"
     }
 
     static func decodeRecipient(_ text: String, line: Int) throws(DecodingError) -> EnvelopeRecipient {

@@ -122,8 +122,12 @@ public enum ConfigurationLoader {
                     relay, path,
                     keys: [
                         "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
-                        "command_timeout",
+                        "command_timeout", "max_connections", "max_connections_per_destination",
                     ])
+                if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
+                if let n = try int(relay, "max_connections_per_destination", path, range: 1...10_000) {
+                    config.relayMaxConnectionsPerDestination = n
+                }
                 if let n = try int(relay, "port", path, range: 1...65535) { config.relayPort = n }
                 if let h = try address(relay, "smarthost", path) { config.smarthost = h }
                 if let d = try address(relay, "dns_server", path) {
@@ -152,7 +156,8 @@ public enum ConfigurationLoader {
             }
             if let q = try subtable(root, "queue", []) {
                 let path = ["queue"]
-                try only(q, path, keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit"])
+                try only(q, path, keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit", "delay_warning"])
+                if let n = try int(q, "delay_warning", path, range: 0...(100 * 86400)) { config.delayWarning = n }
                 if let n = try int(q, "retry_minimum", path, range: 1...86400) { config.retryMinimum = n }
                 if let n = try int(q, "retry_maximum", path, range: 1...604800) { config.retryMaximum = n }
                 if let n = try int(q, "max_lifetime", path, range: 0...(100 * 86400)) { config.maxLifetime = n }

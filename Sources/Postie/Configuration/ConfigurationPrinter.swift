@@ -47,6 +47,8 @@ public enum ConfigurationPrinter {
         lines += [
             "dns_timeout = \(c.dnsTimeout)",
             "dns_attempts = \(c.dnsAttempts)",
+            "max_connections = \(c.relayMaxConnections)",
+            "max_connections_per_destination = \(c.relayMaxConnectionsPerDestination)",
             "connect_timeout = \(c.relayConnectTimeout)",
             "command_timeout = \(c.relayCommandTimeout)",
         ]
@@ -60,6 +62,7 @@ public enum ConfigurationPrinter {
             "retry_minimum = \(c.retryMinimum)",
             "retry_maximum = \(c.retryMaximum)",
             "max_lifetime = \(c.maxLifetime)",
+            "delay_warning = \(c.delayWarning)",
             "bounce_size_limit = \(c.bounceSizeLimit)",
         ]
         for name in c.domains.keys.sorted() {

@@ -73,6 +73,9 @@ public struct PostieConfiguration: Sendable {
     public var dnsServer: ListenAddress?
     public var dnsTimeout = 5
     public var dnsAttempts = 2
+    /// Outbound connections at once, in total and to one destination domain.
+    public var relayMaxConnections = 100
+    public var relayMaxConnectionsPerDestination = 10
     /// Seconds to wait for a remote server's connection and for each reply.
     public var relayConnectTimeout = 30
     public var relayCommandTimeout = 300
@@ -82,6 +85,9 @@ public struct PostieConfiguration: Sendable {
     public var retryMaximum = 4 * 3600
     /// After this long in the queue, what is still deferred fails and the sender is told.
     public var maxLifetime = 5 * 86400
+    /// After this long (seconds) still undelivered, the sender is told once that the message is
+    /// delayed (RFC 3464 "delayed"); 0 turns the notice off.
+    public var delayWarning = 4 * 3600
     /// How much of the original message a bounce returns.
     public var bounceSizeLimit = 50_000
 

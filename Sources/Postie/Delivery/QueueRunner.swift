@@ -24,6 +24,7 @@ public final class QueueRunner: Sendable {
     private let retryMinimum: Int64
     private let retryMaximum: Int64
     private let maxLifetime: Int64
+    private let delayWarning: Int64
 
     private struct State {
         var running: Set<String> = []
@@ -47,6 +48,7 @@ public final class QueueRunner: Sendable {
         self.retryMinimum = Int64(configuration.retryMinimum)
         self.retryMaximum = Int64(configuration.retryMaximum)
         self.maxLifetime = Int64(configuration.maxLifetime)
+        self.delayWarning = Int64(configuration.delayWarning)
     }
 
     /// Delivers a freshly committed (or recovered) message now, or schedules it for its next attempt.
@@ -195,6 +197,17 @@ public final class QueueRunner: Sendable {
                 envelope.recipients[i].status = .failed
                 notices.append(.init(index: i, action: .failed, reply: reason, relay: nil))
                 log(envelope, i, status: "bounced", relay: nil, reply: reason, now: now)
+            }
+        }
+        // Still waiting after the warning time: tell the sender once (RFC 3464 "delayed").
+        if delayWarning > 0, !envelope.delayNotified, now - envelope.arrivalTime >= delayWarning {
+            let waiting = envelope.recipients.indices.filter { envelope.recipients[$0].status == .deferred }
+            if !waiting.isEmpty {
+                envelope.delayNotified = true
+                for i in waiting {
+                    let reply = Reply(451, .init(4, 4, 7), "still trying: \(envelope.recipients[i].lastError ?? "temporary failure")")
+                    notices.append(.init(index: i, action: .delayed, reply: reply, relay: nil))
+                }
             }
         }
         let finalEnvelope = envelope

@@ -23,6 +23,7 @@ final class RelayAgent: Sendable {
     let threadPool: NIOThreadPool
     let group: EventLoopGroup
     let logger: Logger
+    let slots: ConnectionSlots
 
     init(configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
@@ -31,6 +32,7 @@ final class RelayAgent: Sendable {
         self.threadPool = threadPool
         self.group = group
         self.logger = logger
+        self.slots = ConnectionSlots(total: configuration.relayMaxConnections, perDestination: configuration.relayMaxConnectionsPerDestination)
     }
 
     /// Delivers the remote recipients at `indices`; returns an outcome for each.
@@ -101,9 +103,12 @@ final class RelayAgent: Sendable {
             needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true)
                 || members.contains { i in if case .remote(let m) = envelope.recipients[i].target { return !m.isASCII } else { return false } },
             ret: envelope.ret, envelopeID: envelope.envelopeID)
-        var timeouts = ClientTimeouts(all: .seconds(Int64(configuration.relayCommandTimeout)))
-        timeouts.connect = .seconds(Int64(configuration.relayConnectTimeout))
-        timeouts.dataTermination = .seconds(Int64(max(configuration.relayCommandTimeout, 600)))
+        let timeouts = {
+            var t = ClientTimeouts(all: .seconds(Int64(configuration.relayCommandTimeout)))
+            t.connect = .seconds(Int64(configuration.relayConnectTimeout))
+            t.dataTermination = .seconds(Int64(max(configuration.relayCommandTimeout, 600)))
+            return t
+        }()
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
         for (host, port) in hosts {
             let addresses: [String]
@@ -125,10 +130,14 @@ final class RelayAgent: Sendable {
                 let spool = self.spool
                 let pool = self.threadPool
                 let id = envelope.id
-                let result = await SMTPClient.deliver(
-                    host: address, port: port, heloName: configuration.hostname, messages: [message], timeouts: timeouts, group: group,
-                    logger: logger
-                ) { _ in try SpoolMessageReader(spool: spool, id: id, threadPool: pool) }
+                let heloName = configuration.hostname
+                let group = self.group
+                let logger = self.logger
+                let result = await slots.with(domain) {
+                    await SMTPClient.deliver(
+                        host: address, port: port, heloName: heloName, messages: [message], timeouts: timeouts, group: group, logger: logger
+                    ) { _ in try SpoolMessageReader(spool: spool, id: id, threadPool: pool) }
+                }
                 let relay = "\(host)[\(address)]:\(port)"
                 if let refusal = result.notPrepared {
                     logger.info(
