@@ -17,8 +17,8 @@ final class ControlServer: Sendable {
     init(path: String, service: ControlService, group: EventLoopGroup) async throws {
         self.path = path
         unlink(path)  // a socket left by a server that did not stop cleanly
-        let oldMask = umask(0o177)
-        defer { umask(oldMask) }
+        // No umask change here: it is process-wide and would reach files other threads create.
+        // The data directory is 0700, so nobody else can reach the socket before the chmod.
         channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
