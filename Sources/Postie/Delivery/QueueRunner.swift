@@ -70,8 +70,10 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// Stops scheduling new work and waits for deliveries under way.
-    public func shutdown() async {
+    /// Stops scheduling new work and waits for deliveries under way, at most `grace` seconds: an
+    /// attempt cut short is safe, as every recipient's state is in the spool and the next start
+    /// tries again (a relayed message may then arrive twice, never not at all).
+    public func shutdown(grace: Int64 = 30) async {
         let timers = state.withLockedValue { s -> [Scheduled<Void>] in
             s.stopped = true
             let t = Array(s.timers.values)
@@ -79,7 +81,10 @@ public final class QueueRunner: Sendable {
             return t
         }
         for t in timers { t.cancel() }
-        await waitUntilIdle()
+        let deadline = ContinuousClock.now + .seconds(grace)
+        while ContinuousClock.now < deadline, !state.withLockedValue({ $0.running.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Returns when no delivery is running (for tests and shutdown).

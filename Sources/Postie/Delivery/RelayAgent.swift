@@ -96,8 +96,8 @@ final class RelayAgent: Sendable {
         }
         let message = OutgoingMessage(
             reversePath: envelope.sender,
-            recipients: members.map { i in
-                guard case .remote(let m) = envelope.recipients[i].target else { fatalError("remote recipients only") }
+            recipients: members.compactMap { i in
+                guard case .remote(let m) = envelope.recipients[i].target else { return nil }  // grouped from remote ones only
                 return OutgoingRecipient(m, notify: envelope.recipients[i].notify, originalRecipient: envelope.recipients[i].originalRecipientParameter)
             }, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
             needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true)

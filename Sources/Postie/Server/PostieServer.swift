@@ -129,7 +129,7 @@ public final class PostieServer: Service, Sendable {
         logger.info("shutting down")
         await r.server.shutdown()
         await r.control.close()
-        await r.queue.shutdown()
+        await r.queue.shutdown(grace: Int64(configuration.shutdownGrace))
         r.spool.close()
         try? await r.threadPool.shutdownGracefully()
         logger.info("stopped")
