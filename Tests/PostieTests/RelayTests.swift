@@ -208,6 +208,20 @@ import Testing
         await server.stop()
     }
 
+    @Test func severalMessagesShareAConnection() async throws {
+        let fake = try FakeSMTPServer(mode: "slow-greet", host: "127.0.0.13")
+        let server = try await relayServer(dns: nil, port: fake.port) {
+            $0.routes["remote.test"] = .init(host: "127.0.0.13", port: fake.port)
+            $0.relayMaxConnectionsPerDestination = 1
+        }
+        for n in 0..<5 { _ = try await send(server, to: ["user\(n)@remote.test"]) }
+        #expect(try await eventually { fake.messages.count == 5 && server.spooled.isEmpty })
+        let connections = Set(fake.messages.compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Connection: ") } })
+        // The first message opens a connection; the rest arrive while it greets slowly and share the next.
+        #expect(connections.count <= 2, "\(connections)")
+        await server.stop()
+    }
+
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }

@@ -14,12 +14,13 @@ MODE:
   silent         accept the connection and never say anything
   no-8bit        like accept, without 8BITMIME in the EHLO reply
   small-size     like accept, with SIZE 1000
+  slow-greet     like accept, greeting after one second
 Each accepted message is written to OUTDIR/<n>.eml with "X-Envelope-From:" and
 "X-Envelope-To:" lines first, then the message as received (dot-stuffing removed, CRLF kept);
 OUTDIR/<n>.raw holds the data exactly as it came over the wire. Prints "PORT <n>" once listening;
 stops when its standard input closes.
 """
-import os, socket, socketserver, sys, threading
+import os, socket, socketserver, sys, threading, time
 
 mode, outdir = sys.argv[1], sys.argv[2]
 host = sys.argv[sys.argv.index("--host") + 1] if "--host" in sys.argv else "127.0.0.1"
@@ -51,6 +52,8 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send("221 bye")
                     return
                 self.send("503 5.5.1 go away")
+        if mode == "slow-greet":
+            time.sleep(1)
         self.send("220 fake.test ESMTP")
         sender, rcpts = None, []
         while True:
@@ -103,7 +106,7 @@ class Handler(socketserver.StreamRequestHandler):
                 with lock:
                     state["messages"] += 1
                     n = state["messages"]
-                head = ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
+                head = ("X-Connection: %d\r\n" % connection if mode == "slow-greet" else "").encode() + ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
                 open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + b"".join(lines))
                 open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)

@@ -122,9 +122,10 @@ public enum ConfigurationLoader {
                     relay, path,
                     keys: [
                         "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
-                        "command_timeout", "max_connections", "max_connections_per_destination",
+                        "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection",
                     ])
                 if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
+                if let n = try int(relay, "max_messages_per_connection", path, range: 1...10_000) { config.relayMaxMessagesPerConnection = n }
                 if let n = try int(relay, "max_connections_per_destination", path, range: 1...10_000) {
                     config.relayMaxConnectionsPerDestination = n
                 }

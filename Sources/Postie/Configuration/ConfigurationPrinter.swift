@@ -49,6 +49,7 @@ public enum ConfigurationPrinter {
             "dns_attempts = \(c.dnsAttempts)",
             "max_connections = \(c.relayMaxConnections)",
             "max_connections_per_destination = \(c.relayMaxConnectionsPerDestination)",
+            "max_messages_per_connection = \(c.relayMaxMessagesPerConnection)",
             "connect_timeout = \(c.relayConnectTimeout)",
             "command_timeout = \(c.relayCommandTimeout)",
         ]

@@ -76,6 +76,8 @@ public struct PostieConfiguration: Sendable {
     /// Outbound connections at once, in total and to one destination domain.
     public var relayMaxConnections = 100
     public var relayMaxConnectionsPerDestination = 10
+    /// Messages one outbound connection may carry, one after another.
+    public var relayMaxMessagesPerConnection = 20
     /// Seconds to wait for a remote server's connection and for each reply.
     public var relayConnectTimeout = 30
     public var relayCommandTimeout = 300

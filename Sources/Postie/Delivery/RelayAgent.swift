@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import MailCore
 import NIOCore
 import NIOPosix
@@ -24,6 +25,24 @@ final class RelayAgent: Sendable {
     let group: EventLoopGroup
     let logger: Logger
     let slots: ConnectionSlots
+    private let batcherBox = NIOLockedValueBox<DestinationBatcher?>(nil)
+
+    private var batcher: DestinationBatcher {
+        batcherBox.withLockedValue { box in
+            if let b = box { return b }
+            let b = DestinationBatcher(
+                perDestination: configuration.relayMaxConnectionsPerDestination, maxMessages: configuration.relayMaxMessagesPerConnection
+            ) { [weak self] domain, jobs in
+                guard let self else {
+                    let gone = Reply(451, .init(4, 3, 2), "the mail system is shutting down")
+                    return jobs.map { job in Dictionary(uniqueKeysWithValues: job.members.map { ($0, Outcome(outcome: .deferred(gone), relay: nil)) }) }
+                }
+                return await self.deliverBatch(domain, jobs)
+            }
+            box = b
+            return b
+        }
+    }
 
     init(configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
@@ -32,7 +51,8 @@ final class RelayAgent: Sendable {
         self.threadPool = threadPool
         self.group = group
         self.logger = logger
-        self.slots = ConnectionSlots(total: configuration.relayMaxConnections, perDestination: configuration.relayMaxConnectionsPerDestination)
+        // Per destination, the batcher limits connections; here only the total counts.
+        self.slots = ConnectionSlots(total: configuration.relayMaxConnections, perDestination: configuration.relayMaxConnections)
     }
 
     /// Delivers the remote recipients at `indices`; returns an outcome for each.
@@ -88,27 +108,43 @@ final class RelayAgent: Sendable {
         }
     }
 
+    /// One message's recipients for one destination.
+    struct Job: Sendable {
+        var envelope: Envelope
+        var members: [Int]
+    }
+
     private func deliver(_ envelope: Envelope, to domain: String, _ members: [Int]) async -> [Int: Outcome] {
+        await batcher.submit(domain, Job(envelope: envelope, members: members))
+    }
+
+    private func message(_ job: Job) -> OutgoingMessage {
+        let envelope = job.envelope
+        let recipients: [OutgoingRecipient] = job.members.compactMap { i in
+            guard case .remote(let m) = envelope.recipients[i].target else { return nil }  // grouped from remote ones only
+            return OutgoingRecipient(m, notify: envelope.recipients[i].notify, originalRecipient: envelope.recipients[i].originalRecipientParameter)
+        }
+        return OutgoingMessage(
+            reversePath: envelope.sender, recipients: recipients, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
+            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true) || recipients.contains { !$0.mailbox.isASCII },
+            ret: envelope.ret, envelopeID: envelope.envelopeID)
+    }
+
+    /// Delivers several messages for one destination over one connection; an outcome map per job.
+    func deliverBatch(_ domain: String, _ jobs: [Job]) async -> [[Int: Outcome]] {
         let hosts: [(host: String, port: Int)]
         switch await route(domain) {
-        case .end(let reply): return all(members, RecipientOutcome(reply))
+        case .end(let reply): return jobs.map { all($0.members, RecipientOutcome(reply)) }
         case .hosts(let h): hosts = h
         }
-        let message = OutgoingMessage(
-            reversePath: envelope.sender,
-            recipients: members.compactMap { i in
-                guard case .remote(let m) = envelope.recipients[i].target else { return nil }  // grouped from remote ones only
-                return OutgoingRecipient(m, notify: envelope.recipients[i].notify, originalRecipient: envelope.recipients[i].originalRecipientParameter)
-            }, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
-            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true)
-                || members.contains { i in if case .remote(let m) = envelope.recipients[i].target { return !m.isASCII } else { return false } },
-            ret: envelope.ret, envelopeID: envelope.envelopeID)
+        let messages = jobs.map(message)
         let timeouts = {
             var t = ClientTimeouts(all: .seconds(Int64(configuration.relayCommandTimeout)))
             t.connect = .seconds(Int64(configuration.relayConnectTimeout))
             t.dataTermination = .seconds(Int64(max(configuration.relayCommandTimeout, 600)))
             return t
         }()
+        let ids = jobs.map(\.envelope.id)
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
         for (host, port) in hosts {
             let addresses: [String]
@@ -129,29 +165,87 @@ final class RelayAgent: Sendable {
             for address in addresses {
                 let spool = self.spool
                 let pool = self.threadPool
-                let id = envelope.id
                 let heloName = configuration.hostname
                 let group = self.group
                 let logger = self.logger
-                let result = await slots.with(domain) {
+                let result = await slots.with("*") {
                     await SMTPClient.deliver(
-                        host: address, port: port, heloName: heloName, messages: [message], timeouts: timeouts, group: group, logger: logger
-                    ) { _ in try SpoolMessageReader(spool: spool, id: id, threadPool: pool) }
+                        host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts, group: group, logger: logger
+                    ) { index in try SpoolMessageReader(spool: spool, id: ids[index], threadPool: pool) }
                 }
                 let relay = "\(host)[\(address)]:\(port)"
                 if let refusal = result.notPrepared {
                     logger.info(
-                        "exchanger not prepared", metadata: ["queue_id": .string(envelope.id), "relay": .string(relay), "reply": .string(refusal.description)])
-                    lastProblem = Reply(refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, "\(relay) said: \(refusal.text)")
+                        "exchanger not prepared",
+                        metadata: ["queue_id": .string(ids.joined(separator: ",")), "relay": .string(relay), "reply": .string(refusal.description)])
+                    lastProblem = Reply(
+                        refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) },
+                        "\(relay) said: \(refusal.text)")
                     continue
                 }
-                let outcomes: [RecipientOutcome] = result.outcomes[0] ?? members.map { _ in .deferred(Reply(451, .init(4, 3, 0), "no outcome")) }
-                var r: [Int: Outcome] = [:]
-                for (k, i) in members.enumerated() { r[i] = Outcome(outcome: outcomes[k], relay: relay) }
-                return r
+                return jobs.enumerated().map { k, job in
+                    let outcomes: [RecipientOutcome] =
+                        result.outcomes[k] ?? job.members.map { _ in .deferred(Reply(451, .init(4, 3, 0), "no outcome for this message")) }
+                    var r: [Int: Outcome] = [:]
+                    for (n, i) in job.members.enumerated() { r[i] = Outcome(outcome: outcomes[n], relay: relay) }
+                    return r
+                }
             }
         }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
-        return all(members, .deferred(lastProblem))
+        return jobs.map { all($0.members, .deferred(lastProblem)) }
+    }
+}
+
+/// Gathers deliveries for the same destination so that one connection carries several messages
+/// (at most `maxMessages`), with at most `perDestination` connections to a destination at once.
+/// Like the spool's group commit: whatever arrives while a connection is busy goes on the next.
+actor DestinationBatcher {
+    private struct Waiting {
+        var job: RelayAgent.Job
+        var continuation: CheckedContinuation<[Int: RelayAgent.Outcome], Never>
+    }
+
+    private var queues: [String: [Waiting]] = [:]
+    private var active: [String: Int] = [:]
+    private let perDestination: Int
+    private let maxMessages: Int
+    private let send: @Sendable (String, [RelayAgent.Job]) async -> [[Int: RelayAgent.Outcome]]
+
+    init(perDestination: Int, maxMessages: Int, send: @escaping @Sendable (String, [RelayAgent.Job]) async -> [[Int: RelayAgent.Outcome]]) {
+        self.perDestination = max(1, perDestination)
+        self.maxMessages = max(1, maxMessages)
+        self.send = send
+    }
+
+    func submit(_ destination: String, _ job: RelayAgent.Job) async -> [Int: RelayAgent.Outcome] {
+        await withCheckedContinuation { continuation in
+            queues[destination, default: []].append(Waiting(job: job, continuation: continuation))
+            if active[destination, default: 0] < perDestination {
+                active[destination, default: 0] += 1
+                Task { await self.run(destination) }
+            }
+        }
+    }
+
+    private func take(_ destination: String) -> [Waiting] {
+        var queue = queues[destination] ?? []
+        let batch = Array(queue.prefix(maxMessages))
+        queue.removeFirst(batch.count)
+        queues[destination] = queue.isEmpty ? nil : queue
+        if batch.isEmpty {
+            let n = active[destination, default: 1] - 1
+            active[destination] = n > 0 ? n : nil
+        }
+        return batch
+    }
+
+    private func run(_ destination: String) async {
+        while true {
+            let batch = take(destination)
+            if batch.isEmpty { return }
+            let results = await send(destination, batch.map(\.job))
+            for (waiting, result) in zip(batch, results) { waiting.continuation.resume(returning: result) }
+        }
     }
 }
