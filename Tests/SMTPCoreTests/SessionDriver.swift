@@ -12,7 +12,7 @@ struct SessionDriver {
     var current: ByteBuffer?
     var startedTLS = false
 
-    init(configuration: ServerSessionConfiguration = ServerSessionConfiguration(hostname: "mx.test", extensions: .init(dsn: true))) {
+    init(configuration: ServerSessionConfiguration = ServerSessionConfiguration(hostname: "mx.test", extensions: .init(startTLS: true, dsn: true))) {
         session = ServerSession(configuration: configuration)
     }
 

@@ -88,7 +88,16 @@ public enum ConfigurationLoader {
         }
 
         mutating func apply(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
-            try only(root, [], keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue"])
+            try only(root, [], keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue", "tls"])
+            if let tls = try subtable(root, "tls", []) {
+                let path = ["tls"]
+                try only(tls, path, keys: ["certificate", "key"])
+                config.tlsCertificate = try string(tls, "certificate", path)
+                config.tlsKey = try string(tls, "key", path)
+                guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
+                    throw error(path + [config.tlsCertificate == nil ? "certificate" : "key"], "certificate and key go together")
+                }
+            }
             if let h = try string(root, "hostname", []) {
                 guard !h.isEmpty, AddressGrammar.isDomain(Array(h.utf8)[...]) else {
                     throw error(["hostname"], "must be a domain name such as mail.example.com")
@@ -122,9 +131,23 @@ public enum ConfigurationLoader {
                     relay, path,
                     keys: [
                         "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
-                        "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection",
+                        "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection", "tls",
+                        "tls_policy",
                     ])
                 if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
+                let tlsLevels = PostieConfiguration.RelayTLS.allCases.map(\.rawValue).joined(separator: ", ")
+                if let t = try string(relay, "tls", path) {
+                    guard let level = PostieConfiguration.RelayTLS(rawValue: t) else { throw error(path + ["tls"], "must be one of \(tlsLevels)") }
+                    config.relayTLS = level
+                }
+                if let policy = try subtable(relay, "tls_policy", path) {
+                    for domain in policy.keys {
+                        guard let t = try string(policy, domain, path + ["tls_policy"]), let level = PostieConfiguration.RelayTLS(rawValue: t) else {
+                            throw error(path + ["tls_policy", domain], "must be one of \(tlsLevels)")
+                        }
+                        config.tlsPolicy[domain.lowercased()] = level
+                    }
+                }
                 if let n = try int(relay, "max_messages_per_connection", path, range: 1...10_000) { config.relayMaxMessagesPerConnection = n }
                 if let n = try int(relay, "max_connections_per_destination", path, range: 1...10_000) {
                     config.relayMaxConnectionsPerDestination = n
@@ -175,13 +198,21 @@ public enum ConfigurationLoader {
             try only(
                 smtp, path,
                 keys: [
-                    "listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
+                    "listen", "tls_listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
                     "max_message_size", "max_recipients", "max_errors", "max_received_headers",
                 ])
             if let listen = try strings(smtp, "listen", path) {
                 config.listen = try listen.map { text in
                     guard let a = PostieConfiguration.ListenAddress(text) else {
                         throw error(path + ["listen"], "'\(text)' is not an address such as 127.0.0.1:2525 or [::1]:25")
+                    }
+                    return a
+                }
+            }
+            if let listen = try strings(smtp, "tls_listen", path) {
+                config.tlsListen = try listen.map { text in
+                    guard let a = PostieConfiguration.ListenAddress(text) else {
+                        throw error(path + ["tls_listen"], "'\(text)' is not an address such as 127.0.0.1:465")
                     }
                     return a
                 }

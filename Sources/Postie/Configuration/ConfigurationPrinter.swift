@@ -24,6 +24,7 @@ public enum ConfigurationPrinter {
             "",
             "[smtp]",
             "listen = \(list(c.listen.map(\.description)))",
+            "tls_listen = \(list(c.tlsListen.map(\.description)))",
             "max_connections = \(c.maxConnections)",
             "max_connections_per_client = \(c.maxConnectionsPerClient)",
             "command_timeout = \(c.commandTimeout)",
@@ -41,6 +42,7 @@ public enum ConfigurationPrinter {
             "[relay]",
             "trusted_networks = \(list(c.trustedNetworks.map(\.description)))",
             "port = \(c.relayPort)",
+            "tls = \(q(c.relayTLS.rawValue))",
         ]
         if let s = c.smarthost { lines.append("smarthost = \(q(s.description))") }
         if let d = c.dnsServer { lines.append("dns_server = \(q(d.description))") }
@@ -53,6 +55,10 @@ public enum ConfigurationPrinter {
             "connect_timeout = \(c.relayConnectTimeout)",
             "command_timeout = \(c.relayCommandTimeout)",
         ]
+        if !c.tlsPolicy.isEmpty {
+            lines.append("[relay.tls_policy]")
+            for d in c.tlsPolicy.keys.sorted() { lines.append("\(q(d)) = \(q(c.tlsPolicy[d]!.rawValue))") }
+        }
         if !c.routes.isEmpty {
             lines.append("[relay.routes]")
             for d in c.routes.keys.sorted() { lines.append("\(q(d)) = \(q(c.routes[d]!.description))") }
@@ -66,6 +72,9 @@ public enum ConfigurationPrinter {
             "delay_warning = \(c.delayWarning)",
             "bounce_size_limit = \(c.bounceSizeLimit)",
         ]
+        if let cert = c.tlsCertificate, let key = c.tlsKey {
+            lines += ["", "[tls]", "certificate = \(q(cert))", "key = \(q(key))"]
+        }
         for name in c.domains.keys.sorted() {
             let d = c.domains[name]!
             lines += ["", "[domains.\(q(name))]", "users = \(list(d.users.sorted()))"]

@@ -46,6 +46,12 @@ public struct PostieConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
 
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)]
+    /// Listeners where TLS starts with the connection (RFC 8314 implicit TLS, port 465).
+    public var tlsListen: [ListenAddress] = []
+    /// PEM files of the server's certificate chain and key; without them Postie makes a
+    /// self-signed certificate for its host name on first start.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     public var maxConnections = 1000
     public var maxConnectionsPerClient = 20
     /// Seconds.
@@ -73,6 +79,15 @@ public struct PostieConfiguration: Sendable {
     public var dnsServer: ListenAddress?
     public var dnsTimeout = 5
     public var dnsAttempts = 2
+    /// STARTTLS when relaying: `may` (when offered, any certificate, RFC 7435), `none`,
+    /// `encrypt` (required, any certificate) or `verify` (required, certificate verified against
+    /// the system's trust store and the exchanger's name); per domain in `tlsPolicy`.
+    public enum RelayTLS: String, Sendable, CaseIterable {
+        case none, may, encrypt, verify
+    }
+    public var relayTLS = RelayTLS.may
+    public var tlsPolicy: [String: RelayTLS] = [:]
+
     /// Outbound connections at once, in total and to one destination domain.
     public var relayMaxConnections = 100
     public var relayMaxConnectionsPerDestination = 10

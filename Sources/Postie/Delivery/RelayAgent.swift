@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import MailCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SMTPCore
 import SMTPNIO
 import Storage
@@ -44,7 +45,11 @@ final class RelayAgent: Sendable {
         }
     }
 
-    init(configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger) {
+    init(
+        configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger
+    ) throws {
+        anyCertificate = try TLSCredentials.clientContext(verify: false)
+        verifiedCertificate = try TLSCredentials.clientContext(verify: true)
         self.configuration = configuration
         self.resolver = resolver
         self.spool = spool
@@ -108,6 +113,10 @@ final class RelayAgent: Sendable {
         }
     }
 
+    /// TLS contexts for relaying, made once (loading the trust store is not free).
+    let anyCertificate: NIOSSLContext
+    let verifiedCertificate: NIOSSLContext
+
     /// One message's recipients for one destination.
     struct Job: Sendable {
         var envelope: Envelope
@@ -145,6 +154,7 @@ final class RelayAgent: Sendable {
             return t
         }()
         let ids = jobs.map(\.envelope.id)
+        let level = configuration.tlsPolicy[domain] ?? configuration.relayTLS
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
         for (host, port) in hosts {
             let addresses: [String]
@@ -168,9 +178,18 @@ final class RelayAgent: Sendable {
                 let heloName = configuration.hostname
                 let group = self.group
                 let logger = self.logger
+                let tls: ClientTLS?
+                switch level {
+                case .none: tls = nil
+                case .may, .encrypt: tls = ClientTLS(context: anyCertificate, required: level == .encrypt, serverHostname: nil)
+                case .verify:
+                    tls = ClientTLS(
+                        context: verifiedCertificate, required: true, serverHostname: IPNetwork.parseAddress(host) == nil ? host : nil)
+                }
                 let result = await slots.with("*") {
                     await SMTPClient.deliver(
-                        host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts, group: group, logger: logger
+                        host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts, tls: tls, group: group,
+                        logger: logger
                     ) { index in try SpoolMessageReader(spool: spool, id: ids[index], threadPool: pool) }
                 }
                 let relay = "\(host)[\(address)]:\(port)"

@@ -22,6 +22,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     private var scanner = HeaderScanner()
     private var start: MessageStart?
     var onProgress: (() -> Void)?
+    /// The TLS version once TLS is up, for our `Received:` field.
+    private var tlsVersion: String?
 
     init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
         self.context = context
@@ -72,7 +74,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
         let hop = TraceHeaders.Hop(
             heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.configuration.hostname,
-            protocolName: start.protocolName, queueID: writer.queueID, singleRecipient: single, unixTime: Int64(time(nil)))
+            protocolName: start.protocolName, tls: tlsVersion.map { "version=\($0)" }, queueID: writer.queueID, singleRecipient: single,
+            unixTime: Int64(time(nil)))
         writer.write(ByteBuffer(string: TraceHeaders.received(hop)))
     }
 
@@ -140,6 +143,10 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         writer = nil
         start = nil
+    }
+
+    func tlsEstablished(version: String?) {
+        tlsVersion = version ?? "unknown"
     }
 
     func connectionClosed() {

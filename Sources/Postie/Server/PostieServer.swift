@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import SMTPCore
 import SMTPNIO
+import NIOSSL
 import ServiceLifecycle
 import Storage
 
@@ -69,7 +70,7 @@ public final class PostieServer: Service, Sendable {
                 dnsConfig.port = d.port
             }
             let resolver = SystemDNSResolver(configuration: dnsConfig, threadPool: threadPool)
-            let relay = RelayAgent(
+            let relay = try RelayAgent(
                 configuration: config, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
             let bouncer = Bouncer(configuration: config, directory: config.directory, spool: spool, logger: logger)
             let queue = QueueRunner(
@@ -83,16 +84,19 @@ public final class PostieServer: Service, Sendable {
 
             let context = PostieContext(
                 configuration: config, directory: config.directory, spool: spool, queue: queue, logger: logger)
+            let credentials = try TLSCredentials.load(configuration: config, logger: logger)
+            let tlsContext = try credentials.serverContext()
             var serverConfig = SMTPServerConfiguration(
                 session: ServerSessionConfiguration(
-                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(dsn: true)))
+                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(startTLS: true, dsn: true)))
             serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
             serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
             serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
             serverConfig.maxConnections = config.maxConnections
             serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
             let server = SMTPServer(
-                configuration: serverConfig, delegate: PostieDelegateFactory(context: context), group: group, logger: logger)
+                configuration: serverConfig, delegate: PostieDelegateFactory(context: context), group: group, logger: logger,
+                startTLS: { channel in TLSHandshake.startServer(on: channel, context: tlsContext) })
             let control = try await ControlServer(
                 path: config.controlSocket,
                 service: ControlService(
@@ -101,6 +105,9 @@ public final class PostieServer: Service, Sendable {
             var addresses: [SocketAddress] = []
             for listen in config.listen {
                 addresses.append(try await server.bind(host: listen.host, port: listen.port))
+            }
+            for listen in config.tlsListen {
+                addresses.append(try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext))
             }
             running.withLockedValue {
                 $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, addresses: addresses)

@@ -35,6 +35,8 @@ public struct ClientSession: Sendable {
     public let messages: [OutgoingMessage]
     /// Start TLS when the peer offers it.
     public var useStartTLS: Bool
+    /// Deliver only over TLS: a peer that does not offer STARTTLS, or refuses it, is not prepared.
+    public var requireTLS: Bool
     public private(set) var peer = PeerExtensions()
     public private(set) var usedEHLO = false
     public private(set) var isTLS = false
@@ -47,11 +49,14 @@ public struct ClientSession: Sendable {
     private var mailRefusal: Reply?
     private var needsReset = false
 
-    public init(heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false) {
+    public init(heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false, requireTLS: Bool = false) {
         self.heloName = heloName
         self.messages = messages
-        self.useStartTLS = useStartTLS
+        self.useStartTLS = useStartTLS || requireTLS
+        self.requireTLS = requireTLS
     }
+
+    static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
 
     /// What the next reply is, for the timeout to apply.
     public var waitingFor: ClientWait {
@@ -91,9 +96,13 @@ public struct ClientSession: Sendable {
                 if useStartTLS && peer.startTLS && !isTLS {
                     actions.append(.send("STARTTLS"))
                     expects.append(.startTLS)
+                } else if requireTLS && !isTLS {
+                    notPrepared(Self.tlsRequired, &actions)
                 } else {
                     startMessage(&actions)
                 }
+            } else if reply.isPermanent && requireTLS {
+                notPrepared(Self.tlsRequired, &actions)
             } else if reply.isPermanent {
                 // Not an ESMTP server: go on in plain SMTP, without extensions.
                 peer = PeerExtensions()
@@ -111,6 +120,8 @@ public struct ClientSession: Sendable {
         case .startTLS:
             if reply.code == 220 {
                 actions.append(.startTLS)
+            } else if requireTLS {
+                notPrepared(Self.tlsRequired, &actions)
             } else {
                 // Opportunistic TLS: go on without it.
                 startMessage(&actions)

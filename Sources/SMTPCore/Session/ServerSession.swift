@@ -153,6 +153,15 @@ public struct ServerSession: Sendable {
         }
     }
 
+    /// The session has stopped reading input until an answer comes (recipient, commit). During a
+    /// STARTTLS handshake input must flow: the TLS layer needs it.
+    public var holdsInput: Bool {
+        switch phase {
+        case .awaitingRecipient, .awaitingCommit: return true
+        default: return false
+        }
+    }
+
     public var isClosed: Bool {
         if case .closed = phase { return true }
         return false

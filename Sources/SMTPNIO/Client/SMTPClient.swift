@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SMTPCore
 
 /// Delivers messages to one SMTP server over one connection.
@@ -10,11 +11,17 @@ public enum SMTPClient {
     /// what became of them. A connection that cannot be made counts as "not prepared".
     public static func deliver(
         host: String, port: Int, heloName: String, messages: [OutgoingMessage], timeouts: ClientTimeouts = ClientTimeouts(),
-        group: EventLoopGroup, logger: Logger, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
+        tls: ClientTLS? = nil, group: EventLoopGroup, logger: Logger,
+        openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
     ) async -> ClientResult {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: ClientResult.self)
-        let session = ClientSession(heloName: heloName, messages: messages)
+        let session = ClientSession(heloName: heloName, messages: messages, useStartTLS: tls != nil, requireTLS: tls?.required ?? false)
+        var startTLS: (@Sendable (Channel) -> EventLoopFuture<Void>)?
+        if let tls {
+            startTLS = { channel in TLSHandshake.startClient(on: channel, context: tls.context, serverHostname: tls.serverHostname) }
+        }
+        let startTLSOnChannel = startTLS
         var logger = logger
         logger[metadataKey: "relay"] = "\(host):\(port)"
         let connectLogger = logger
@@ -26,7 +33,7 @@ public enum SMTPClient {
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPClientHandler(
                             session: session, timeouts: timeouts, openReader: openReader, promise: promise, logger: connectLogger,
-                            startTLS: nil))
+                            startTLS: startTLSOnChannel))
                 }
             }
         do {
@@ -39,6 +46,21 @@ public enum SMTPClient {
         } catch {
             return ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "\(host):\(port): \(error)"))
         }
+    }
+}
+
+/// How the client uses STARTTLS with one server.
+public struct ClientTLS: Sendable {
+    public var context: NIOSSLContext
+    /// Refuse to deliver without TLS.
+    public var required: Bool
+    /// The name to send (SNI) and, with a verifying context, to check the certificate against.
+    public var serverHostname: String?
+
+    public init(context: NIOSSLContext, required: Bool, serverHostname: String?) {
+        self.context = context
+        self.required = required
+        self.serverHostname = serverHostname
     }
 }
 

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 
 /// A listening SMTP server: one or more bound sockets whose connections each run an
 /// `SMTPServerHandler`. Shutdown stops accepting, lets sessions finish within the grace period
@@ -31,8 +32,9 @@ public final class SMTPServer: Sendable {
         self.startTLS = startTLS
     }
 
-    /// Listens on `host:port` (port 0 picks a free one); returns the bound address.
-    public func bind(host: String, port: Int) async throws -> SocketAddress {
+    /// Listens on `host:port` (port 0 picks a free one); returns the bound address. With `tls`,
+    /// the connection is encrypted from its start (implicit TLS, RFC 8314).
+    public func bind(host: String, port: Int, implicitTLS tls: NIOSSLContext? = nil) async throws -> SocketAddress {
         let quiesce = self.quiesce
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -49,10 +51,13 @@ public final class SMTPServer: Sendable {
                     n += 1
                     return n
                 }
+                var configuration = self.configuration
+                if tls != nil { configuration.session.implicitTLS = true }
                 let handler = SMTPServerHandler(
                     configuration: configuration, delegate: delegate, limiter: limiter, connectionID: id, logger: logger,
                     startTLS: startTLS)
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

@@ -57,4 +57,10 @@ public protocol SMTPConnectionDelegate: AnyObject {
     func commitMessage() -> EventLoopFuture<Reply>
     func abortMessage()
     func connectionClosed()
+    /// TLS is up (after STARTTLS, or from the start); the version is for the `Received:` field.
+    func tlsEstablished(version: String?)
+}
+
+extension SMTPConnectionDelegate {
+    public func tlsEstablished(version: String?) {}
 }

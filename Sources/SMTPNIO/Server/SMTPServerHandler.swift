@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOExtras
+import NIOSSL
+import NIOTLS
 import SMTPCore
 
 /// Runs a `ServerSession` on a channel: feeds it bytes, carries out its actions, and keeps the
@@ -96,6 +98,11 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let version = (try? context.pipeline.syncOperations.nioSSL_tlsVersion()).flatMap { $0 }.map(TLSHandshake.describe)
+            logger.debug("TLS established", metadata: ["version": .string(version ?? "unknown")])
+            delegate?.tlsEstablished(version: version)
+        }
         if event is ChannelShouldQuiesceEvent {
             logger.debug("shutting down")
             perform(session.shutdown())
@@ -124,7 +131,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     private var shouldPauseReading: Bool {
         guard let context else { return true }
-        return session.isWaiting || !context.channel.isWritable
+        return session.holdsInput || !context.channel.isWritable
             || (delegate?.bufferedMessageBytes ?? 0) > configuration.maxBufferedMessageBytes
     }
 
