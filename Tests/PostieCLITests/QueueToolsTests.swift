@@ -8,15 +8,6 @@ import Testing
         try Subprocess.run([TestPaths.postieBinary] + arguments, stdin: stdin)
     }
 
-    func eventually(_ seconds: Double = 15, _ condition: () -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
-    }
-
     @Test func sendmailQueuesLocalAndRemoteMail() async throws {
         let dir = try TestPaths.temporaryDirectory("sendmail")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -10,15 +10,6 @@ import Testing
     static let body = "From: Elinor <elinor@abcd.com>\nTo: bob@pf.test\nDate: Sun, 29 Nov 2026 21:00:00 +0000\nSubject: interop\nMessage-ID: <interop@abcd.com>\n\n.a line that starts with a dot\n..two dots\n\nafter an empty line\n"
         + String(repeating: "0123456789 abcdefghij ", count: 40) + "\nend\n"
 
-    func eventually(_ seconds: Double = 30, _ condition: () async -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return await condition()
-    }
-
     @Test func postieToPostfixAndBack() async throws {
         let postfixPort = try TestPaths.freePort()
         let server = try await TestServer { c in
@@ -39,7 +30,7 @@ import Testing
             try Subprocess.python(Self.send, ["\(server.port)", "elinor@abcd.com", "bob@pf.test"], stdin: Self.body)
         }
         #expect(toPostfix.stdout == "sent\n", "\(toPostfix.stderr)")
-        #expect(try await eventually { postfix.delivered.count == 1 }, "\(postfix.log)")
+        #expect(try await eventually(30) { postfix.delivered.count == 1 }, "\(postfix.log)")
         let atPostfix = postfix.delivered.first ?? ""
         #expect(withoutTraceFields(atPostfix) == Self.body, "\(atPostfix)")
         #expect(atPostfix.contains("by mx.test (Postie) with ESMTP id "))
@@ -50,7 +41,7 @@ import Testing
             try Subprocess.python(Self.send, ["\(postfix.port)", "bob@pf.test", "carolyn@xyz.com"], stdin: Self.body)
         }
         #expect(toPostie.stdout == "sent\n", "\(toPostie.stderr)")
-        #expect(try await eventually { await server.messages("carolyn").count == 1 }, "\(postfix.log)")
+        #expect(try await eventually(30) { await server.messages("carolyn").count == 1 }, "\(postfix.log)")
         let atPostie = await server.messages("carolyn").first ?? ""
         #expect(withoutTraceFields(atPostie) == Self.body, "\(atPostie)")
         #expect(atPostie.hasPrefix("Return-Path: <bob@pf.test>\nReceived: from pf.test ([127.0.0.1])\n\tby mx.test (Postie) with ESMTP id "))

@@ -29,15 +29,6 @@ import Testing
     }
 
     /// Waits (bounded) until the condition holds.
-    func eventually(_ seconds: Double = 15, _ condition: () async -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return await condition()
-    }
-
     func relayServer(dns: TestDNSServer?, port: Int, _ more: @escaping (inout PostieConfiguration) -> Void = { _ in }) async throws -> TestServer {
         try await TestServer { c in
             c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
