@@ -213,6 +213,32 @@ import Testing
         await server.stop()
     }
 
+    @Test func smarthostWithAuthOverTLS() async throws {
+        let fake = try FakeSMTPServer(mode: "auth")
+        let server = try await relayServer(dns: nil, port: fake.port) {
+            $0.smarthost = .init(host: "127.0.0.1", port: fake.port)
+            $0.smarthostUser = "relay"
+            $0.smarthostPassword = "s3cret"
+        }
+        _ = try await send(server, to: ["someone@anywhere.test"])
+        #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
+        #expect(fake.messages.first?.hasPrefix("X-Auth: relay tls=yes\r\n") == true)
+
+        let wrong = try await relayServer(dns: nil, port: fake.port) {
+            $0.smarthost = .init(host: "127.0.0.1", port: fake.port)
+            $0.smarthostUser = "relay"
+            $0.smarthostPassword = "wrong"
+            $0.retryMinimum = 3600
+        }
+        _ = try await send(wrong, to: ["someone@anywhere.test"])
+        #expect(try await eventually { await wrong.deferredCount() == 1 })
+        let envelope = wrong.spooled.first.flatMap { try? String(contentsOfFile: wrong.dataDirectory + "/spool/env/" + $0, encoding: .utf8) } ?? ""
+        #expect(envelope.contains("authentication failed"), "\(envelope)")
+        #expect(fake.messages.count == 1)
+        await server.stop()
+        await wrong.stop()
+    }
+
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }

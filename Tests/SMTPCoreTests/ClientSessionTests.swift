@@ -183,6 +183,36 @@ import Testing
         #expect(plain.finished[0]?.first?.reply.enhancedCode == EnhancedStatusCode(5, 6, 7))
     }
 
+    @Test func authPlainAndLoginOnlyOverTLS() {
+        let credentials = ClientCredentials(user: "relay", password: "s3cret")
+        var plain = ClientSession(heloName: "mx", messages: [Self.message(["bob"])], credentials: credentials)
+        #expect(plain.requireTLS)
+        _ = plain.receive(Reply(220, nil, "hi"))
+        // No STARTTLS offered: credentials are never sent in the clear.
+        #expect(plain.receive(Reply(250, nil, lines: ["mx", "AUTH PLAIN"])) == [.notPrepared(Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")), .send("QUIT"), .close])
+
+        var d = Driver([Self.message(["bob"])])
+        d.session = ClientSession(heloName: "mx", messages: [Self.message(["bob"])], credentials: credentials)
+        _ = d.reply("220 hi\n")
+        #expect(d.reply("250-mx\n250 STARTTLS\n") == ["STARTTLS"])
+        _ = d.reply("220 go\n")
+        _ = d.session.tlsEstablished()
+        #expect(d.reply("250-mx\n250 AUTH LOGIN PLAIN\n") == ["AUTH PLAIN AHJlbGF5AHMzY3JldA=="])
+        #expect(d.reply("235 2.7.0 ok\n") == ["MAIL FROM:<alice@a.example>"])
+
+        var login = Driver([Self.message(["bob"])])
+        login.session = ClientSession(heloName: "mx", messages: [Self.message(["bob"])], credentials: credentials)
+        _ = login.reply("220 hi\n")
+        _ = login.reply("250-mx\n250 STARTTLS\n")
+        _ = login.reply("220 go\n")
+        _ = login.session.tlsEstablished()
+        #expect(login.reply("250-mx\n250 AUTH LOGIN\n") == ["AUTH LOGIN"])
+        #expect(login.reply("334 VXNlcm5hbWU6\n") == ["cmVsYXk="])
+        #expect(login.reply("334 UGFzc3dvcmQ6\n") == ["czNjcmV0"])
+        #expect(login.reply("535 5.7.8 no\n") == ["QUIT"])
+        #expect(login.actions.contains { if case .notPrepared(let r) = $0 { return r.code == 535 } else { return false } })
+    }
+
     @Test func startTLSWhenOfferedThenEHLOAgain() {
         var d = Driver([Self.message(["bob"])], startTLS: true)
         _ = d.reply("220 hi\n")

@@ -15,6 +15,9 @@ MODE:
   no-8bit        like accept, without 8BITMIME in the EHLO reply
   small-size     like accept, with SIZE 1000
   slow-greet     like accept, greeting after one second
+  auth           offers STARTTLS (a certificate made at start) and, over TLS only, AUTH PLAIN
+                 LOGIN for user "relay", password "s3cret"; MAIL needs AUTH. Each message records
+                 "X-Auth: <user> tls=<yes|no>"
 Each accepted message is written to OUTDIR/<n>.eml with "X-Envelope-From:" and
 "X-Envelope-To:" lines first, then the message as received (dot-stuffing removed, CRLF kept);
 OUTDIR/<n>.raw holds the data exactly as it came over the wire. Prints "PORT <n>" once listening;
@@ -23,6 +26,24 @@ stops when its standard input closes.
 import os, socket, socketserver, sys, threading, time
 
 mode, outdir = sys.argv[1], sys.argv[2]
+tls_context = None
+if mode == "auth":
+    import base64, datetime, ssl, tempfile
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    d = tempfile.mkdtemp()
+    open(d + "/c.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+    open(d + "/k.pem", "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls_context.load_cert_chain(d + "/c.pem", d + "/k.pem")
 host = sys.argv[sys.argv.index("--host") + 1] if "--host" in sys.argv else "127.0.0.1"
 port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
 os.makedirs(outdir, exist_ok=True)
@@ -56,6 +77,7 @@ class Handler(socketserver.StreamRequestHandler):
             time.sleep(1)
         self.send("220 fake.test ESMTP")
         sender, rcpts = None, []
+        tls, user = False, None
         while True:
             line = self.rfile.readline()
             if not line:
@@ -67,6 +89,8 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send("500 5.5.1 unknown command")
                     continue
                 ext = ["PIPELINING", "8BITMIME", "SIZE 1000" if mode == "small-size" else "SIZE 100000000", "ENHANCEDSTATUSCODES"]
+                if mode == "auth":
+                    ext.append("AUTH PLAIN LOGIN" if tls else "STARTTLS")
                 if mode == "no-8bit":
                     ext.remove("8BITMIME")
                 self.send("250-fake.test")
@@ -75,6 +99,29 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("250 " + ext[-1])
             elif verb == "HELO":
                 self.send("250 fake.test")
+            elif cmd.upper() == "STARTTLS" and mode == "auth" and not tls:
+                self.send("220 2.0.0 go ahead")
+                self.connection = tls_context.wrap_socket(self.connection, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb")
+                tls = True
+            elif verb == "AUTH" and mode == "auth" and tls:
+                parts = cmd.split(" ")
+                if parts[1].upper() == "PLAIN":
+                    fields = base64.b64decode(parts[2]).split(b"\0")
+                    given = (fields[1].decode(), fields[2].decode())
+                else:
+                    self.send("334 VXNlcm5hbWU6")
+                    u = base64.b64decode(self.rfile.readline().strip()).decode()
+                    self.send("334 UGFzc3dvcmQ6")
+                    given = (u, base64.b64decode(self.rfile.readline().strip()).decode())
+                if given == ("relay", "s3cret"):
+                    user = given[0]
+                    self.send("235 2.7.0 authenticated")
+                else:
+                    self.send("535 5.7.8 bad credentials")
+            elif verb == "MAIL" and mode == "auth" and user is None:
+                self.send("530 5.7.0 authentication required")
             elif verb == "MAIL":
                 sender, rcpts = cmd[10:].strip(), []
                 self.send("250 2.1.0 ok")
@@ -106,7 +153,8 @@ class Handler(socketserver.StreamRequestHandler):
                 with lock:
                     state["messages"] += 1
                     n = state["messages"]
-                head = ("X-Connection: %d\r\n" % connection if mode == "slow-greet" else "").encode() + ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
+                head = ("X-Connection: %d\r\n" % connection if mode == "slow-greet" else "").encode()
+                head += ("X-Auth: %s tls=%s\r\n" % (user, "yes" if tls else "no") if mode == "auth" else "").encode() + ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
                 open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + b"".join(lines))
                 open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)

@@ -45,6 +45,7 @@ public enum ConfigurationPrinter {
             "tls = \(q(c.relayTLS.rawValue))",
         ]
         if let s = c.smarthost { lines.append("smarthost = \(q(s.description))") }
+        if let u = c.smarthostUser { lines.append("smarthost_user = \(q(u))  # password from smarthost_password_file, not shown") }
         if let d = c.dnsServer { lines.append("dns_server = \(q(d.description))") }
         lines += [
             "dns_timeout = \(c.dnsTimeout)",

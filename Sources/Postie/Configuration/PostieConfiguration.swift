@@ -75,6 +75,10 @@ public struct PostieConfiguration: Sendable {
     public var routes: [String: ListenAddress] = [:]
     /// Everything else goes here, when set, instead of to the MX.
     public var smarthost: ListenAddress?
+    /// AUTH at the smarthost (RFC 4954), only ever over TLS; the password is read from a file so
+    /// that the configuration itself holds no secret.
+    public var smarthostUser: String?
+    public var smarthostPassword: String?
     /// The DNS server to ask (IPv4 address and port); nil uses the system's resolver settings.
     public var dnsServer: ListenAddress?
     public var dnsTimeout = 5

@@ -83,7 +83,7 @@ final class RelayAgent: Sendable {
 
     /// The hosts to try for a domain, with their port, or the outcome that ends the attempt.
     enum Route {
-        case hosts([(host: String, port: Int)])
+        case hosts([(host: String, port: Int)], credentials: ClientCredentials?)
         case end(Reply)
     }
 
@@ -91,17 +91,22 @@ final class RelayAgent: Sendable {
         if domain.hasPrefix("[") && domain.hasSuffix("]") {
             var literal = String(domain.dropFirst().dropLast())
             if literal.lowercased().hasPrefix("ipv6:") { literal = String(literal.dropFirst(5)) }
-            return .hosts([(literal, configuration.relayPort)])
+            return .hosts([(literal, configuration.relayPort)], credentials: nil)
         }
-        if let r = configuration.routes[domain] { return .hosts([(r.host, r.port)]) }
-        if let s = configuration.smarthost { return .hosts([(s.host, s.port)]) }
+        if let r = configuration.routes[domain] { return .hosts([(r.host, r.port)], credentials: nil) }
+        if let s = configuration.smarthost {
+            let credentials = configuration.smarthostUser.flatMap { user in
+                configuration.smarthostPassword.map { ClientCredentials(user: user, password: $0) }
+            }
+            return .hosts([(s.host, s.port)], credentials: credentials)
+        }
         do {
             let records = try await resolver.mx(domain)
             switch ExchangerOrder.decide(domain: domain, records: records.map { ($0.preference, $0.exchange) }, random: { Int.random(in: 0..<$0) }) {
             case .nullMX:
                 return .end(Reply(556, .init(5, 1, 10), "\(domain) does not accept mail (null MX, RFC 7505)"))
             case .tryHosts(let hosts):
-                return .hosts(hosts.map { ($0, configuration.relayPort) })
+                return .hosts(hosts.map { ($0, configuration.relayPort) }, credentials: nil)
             }
         } catch {
             switch error {
@@ -142,9 +147,12 @@ final class RelayAgent: Sendable {
     /// Delivers several messages for one destination over one connection; an outcome map per job.
     func deliverBatch(_ domain: String, _ jobs: [Job]) async -> [[Int: Outcome]] {
         let hosts: [(host: String, port: Int)]
+        let credentials: ClientCredentials?
         switch await route(domain) {
         case .end(let reply): return jobs.map { all($0.members, RecipientOutcome(reply)) }
-        case .hosts(let h): hosts = h
+        case .hosts(let h, let c):
+            hosts = h
+            credentials = c
         }
         let messages = jobs.map(message)
         let timeouts = {
@@ -188,8 +196,9 @@ final class RelayAgent: Sendable {
                 }
                 let result = await slots.with("*") {
                     await SMTPClient.deliver(
-                        host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts, tls: tls, group: group,
-                        logger: logger
+                        host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts,
+                        tls: tls ?? (credentials != nil ? ClientTLS(context: anyCertificate, required: true, serverHostname: nil) : nil),
+                        credentials: credentials, group: group, logger: logger
                     ) { index in try SpoolMessageReader(spool: spool, id: ids[index], threadPool: pool) }
                 }
                 let relay = "\(host)[\(address)]:\(port)"

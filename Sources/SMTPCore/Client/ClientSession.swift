@@ -1,3 +1,16 @@
+import ExtrasBase64
+
+/// A user name and password for AUTH (RFC 4954) at a smarthost.
+public struct ClientCredentials: Hashable, Sendable {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+}
+
 /// What the I/O layer must do for the client session.
 public enum ClientAction: Hashable, Sendable {
     /// Write this command line (CRLF is added).
@@ -28,6 +41,7 @@ public enum ClientWait: Hashable, Sendable {
 public struct ClientSession: Sendable {
     enum Expect: Hashable, Sendable {
         case greeting, ehlo, helo, startTLS
+        case authPlain, authLoginUser, authLoginPassword, authDone
         case mail, rcpt(Int), data, dataEnd, dataEndIgnored, rset, quit
     }
 
@@ -37,6 +51,8 @@ public struct ClientSession: Sendable {
     public var useStartTLS: Bool
     /// Deliver only over TLS: a peer that does not offer STARTTLS, or refuses it, is not prepared.
     public var requireTLS: Bool
+    /// Authenticate first (a smarthost). Credentials are only ever sent over TLS.
+    public var credentials: ClientCredentials?
     public private(set) var peer = PeerExtensions()
     public private(set) var usedEHLO = false
     public private(set) var isTLS = false
@@ -49,11 +65,15 @@ public struct ClientSession: Sendable {
     private var mailRefusal: Reply?
     private var needsReset = false
 
-    public init(heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false, requireTLS: Bool = false) {
+    public init(
+        heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false, requireTLS: Bool = false,
+        credentials: ClientCredentials? = nil
+    ) {
         self.heloName = heloName
         self.messages = messages
-        self.useStartTLS = useStartTLS || requireTLS
-        self.requireTLS = requireTLS
+        self.requireTLS = requireTLS || credentials != nil
+        self.useStartTLS = useStartTLS || self.requireTLS
+        self.credentials = credentials
     }
 
     static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
@@ -75,7 +95,7 @@ public struct ClientSession: Sendable {
         guard !finished, !expects.isEmpty else { return [] }
         let expect = expects.removeFirst()
         var actions: [ClientAction] = []
-        let beforeMail = [.greeting, .ehlo, .helo, .startTLS].contains(expect)
+        let beforeMail = [.greeting, .ehlo, .helo, .startTLS, .authPlain, .authLoginUser, .authLoginPassword, .authDone].contains(expect)
         if reply.code == 421 && expect != .quit && !beforeMail {
             // The server is closing the channel (RFC 5321 §3.8): everything left waits for later.
             abandon(with: reply, &actions)
@@ -98,6 +118,8 @@ public struct ClientSession: Sendable {
                     expects.append(.startTLS)
                 } else if requireTLS && !isTLS {
                     notPrepared(Self.tlsRequired, &actions)
+                } else if credentials != nil {
+                    authenticate(&actions)
                 } else {
                     startMessage(&actions)
                 }
@@ -126,6 +148,20 @@ public struct ClientSession: Sendable {
                 // Opportunistic TLS: go on without it.
                 startMessage(&actions)
             }
+        case .authPlain, .authDone:
+            if reply.code == 235 {
+                startMessage(&actions)
+            } else {
+                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), &actions)
+            }
+        case .authLoginUser, .authLoginPassword:
+            guard reply.code == 334, let c = credentials else {
+                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), &actions)
+                break
+            }
+            let value = expect == .authLoginUser ? c.user : c.password
+            actions.append(.send(Base64.encodeToString(bytes: Array(value.utf8))))
+            expects.append(expect == .authLoginUser ? .authLoginPassword : .authDone)
         case .mail:
             if !reply.isPositive {
                 mailRefusal = reply
@@ -197,7 +233,7 @@ public struct ClientSession: Sendable {
         guard !finished else { return [] }
         var actions: [ClientAction] = []
         let reply = Reply(451, .init(4, 4, 2), reason)
-        if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS].contains(next) {
+        if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS, .authPlain, .authLoginUser, .authLoginPassword, .authDone].contains(next) {
             finished = true
             actions += [.notPrepared(reply), .close]
             return actions
@@ -207,6 +243,22 @@ public struct ClientSession: Sendable {
     }
 
     // MARK: Steps
+
+    /// AUTH PLAIN when offered, else LOGIN (RFC 4954); neither is not prepared.
+    private mutating func authenticate(_ actions: inout [ClientAction]) {
+        guard let c = credentials else { return startMessage(&actions) }
+        let mechanisms = Set((peer.keywords["AUTH"] ?? []).map { $0.uppercased() })
+        if mechanisms.contains("PLAIN") {
+            let token = Base64.encodeToString(bytes: [0] + Array(c.user.utf8) + [0] + Array(c.password.utf8))
+            actions.append(.send("AUTH PLAIN \(token)"))
+            expects.append(.authPlain)
+        } else if mechanisms.contains("LOGIN") {
+            actions.append(.send("AUTH LOGIN"))
+            expects.append(.authLoginUser)
+        } else {
+            notPrepared(Reply(451, .init(4, 7, 0), "the server offers no AUTH mechanism we can use"), &actions)
+        }
+    }
 
     private mutating func notPrepared(_ reply: Reply, _ actions: inout [ClientAction]) {
         finished = true

@@ -11,12 +11,13 @@ public enum SMTPClient {
     /// what became of them. A connection that cannot be made counts as "not prepared".
     public static func deliver(
         host: String, port: Int, heloName: String, messages: [OutgoingMessage], timeouts: ClientTimeouts = ClientTimeouts(),
-        tls: ClientTLS? = nil, group: EventLoopGroup, logger: Logger,
+        tls: ClientTLS? = nil, credentials: ClientCredentials? = nil, group: EventLoopGroup, logger: Logger,
         openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
     ) async -> ClientResult {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: ClientResult.self)
-        let session = ClientSession(heloName: heloName, messages: messages, useStartTLS: tls != nil, requireTLS: tls?.required ?? false)
+        let session = ClientSession(
+            heloName: heloName, messages: messages, useStartTLS: tls != nil, requireTLS: tls?.required ?? false, credentials: credentials)
         var startTLS: (@Sendable (Channel) -> EventLoopFuture<Void>)?
         if let tls {
             startTLS = { channel in TLSHandshake.startClient(on: channel, context: tls.context, serverHostname: tls.serverHostname) }
