@@ -103,6 +103,40 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/tls/cert.pem", encoding: .utf8) == cert)
     }
 
+    @Test func verifyPolicyChecksTheCertificateAndTheName() async throws {
+        // The receiver's self-signed certificate names mx.receiver.test; the sender trusts it.
+        let receiver = try await TestServer {
+            $0.hostname = "mx.receiver.test"
+            $0.domains["remote.test"] = .init(users: ["dave"])
+        }
+        let dns = try TestDNSServer(zone: [
+            "remote.test": ["MX": [[10, "mx.receiver.test"]]], "mx.receiver.test": ["A": ["127.0.0.1"]],
+            "wrong.test": ["MX": [[10, "other.receiver.test"]]], "other.receiver.test": ["A": ["127.0.0.1"]],
+        ])
+        let sender = try await TestServer { c in
+            c.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
+            c.dnsServer = .init(host: "127.0.0.1", port: dns.port)
+            c.relayPort = receiver.port
+            c.relayTLS = .verify
+            c.tlsCAFile = receiver.dataDirectory + "/tls/cert.pem"
+            c.retryMinimum = 3600
+        }
+        let send = """
+            import smtplib, sys
+            s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+            s.sendmail('a@xyz.com', [sys.argv[2]], b'Subject: verified\\r\\n\\r\\nx\\r\\n')
+            s.quit()
+            """
+        _ = try await blocking { try Subprocess.python(send, ["\(sender.port)", "dave@remote.test"]) }
+        #expect(try await eventually { await receiver.messages("dave", "remote.test").count == 1 })
+        #expect(await receiver.messages("dave", "remote.test").first?.contains("with ESMTPS (version=TLSv1.") == true)
+        // The same certificate reached under another name does not verify: the mail waits.
+        _ = try await blocking { try Subprocess.python(send, ["\(sender.port)", "dave@wrong.test"]) }
+        #expect(try await eventually { await sender.deferredCount() == 1 })
+        await sender.stop()
+        await receiver.stop()
+    }
+
     @Test func relayUsesSTARTTLSWhenOfferedAndRequiresItWhenTold() async throws {
         // The receiving side is another Postie, which offers STARTTLS.
         let receiver = try await TestServer { $0.domains["remote.test"] = .init(users: ["dave"]) }

@@ -132,7 +132,7 @@ public enum ConfigurationLoader {
                     keys: [
                         "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
                         "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection", "tls",
-                        "tls_policy", "smarthost_user", "smarthost_password_file",
+                        "tls_policy", "tls_ca_file", "smarthost_user", "smarthost_password_file",
                     ])
                 if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
                 let tlsLevels = PostieConfiguration.RelayTLS.allCases.map(\.rawValue).joined(separator: ", ")
@@ -155,6 +155,10 @@ public enum ConfigurationLoader {
                 if let n = try int(relay, "port", path, range: 1...65535) { config.relayPort = n }
                 if let h = try address(relay, "smarthost", path) { config.smarthost = h }
                 config.smarthostUser = try string(relay, "smarthost_user", path)
+                if let ca = try string(relay, "tls_ca_file", path) {
+                    guard FileManager.default.isReadableFile(atPath: ca) else { throw error(path + ["tls_ca_file"], "cannot read \(ca)") }
+                    config.tlsCAFile = ca
+                }
                 if let file = try string(relay, "smarthost_password_file", path) {
                     guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
                         throw error(path + ["smarthost_password_file"], "cannot read \(file)")

@@ -44,6 +44,7 @@ public enum ConfigurationPrinter {
             "port = \(c.relayPort)",
             "tls = \(q(c.relayTLS.rawValue))",
         ]
+        if let ca = c.tlsCAFile { lines.append("tls_ca_file = \(q(ca))") }
         if let s = c.smarthost { lines.append("smarthost = \(q(s.description))") }
         if let u = c.smarthostUser { lines.append("smarthost_user = \(q(u))  # password from smarthost_password_file, not shown") }
         if let d = c.dnsServer { lines.append("dns_server = \(q(d.description))") }

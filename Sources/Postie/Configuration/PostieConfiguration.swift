@@ -91,6 +91,8 @@ public struct PostieConfiguration: Sendable {
     }
     public var relayTLS = RelayTLS.may
     public var tlsPolicy: [String: RelayTLS] = [:]
+    /// PEM file of the certificate authorities `verify` trusts; nil trusts the system's.
+    public var tlsCAFile: String?
 
     /// Outbound connections at once, in total and to one destination domain.
     public var relayMaxConnections = 100

@@ -49,7 +49,7 @@ final class RelayAgent: Sendable {
         configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger
     ) throws {
         anyCertificate = try TLSCredentials.clientContext(verify: false)
-        verifiedCertificate = try TLSCredentials.clientContext(verify: true)
+        verifiedCertificate = try TLSCredentials.clientContext(verify: true, trustedCAs: configuration.tlsCAFile)
         self.configuration = configuration
         self.resolver = resolver
         self.spool = spool
