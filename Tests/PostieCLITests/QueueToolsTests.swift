@@ -33,6 +33,13 @@ import Testing
         #expect(try await eventually { server.delivered("bob").count == 2 })
         #expect(server.delivered("bob").contains { $0.contains("\na\n.\nb\n") })
 
+        // Installed (here: linked) as sendmail, the binary behaves as sendmail.
+        let link = dir + "/sendmail"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TestPaths.postieBinary)
+        let asSendmail = try Subprocess.run([link, "-oi", "-f", "cron@xyz.com", "--config", server.configPath, "carolyn@xyz.com"], stdin: "Subject: linked\n\nvia the link\n")
+        #expect(asSendmail.status == 0, "\(asSendmail.stderr)")
+        #expect(try await eventually { server.delivered("carolyn").contains { $0.contains("via the link") } })
+
         let unknown = try postie(["sendmail", "--config", server.configPath, "nobody@xyz.com"], stdin: "x\n")
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("nobody@xyz.com: no such local user"))

@@ -239,6 +239,23 @@ import Testing
         await wrong.stop()
     }
 
+    @Test func reportToARemoteSenderGoesThroughTheRelay() async throws {
+        let refusing = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.14")
+        let senderSide = try FakeSMTPServer(mode: "accept", host: "127.0.0.15", port: refusing.port)
+        let server = try await relayServer(dns: nil, port: refusing.port) {
+            $0.routes["remote.test"] = .init(host: "127.0.0.14", port: refusing.port)
+            $0.routes["senders.test"] = .init(host: "127.0.0.15", port: refusing.port)
+        }
+        _ = try await send(server, from: "someone@senders.test", to: ["bob@remote.test"])
+        #expect(try await eventually { senderSide.messages.count == 1 && server.spooled.isEmpty })
+        let report = senderSide.messages.first ?? ""
+        #expect(report.hasPrefix("X-Envelope-From: <> SIZE="), "\(report)")
+        #expect(report.contains("X-Envelope-To: <someone@senders.test>"))
+        #expect(report.contains("Content-Type: multipart/report; report-type=delivery-status;"))
+        #expect(report.contains("Final-Recipient: rfc822; bob@remote.test"))
+        await server.stop()
+    }
+
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }
