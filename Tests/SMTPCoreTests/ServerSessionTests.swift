@@ -63,6 +63,25 @@ import Testing
         #expect(driver.replies.suffix(3).map { String($0.prefix(9)) } == ["250 2.1.5", "250 2.1.5", "452 4.5.3"])
     }
 
+    @Test func messagesAndCommandsPerConnectionAreLimited() {
+        var limits = SMTPLimits()
+        limits.maxMessagesPerConnection = 1
+        var driver = SessionDriver(configuration: .init(hostname: "mx.test", limits: limits))
+        driver.start()
+        driver.send("EHLO c\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<bob@xyz.com>\r\nDATA\r\nx\r\n.\r\nMAIL FROM:<a@c.example>\r\n")
+        #expect(driver.messages.count == 1)
+        #expect(driver.replies.last?.hasPrefix("421 4.7.0 mx.test Error: too many messages") == true)
+        #expect(driver.closed)
+
+        var few = SMTPLimits()
+        few.maxCommandsPerConnection = 3
+        var chatty = SessionDriver(configuration: .init(hostname: "mx.test", limits: few))
+        chatty.start()
+        chatty.send("NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n")
+        #expect(chatty.replies.suffix(2).map { String($0.prefix(9)) } == ["250 2.0.0", "421 4.7.0"])
+        #expect(chatty.closed)
+    }
+
     @Test func sizeLimitIsAdvertisedAndEnforced() {
         var limits = SMTPLimits()
         limits.maxMessageSize = 20

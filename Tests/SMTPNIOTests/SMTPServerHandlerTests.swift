@@ -161,6 +161,23 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
         #expect(!h.channel.isActive)
     }
 
+    @Test func dataTricklingPastThePhaseLimitIsCutOff() throws {
+        let h = try Harness {
+            $0.dataTimeout = .seconds(60)
+            $0.dataPhaseLimit = .seconds(100)
+        }
+        try h.openTransaction()
+        try h.send("DATA\r\n")
+        _ = try h.output()
+        for _ in 0..<3 {
+            h.channel.embeddedEventLoop.advanceTime(by: .seconds(40))  // within the data timeout each time
+            try h.send("more data\r\n")
+        }
+        #expect(try h.output().hasPrefix("421 4.4.2"))
+        #expect(!h.channel.isActive)
+        #expect(h.delegate.aborted == 1)
+    }
+
     @Test func droppedConnectionAbandonsTheMessage() throws {
         let h = try Harness()
         try h.openTransaction()

@@ -213,7 +213,8 @@ public enum ConfigurationLoader {
                 smtp, path,
                 keys: [
                     "listen", "tls_listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
-                    "max_message_size", "max_recipients", "max_errors", "max_received_headers",
+                    "max_message_size", "max_recipients", "max_errors", "max_received_headers", "data_phase_limit",
+                    "max_messages_per_connection", "max_commands_per_connection",
                 ])
             if let listen = try strings(smtp, "listen", path) {
                 config.listen = try listen.map { text in
@@ -235,6 +236,9 @@ public enum ConfigurationLoader {
             if let n = try int(smtp, "max_connections_per_client", path, range: 1...1_000_000) { config.maxConnectionsPerClient = n }
             if let n = try int(smtp, "command_timeout", path, range: 1...86400) { config.commandTimeout = n }
             if let n = try int(smtp, "data_timeout", path, range: 1...86400) { config.dataTimeout = n }
+            if let n = try int(smtp, "data_phase_limit", path, range: 1...86400) { config.dataPhaseLimit = n }
+            if let n = try int(smtp, "max_messages_per_connection", path, range: 1...1_000_000) { config.limits.maxMessagesPerConnection = n }
+            if let n = try int(smtp, "max_commands_per_connection", path, range: 10...100_000_000) { config.limits.maxCommandsPerConnection = n }
             if let n = try int(smtp, "shutdown_grace", path, range: 0...3600) { config.shutdownGrace = n }
             if let n = try int(smtp, "max_message_size", path, range: 1024...(1 << 40)) { config.limits.maxMessageSize = n }
             if let n = try int(smtp, "max_recipients", path, range: 1...100_000) { config.limits.maxRecipients = n }

@@ -57,6 +57,8 @@ public struct PostieConfiguration: Sendable {
     /// Seconds.
     public var commandTimeout = 300
     public var dataTimeout = 180
+    /// Seconds the whole DATA phase of one message may take.
+    public var dataPhaseLimit = 1800
     public var shutdownGrace = 30
     public var limits = SMTPLimits()
     /// Loop guard: more `Received:` fields than this and the message is refused (`554 5.4.6`).

@@ -91,6 +91,7 @@ public final class PostieServer: Service, Sendable {
                     hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(startTLS: true, dsn: true)))
             serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
             serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
+            serverConfig.dataPhaseLimit = .seconds(Int64(config.dataPhaseLimit))
             serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
             serverConfig.maxConnections = config.maxConnections
             serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient

@@ -14,6 +14,10 @@ public struct SMTPLimits: Hashable, Sendable {
     public var maxRecipients = 100
     /// Error replies before the session is closed with `421`.
     public var maxErrors = 10
+    /// Messages one connection may deliver; then `421` and the close (the client reconnects).
+    public var maxMessagesPerConnection = 1000
+    /// Commands one connection may send; then `421` and the close.
+    public var maxCommandsPerConnection = 100_000
     /// AUTH command lines may be longer (RFC 4954 §4: 12288 octets).
     public var authLineLength = 12288
 

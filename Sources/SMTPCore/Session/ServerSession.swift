@@ -38,6 +38,8 @@ public struct ServerSession: Sendable {
     public private(set) var shuttingDown = false
     /// Messages accepted on this connection, for logs and limits.
     public private(set) var messagesAccepted = 0
+    /// Commands received on this connection, for the limit.
+    public private(set) var commandCount = 0
 
     public init(configuration: ServerSessionConfiguration) {
         self.configuration = configuration
@@ -276,6 +278,10 @@ public struct ServerSession: Sendable {
     }
 
     private mutating func handle(line: [UInt8], _ actions: inout [ServerAction]) {
+        commandCount += 1
+        if commandCount > configuration.limits.maxCommandsPerConnection {
+            return reply_(Reply(421, .init(4, 7, 0), "\(configuration.hostname) Error: too many commands on one connection"), &actions)
+        }
         switch parser.parse(line) {
         case .failure(let error):
             reply_(error.reply, &actions)
@@ -364,6 +370,9 @@ public struct ServerSession: Sendable {
     private mutating func mail(_ path: ReversePath, _ raw: [ESMTPParameter], _ actions: inout [ServerAction]) {
         guard heloName != nil else { return reply_(.badSequenceNeedHELO, &actions) }
         guard transaction == nil else { return reply_(.badSequenceNestedMAIL, &actions) }
+        if messagesAccepted >= configuration.limits.maxMessagesPerConnection {
+            return reply_(Reply(421, .init(4, 7, 0), "\(configuration.hostname) Error: too many messages on one connection, reconnect"), &actions)
+        }
         if configuration.requiresAuthentication && authenticatedUser == nil {
             return reply_(Reply(530, .init(5, 7, 0), "Error: authentication required"), &actions)
         }

@@ -8,6 +8,8 @@ public struct SMTPServerConfiguration: Sendable {
     public var commandTimeout: TimeAmount = .minutes(5)
     /// Waiting for the next chunk of message data (RFC 5321 §4.5.3.2.6: at least 3 minutes).
     public var dataTimeout: TimeAmount = .minutes(3)
+    /// The whole DATA (or BDAT) phase of one message, however steadily the data trickles in.
+    public var dataPhaseLimit: TimeAmount = .minutes(30)
     /// Connections at once, in total and from one client address.
     public var maxConnections = 1000
     public var maxConnectionsPerClient = 20

@@ -28,6 +28,8 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     private var readPending = false
     private var timer: Scheduled<Void>?
     private var closing = false
+    /// When the current message's data began, for the limit on the whole phase.
+    private var dataStarted: NIODeadline?
     /// Starts TLS on the channel after STARTTLS; nil when TLS is not configured.
     private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
 
@@ -88,7 +90,14 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         guard !closing else { return }
+        if session.isReadingMessage, let started = dataStarted, context.eventLoop.now - started > configuration.dataPhaseLimit {
+            // A client that trickles data to hold the connection: time is up for this message.
+            logger.info("data phase too long")
+            perform(session.timedOut())
+            return
+        }
         perform(session.receive(bytes))
+        if !session.isReadingMessage { dataStarted = nil }
         armTimer()
     }
 
@@ -167,6 +176,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
                     bound.value.recipientChecked($0)
                 }
             case .beginMessage(let start):
+                dataStarted = context.eventLoop.now
                 delegate?.beginMessage(start, session: session)
             case .messageData(let data):
                 delegate?.messageData(data)
