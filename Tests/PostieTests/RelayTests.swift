@@ -256,6 +256,23 @@ import Testing
         await server.stop()
     }
 
+    @Test func undeclaredEightBitNeverGoesToAPeerWithout8BITMIME() async throws {
+        let fake = try FakeSMTPServer(mode: "no-8bit", host: "127.0.0.16")
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.16", port: fake.port) }
+        try await blocking {
+            let c = try server.client()
+            _ = c.readReply()
+            c.send("EHLO c\r\nMAIL FROM:<elinor@abcd.com>\r\nRCPT TO:<bob@remote.test>\r\nDATA\r\n")
+            for _ in 0..<4 { _ = c.readReply() }
+            c.send("Subject: caf\u{e9}\r\n\r\n8-bit body \u{e9}\r\n.\r\n")  // no BODY=8BITMIME declared
+            _ = c.readReply()
+        }
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 && server.spooled.isEmpty })
+        #expect(await server.messages("elinor", "abcd.com").first?.contains("Status: 5.6.3") == true)
+        #expect(fake.messages.isEmpty)
+        await server.stop()
+    }
+
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }

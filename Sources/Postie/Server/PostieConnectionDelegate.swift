@@ -20,6 +20,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     private var targets: [AcceptedRecipient: [DeliveryTarget]] = [:]
     private var writer: SpoolWriter?
     private var scanner = HeaderScanner()
+    /// The message has octets above 127, declared or not: it must not go to a peer without 8BITMIME.
+    private var sawEightBit = false
     private var start: MessageStart?
     var onProgress: (() -> Void)?
     /// The TLS version once TLS is up, for our `Received:` field.
@@ -70,6 +72,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.writer = writer
         self.start = start
         scanner = HeaderScanner()
+        sawEightBit = false
         let single: String? =
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
         let hop = TraceHeaders.Hop(
@@ -81,6 +84,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func messageData(_ data: ByteBuffer) {
         scanner.scan(data)
+        if !sawEightBit { sawEightBit = data.readableBytesView.contains { $0 >= 0x80 } }
         writer?.write(data)
     }
 
@@ -111,6 +115,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         targets = [:]
         let envelopeRecipients = recipients
+        let eightBit = sawEightBit
         let client = connection.remoteIP
         let arrival = Int64(time(nil))
         let logger = self.logger
@@ -118,7 +123,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         return writer.commit { id, size in
             Envelope(
                 id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
-                protocolName: start.protocolName, body: tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8, ret: tx.parameters.ret,
+                protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
+                ret: tx.parameters.ret,
                 envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
         }.map { envelope in
             logger.info(
