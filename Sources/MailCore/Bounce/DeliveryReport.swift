@@ -93,7 +93,7 @@ public struct DeliveryReport: Sendable {
             s += "Your message was delivered to the recipients below, as you asked to be told.\r\n\r\n"
         }
         for r in recipients {
-            s += "<\(Self.clean(r.finalRecipient))>: \(r.action.rawValue): \(Self.clean(r.diagnostic))\r\n"
+            s += "<\(HeaderText.singleLine(r.finalRecipient))>: \(r.action.rawValue): \(HeaderText.singleLine(r.diagnostic))\r\n"
         }
         s += "\r\n"
 
@@ -101,16 +101,16 @@ public struct DeliveryReport: Sendable {
         s += "Content-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n"
         s += "Reporting-MTA: dns; \(reportingMTA)\r\n"
         s += "X-Postie-Queue-ID: \(queueID)\r\n"
-        if let envelopeID { s += "Original-Envelope-Id: \(Self.clean(envelopeID))\r\n" }
+        if let envelopeID { s += "Original-Envelope-Id: \(HeaderText.singleLine(envelopeID))\r\n" }
         s += "Arrival-Date: \(MessageDate.rfc5322(unixTime: arrivalDate))\r\n"
         for r in recipients {
             s += "\r\n"
-            s += "Final-Recipient: rfc822; \(Self.clean(r.finalRecipient))\r\n"
-            if let o = r.originalRecipient { s += "Original-Recipient: \(Self.clean(o))\r\n" }
+            s += "Final-Recipient: rfc822; \(HeaderText.singleLine(r.finalRecipient))\r\n"
+            if let o = r.originalRecipient { s += "Original-Recipient: \(HeaderText.singleLine(o))\r\n" }
             s += "Action: \(r.action.rawValue)\r\n"
             s += "Status: \(r.status)\r\n"
-            if let mta = r.remoteMTA { s += "Remote-MTA: dns; \(Self.clean(mta))\r\n" }
-            s += "Diagnostic-Code: smtp; \(Self.clean(r.diagnostic))\r\n"
+            if let mta = r.remoteMTA { s += "Remote-MTA: dns; \(HeaderText.singleLine(mta))\r\n" }
+            s += "Diagnostic-Code: smtp; \(HeaderText.singleLine(r.diagnostic))\r\n"
             if let t = r.lastAttempt { s += "Last-Attempt-Date: \(MessageDate.rfc5322(unixTime: t))\r\n" }
         }
         s += "\r\n"
@@ -151,7 +151,4 @@ public struct DeliveryReport: Sendable {
         guard let lastLF = bytes.lastIndex(of: 10) else { return bytes }
         return Array(bytes[...lastLF])
     }
-
-    /// One line, no control characters: values from elsewhere cannot break the report's syntax.
-    static func clean(_ text: String) -> String { HeaderText.singleLine(text) }
 }

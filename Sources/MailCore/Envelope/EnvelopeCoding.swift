@@ -27,19 +27,20 @@ extension Envelope {
 
     static let magic = "Postie-Envelope: 1"
 
+    /// Values from elsewhere are made single-line and tab-free with `HeaderText.singleLine`.
     public func encoded() -> String {
         var s = Self.magic + "\n"
         s += "Id: \(id)\n"
         s += "Arrival: \(arrivalTime) \(MessageDate.iso8601(unixTime: arrivalTime))\n"
         s += "Size: \(size)\n"
         s += "Sender: \(sender)\n"
-        s += "Client: \(Self.field(clientAddress))\n"
-        s += "Helo: \(Self.field(heloName))\n"
-        s += "Protocol: \(Self.field(protocolName))\n"
+        s += "Client: \(HeaderText.singleLine(clientAddress))\n"
+        s += "Helo: \(HeaderText.singleLine(heloName))\n"
+        s += "Protocol: \(HeaderText.singleLine(protocolName))\n"
         if let body { s += "Body: \(body.rawValue)\n" }
         if smtpUTF8 { s += "SMTPUTF8: yes\n" }
-        if let ret { s += "Ret: \(Self.field(ret))\n" }
-        if let envelopeID { s += "Envid: \(Self.field(envelopeID))\n" }
+        if let ret { s += "Ret: \(HeaderText.singleLine(ret))\n" }
+        if let envelopeID { s += "Envid: \(HeaderText.singleLine(envelopeID))\n" }
         if let nextAttempt { s += "Next-Attempt: \(nextAttempt) \(MessageDate.iso8601(unixTime: nextAttempt))\n" }
         if delayNotified { s += "Delay-Notified: yes\n" }
         for r in recipients {
@@ -50,17 +51,14 @@ extension Envelope {
             }
             fields.append(r.status.rawValue)
             fields.append("attempts=\(r.attempts)")
-            fields.append("original=\(Self.field(r.original))")
-            if let n = r.notify { fields.append("notify=\(Self.field(n))") }
-            if let o = r.originalRecipientParameter { fields.append("orcpt=\(Self.field(o))") }
-            if let e = r.lastError { fields.append("error=\(Self.field(e))") }
+            fields.append("original=\(HeaderText.singleLine(r.original))")
+            if let n = r.notify { fields.append("notify=\(HeaderText.singleLine(n))") }
+            if let o = r.originalRecipientParameter { fields.append("orcpt=\(HeaderText.singleLine(o))") }
+            if let e = r.lastError { fields.append("error=\(HeaderText.singleLine(e))") }
             s += "Recipient: " + fields.joined(separator: "\t") + "\n"
         }
         return s
     }
-
-    /// Values are single-line and tab-free: anything else is replaced by a space.
-    static func field(_ text: String) -> String { HeaderText.singleLine(text) }
 
     public init(decoding text: String) throws(DecodingError) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

@@ -99,9 +99,6 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// Messages waiting for a retry.
-    public var scheduledRetries: [String] { state.withLockedValue { Array($0.timers.keys) } }
-
     /// Tries now the messages waiting for a retry (all, or the one named); returns their ids.
     @discardableResult
     public func flush(_ id: String? = nil) -> [String] {

@@ -23,6 +23,9 @@ public struct ServerSession: Sendable {
 
     public let configuration: ServerSessionConfiguration
     private let parser: CommandParser
+    /// The longest command line kept before it is skipped; fixed by the configuration, so worked
+    /// out once rather than for every line.
+    private let longestLine: Int
     private var phase = Phase.notGreeted
     private var inbound = ByteBuffer()
     /// The rest of an over-long command line is being skipped.
@@ -44,6 +47,7 @@ public struct ServerSession: Sendable {
     public init(configuration: ServerSessionConfiguration) {
         self.configuration = configuration
         self.parser = CommandParser(limits: configuration.limits)
+        self.longestLine = configuration.limits.longestLine(extensions: configuration.extensions)
         self.isTLS = configuration.implicitTLS
     }
 
@@ -255,7 +259,7 @@ public struct ServerSession: Sendable {
     }
 
     private mutating func nextLine() -> FramedLine? {
-        let longest = configuration.limits.longestLine(extensions: configuration.extensions)
+        let longest = longestLine
         while true {
             let view = inbound.readableBytesView
             guard let lf = view.firstIndex(of: 10) else {
