@@ -10,7 +10,7 @@ struct PostieCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postie",
         abstract: "Postie, a mail transfer agent: receives mail over SMTP and keeps it in Maildirs.",
-        subcommands: [Serve.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self, PasswdCommand.self],
         defaultSubcommand: Serve.self)
 
     /// Installed (or linked) as `sendmail`, Postie behaves as sendmail.

@@ -149,3 +149,26 @@ import Testing
         _ = postie.process.waitForExit(timeout: 20)
     }
 }
+
+@Suite struct PasswdTests {
+    @Test func printsAHashThatTheConfigurationTakes() throws {
+        let result = try Subprocess.run([TestPaths.postieBinary, "passwd", "--cost", "4"], stdin: "hunter2\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let hash = result.stdout.trimmingCharacters(in: .newlines)
+        #expect(hash.hasPrefix("$scrypt$ln=4,r=8,p=1$"))
+        #expect(!result.stdout.contains("hunter2") && !result.stderr.contains("hunter2"))
+        let dir = try TestPaths.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "[auth.users.\"alice@example.com\"]\npassword = \"\(hash)\"\n".write(toFile: dir + "/a.toml", atomically: true, encoding: .utf8)
+        let check = try Subprocess.run([TestPaths.postieBinary, "check-config", dir + "/a.toml"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("[auth.users.\"alice@example.com\"]\npassword = \"\(hash)\""))
+    }
+
+    @Test func emptyPasswordIsRefused() throws {
+        let result = try Subprocess.run([TestPaths.postieBinary, "passwd"], stdin: "\n")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("the password is empty"))
+        #expect(result.stdout.isEmpty)
+    }
+}

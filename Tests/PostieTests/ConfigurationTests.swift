@@ -76,6 +76,15 @@ import Testing
         ("[domains.\"x.org\"]\nusers = [\"a\"]\nsecret = 1\n", 3, "domains.x.org.secret", "unknown key"),
         ("log_level = \"loud\"\n", 1, "log_level", "must be one of"),
         ("hostname = \"not a host\"\n", 1, "hostname", "must be a domain name"),
+        ("[auth.users.\"a@x.org\"]\npassword = \"secret\"\n", 2, "auth.users.a@x.org.password", "not a password hash"),
+        ("[auth.users.\"a@x.org\"]\nsend_as = [\"@x.org\"]\n", 1, "auth.users.a@x.org.password", "missing"),
+        ("[auth]\nsenders = \"some\"\n", 2, "auth.senders", "must be \"own\" or \"any\""),
+        ("[auth]\nfailure_delay = \"soon\"\n", 2, "auth.failure_delay", "must be a number of seconds"),
+        ("[submission]\nlisten = [\"587\"]\n", 2, "submission.listen", "is not an address"),
+        (
+            "[auth.users.\"a@x.org\"]\npassword = \"\(ConfigurationTests.hash)\"\nsend_as = [\"not an address\"]\n", 3,
+            "auth.users.a@x.org.send_as", "neither an address nor @domain"
+        ),
     ])
     func errorsNameFileLineAndKey(text: String, line: Int, key: String, message: String) {
         do {
@@ -90,6 +99,37 @@ import Testing
         } catch {
             Issue.record("\(error)")
         }
+    }
+
+    static let hash = try! PasswordHash.make(password: Array("pw".utf8), logRounds: 4).description
+
+    @Test func authAndSubmission() throws {
+        let text = """
+            [submission]
+            listen = ["0.0.0.0:587"]
+            tls_listen = ["0.0.0.0:465"]
+
+            [auth]
+            senders = "any"
+            max_failures = 7
+            failure_window = 600
+            failure_delay = 0.5
+
+            [auth.users."Alice@Example.com"]
+            password = "\(Self.hash)"
+            send_as = ["info@example.com", "@example.org"]
+            """
+        let c = try ConfigurationLoader.load(text: text, file: "auth.toml")
+        #expect(c.submissionListen == [.init(host: "0.0.0.0", port: 587)])
+        #expect(c.submissionTLSListen == [.init(host: "0.0.0.0", port: 465)])
+        #expect(!c.restrictSenders)
+        #expect(c.authMaxFailures == 7 && c.authFailureWindow == 600 && c.authFailureDelay == 0.5)
+        #expect(c.users["alice@example.com"]?.sendAs == ["info@example.com", "@example.org"])
+        #expect(c.users["alice@example.com"]?.password.verify(Array("pw".utf8)) == true)
+        let again = try ConfigurationLoader.load(text: ConfigurationPrinter.render(c), file: "printed")
+        #expect(ConfigurationPrinter.render(again) == ConfigurationPrinter.render(c))
+        #expect(PostieConfiguration.defaults().users.isEmpty)
+        #expect(PostieConfiguration.defaults().restrictSenders)
     }
 
     @Test func syntaxErrorsNameTheLine() {

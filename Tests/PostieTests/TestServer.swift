@@ -25,15 +25,15 @@ final class TestServer: @unchecked Sendable {
         return config
     }
 
-    init(_ adjust: (inout PostieConfiguration) -> Void = { _ in }) async throws {
+    init(logger: Logger? = nil, _ adjust: (inout PostieConfiguration) -> Void = { _ in }) async throws {
         let temporary = try TestPaths.temporaryDirectory("postie")
         var config = Self.configuration(dataDirectory: temporary)
         adjust(&config)
         if config.dataDirectory != temporary { try? FileManager.default.removeItem(atPath: temporary) }
         dataDirectory = config.dataDirectory
-        var logger = Logger(label: "postie-test")
-        logger.logLevel = .critical
-        server = PostieServer(configuration: config, logger: logger)
+        var quiet = Logger(label: "postie-test")
+        quiet.logLevel = .critical
+        server = PostieServer(configuration: config, logger: logger ?? quiet)
         let addresses = try await server.start()
         port = addresses[0].port!
     }
@@ -62,8 +62,10 @@ final class TestServer: @unchecked Sendable {
 }
 
 /// Starts a server, runs the body, stops the server whatever happens.
-func withServer(_ adjust: (inout PostieConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> Void) async throws {
-    let server = try await TestServer(adjust)
+func withServer(
+    logger: Logger? = nil, _ adjust: (inout PostieConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> Void
+) async throws {
+    let server = try await TestServer(logger: logger, adjust)
     do {
         try await body(server)
     } catch {
@@ -71,4 +73,37 @@ func withServer(_ adjust: (inout PostieConfiguration) -> Void = { _ in }, _ body
         throw error
     }
     await server.stop()
+}
+
+/// Keeps every log line (message and metadata) in memory, to check what the server logs.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    var logger: Logger {
+        Logger(label: "captured") { _ in Handler(log: self) }
+    }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
+            line: UInt
+        ) {
+            let all = self.metadata.merging(metadata ?? [:]) { $1 }
+            log.append("\(level) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        }
+    }
 }

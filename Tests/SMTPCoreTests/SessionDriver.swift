@@ -11,6 +11,8 @@ struct SessionDriver {
     var messages: [String] = []
     var current: ByteBuffer?
     var startedTLS = false
+    /// Credentials the session asked to check, in order.
+    var authentications: [SASLCredentials] = []
 
     init(configuration: ServerSessionConfiguration = ServerSessionConfiguration(hostname: "mx.test", extensions: .init(startTLS: true, dsn: true))) {
         session = ServerSession(configuration: configuration)
@@ -24,6 +26,14 @@ struct SessionDriver {
             return ["carolyn", "bob", "postmaster"].contains(m.localPart.lowercased())
                 ? Reply(250, .init(2, 1, 5), "Ok") : Reply(550, .init(5, 1, 1), "User unknown")
         }
+    }
+
+    /// The one user: `alice@xyz.com` with password `secret`, who may also send as `@abcd.com`.
+    static func verdict(_ credentials: SASLCredentials) -> AuthenticationOutcome {
+        guard credentials.user == "alice@xyz.com", credentials.password == Array("secret".utf8), credentials.authorizationID.isEmpty
+        else { return .refused(Reply(535, .init(5, 7, 8), "Error: authentication failed")) }
+        return .accepted(
+            AuthenticatedIdentity(user: "alice@xyz.com", senders: SenderPolicy(addresses: ["alice@xyz.com"], domains: ["abcd.com"])))
     }
 
     mutating func start() { run(session.start()) }
@@ -53,6 +63,9 @@ struct SessionDriver {
                 current = nil
             case .startTLS:
                 startedTLS = true
+            case .authenticate(let credentials):
+                authentications.append(credentials)
+                run(session.authenticationChecked(Self.verdict(credentials)))
             }
         }
     }

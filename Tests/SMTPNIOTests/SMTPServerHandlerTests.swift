@@ -34,6 +34,12 @@ final class ManualDelegate: SMTPConnectionDelegate, @unchecked Sendable {
     }
     func abortMessage() { aborted += 1 }
     func connectionClosed() {}
+    var authPromises: [EventLoopPromise<AuthenticationOutcome>] = []
+    func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
+        let p = eventLoop.makePromise(of: AuthenticationOutcome.self)
+        authPromises.append(p)
+        return p.futureResult
+    }
 }
 
 struct ManualFactory: SMTPServerDelegate {

@@ -81,6 +81,62 @@ public enum ConfigurationLoader {
             return result
         }
 
+        func listenAddresses(_ table: TOMLTable, _ key: String, _ path: [String], example: String) throws -> [PostieConfiguration.ListenAddress]? {
+            try strings(table, key, path)?.map { text in
+                guard let a = PostieConfiguration.ListenAddress(text) else {
+                    throw error(path + [key], "'\(text)' is not an address such as \(example)")
+                }
+                return a
+            }
+        }
+
+        /// Seconds, whole or fractional.
+        func seconds(_ table: TOMLTable, _ key: String, _ path: [String], range: ClosedRange<Double>) throws -> Double? {
+            guard let value = table[key] else { return nil }
+            guard let n = value.tomlValue.double ?? value.tomlValue.int.map(Double.init) else {
+                throw error(path + [key], "must be a number of seconds")
+            }
+            guard range.contains(n) else { throw error(path + [key], "must be between \(range.lowerBound) and \(range.upperBound)") }
+            return n
+        }
+
+        func applyAuth(_ auth: TOMLTable, to config: inout PostieConfiguration) throws {
+            let path = ["auth"]
+            try only(auth, path, keys: ["senders", "max_failures", "failure_window", "failure_delay", "users"])
+            if let s = try string(auth, "senders", path) {
+                guard s == "own" || s == "any" else { throw error(path + ["senders"], "must be \"own\" or \"any\"") }
+                config.restrictSenders = s == "own"
+            }
+            if let n = try int(auth, "max_failures", path, range: 1...10_000) { config.authMaxFailures = n }
+            if let n = try int(auth, "failure_window", path, range: 1...(7 * 86400)) { config.authFailureWindow = n }
+            if let n = try seconds(auth, "failure_delay", path, range: 0...60) { config.authFailureDelay = n }
+            guard let users = try subtable(auth, "users", path) else { return }
+            for name in users.keys {
+                let userPath = path + ["users", name]
+                guard !name.isEmpty, name.utf8.count <= 256, name.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value != 127 }) else {
+                    throw error(userPath, "a user name must be printable, without spaces")
+                }
+                guard let table = try subtable(users, name, path + ["users"]) else { continue }
+                try only(table, userPath, keys: ["password", "send_as"])
+                guard let text = try string(table, "password", userPath) else {
+                    throw error(userPath + ["password"], "missing: every user needs a password hash from 'postie passwd'")
+                }
+                let hash: PasswordHash
+                do {
+                    hash = try PasswordHash(text)
+                } catch {
+                    throw self.error(userPath + ["password"], "\(error)")
+                }
+                let sendAs = try strings(table, "send_as", userPath) ?? []
+                for entry in sendAs {
+                    let ok = entry.hasPrefix("@") ? AddressGrammar.isDomain(Array(entry.dropFirst().utf8)[...]) : Mailbox.parse(entry) != nil
+                    guard ok else { throw error(userPath + ["send_as"], "'\(entry)' is neither an address nor @domain") }
+                }
+                guard config.users[name.lowercased()] == nil else { throw error(userPath, "the user is named twice (names ignore case)") }
+                config.users[name.lowercased()] = PostieConfiguration.User(password: hash, sendAs: sendAs)
+            }
+        }
+
         func subtable(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> TOMLTable? {
             guard let value = table[key] else { return nil }
             guard let t = value.tomlValue.table else { throw error(path + [key], "must be a table") }
@@ -88,7 +144,9 @@ public enum ConfigurationLoader {
         }
 
         mutating func apply(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
-            try only(root, [], keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue", "tls"])
+            try only(
+                root, [],
+                keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue", "tls", "submission", "auth"])
             if let tls = try subtable(root, "tls", []) {
                 let path = ["tls"]
                 try only(tls, path, keys: ["certificate", "key"])
@@ -119,6 +177,13 @@ public enum ConfigurationLoader {
                 config.logLevel = level
             }
             if let smtp = try subtable(root, "smtp", []) { try applySMTP(smtp, to: &config) }
+            if let submission = try subtable(root, "submission", []) {
+                let path = ["submission"]
+                try only(submission, path, keys: ["listen", "tls_listen"])
+                if let l = try listenAddresses(submission, "listen", path, example: "127.0.0.1:587") { config.submissionListen = l }
+                if let l = try listenAddresses(submission, "tls_listen", path, example: "127.0.0.1:465") { config.submissionTLSListen = l }
+            }
+            if let auth = try subtable(root, "auth", []) { try applyAuth(auth, to: &config) }
             if let r = try subtable(root, "recipients", []) {
                 let path = ["recipients"]
                 try only(r, path, keys: ["delimiter", "postmaster_domain"])
@@ -216,22 +281,8 @@ public enum ConfigurationLoader {
                     "max_message_size", "max_recipients", "max_errors", "max_received_headers", "data_phase_limit",
                     "max_messages_per_connection", "max_commands_per_connection",
                 ])
-            if let listen = try strings(smtp, "listen", path) {
-                config.listen = try listen.map { text in
-                    guard let a = PostieConfiguration.ListenAddress(text) else {
-                        throw error(path + ["listen"], "'\(text)' is not an address such as 127.0.0.1:2525 or [::1]:25")
-                    }
-                    return a
-                }
-            }
-            if let listen = try strings(smtp, "tls_listen", path) {
-                config.tlsListen = try listen.map { text in
-                    guard let a = PostieConfiguration.ListenAddress(text) else {
-                        throw error(path + ["tls_listen"], "'\(text)' is not an address such as 127.0.0.1:465")
-                    }
-                    return a
-                }
-            }
+            if let l = try listenAddresses(smtp, "listen", path, example: "127.0.0.1:2525 or [::1]:25") { config.listen = l }
+            if let l = try listenAddresses(smtp, "tls_listen", path, example: "127.0.0.1:465") { config.tlsListen = l }
             if let n = try int(smtp, "max_connections", path, range: 1...1_000_000) { config.maxConnections = n }
             if let n = try int(smtp, "max_connections_per_client", path, range: 1...1_000_000) { config.maxConnectionsPerClient = n }
             if let n = try int(smtp, "command_timeout", path, range: 1...86400) { config.commandTimeout = n }

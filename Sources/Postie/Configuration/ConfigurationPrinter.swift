@@ -77,6 +77,23 @@ public enum ConfigurationPrinter {
             "delay_warning = \(c.delayWarning)",
             "bounce_size_limit = \(c.bounceSizeLimit)",
         ]
+        lines += [
+            "",
+            "[submission]",
+            "listen = \(list(c.submissionListen.map(\.description)))",
+            "tls_listen = \(list(c.submissionTLSListen.map(\.description)))",
+            "",
+            "[auth]",
+            "senders = \(q(c.restrictSenders ? "own" : "any"))",
+            "max_failures = \(c.authMaxFailures)",
+            "failure_window = \(c.authFailureWindow)",
+            "failure_delay = \(c.authFailureDelay)",
+        ]
+        for name in c.users.keys.sorted() {
+            let user = c.users[name]!
+            lines += ["[auth.users.\(q(name))]", "password = \(q(user.password.description))"]
+            if !user.sendAs.isEmpty { lines.append("send_as = \(list(user.sendAs))") }
+        }
         if let cert = c.tlsCertificate, let key = c.tlsKey {
             lines += ["", "[tls]", "certificate = \(q(cert))", "key = \(q(key))"]
         }

@@ -52,6 +52,33 @@ public struct PostieConfiguration: Sendable {
     /// self-signed certificate for its host name on first start.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// Submission listeners (RFC 6409): STARTTLS, and AUTH before MAIL.
+    public var submissionListen: [ListenAddress] = []
+    /// Submission listeners where TLS starts with the connection (RFC 8314, port 465).
+    public var submissionTLSListen: [ListenAddress] = []
+
+    /// Someone who may log in with AUTH: a password hash and the addresses they may send as.
+    public struct User: Sendable {
+        public var password: PasswordHash
+        /// Addresses (`info@example.com`) and whole domains (`@example.org`) besides the user's
+        /// own name, when that is an address.
+        public var sendAs: [String]
+
+        public init(password: PasswordHash, sendAs: [String] = []) {
+            self.password = password
+            self.sendAs = sendAs
+        }
+    }
+    /// Users by name, lower case. AUTH is offered (over TLS only) when there is at least one.
+    public var users: [String: User] = [:]
+    /// Authenticated users may send only as their own addresses (`553 5.7.1` otherwise).
+    public var restrictSenders = true
+    /// Failed AUTH attempts from one client address within the window; then `421 4.7.0` until
+    /// the window has passed.
+    public var authMaxFailures = 5
+    public var authFailureWindow = 900
+    /// Seconds a failed AUTH's reply is held back, times the failures in the window.
+    public var authFailureDelay = 1.0
     public var maxConnections = 1000
     public var maxConnectionsPerClient = 20
     /// Seconds.

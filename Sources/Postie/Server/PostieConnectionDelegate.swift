@@ -26,6 +26,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     var onProgress: (() -> Void)?
     /// The TLS version once TLS is up, for our `Received:` field.
     private var tlsVersion: String?
+    /// The AUTH user of the message being received, for the log.
+    private var user: String?
 
     init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
         self.context = context
@@ -36,8 +38,16 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         logger[metadataKey: "client"] = .string(connection.remoteIP)
     }
 
-    private var mayRelay: Bool {
-        context.configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
+    /// Authenticated users and clients in the trusted networks may send anywhere.
+    private func mayRelay(_ session: ServerSession) -> Bool {
+        session.authenticatedUser != nil || context.configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
+    }
+
+    func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
+        guard let authenticator = context.authenticator else {
+            return eventLoop.makeSucceededFuture(.refused(Authenticator.badCredentials))
+        }
+        return authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop)
     }
 
     func checkRecipient(_ recipient: AcceptedRecipient, transaction: SessionTransaction, session: ServerSession) -> EventLoopFuture<Reply> {
@@ -50,7 +60,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             targets[recipient] = t
             reply = Reply(250, .init(2, 1, 5), "Ok")
         case .notLocal:
-            if case .mailbox(let m) = recipient.path, mayRelay {
+            if case .mailbox(let m) = recipient.path, mayRelay(session) {
                 targets[recipient] = [.remote(m)]
                 reply = Reply(250, .init(2, 1, 5), "Ok")
             } else {
@@ -71,6 +81,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         writer.onProgress = { [weak self] _ in self?.onProgress?() }
         self.writer = writer
         self.start = start
+        user = session.authenticatedUser
         scanner = HeaderScanner()
         sawEightBit = false
         let single: String? =
@@ -118,7 +129,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let eightBit = sawEightBit
         let client = connection.remoteIP
         let arrival = Int64(time(nil))
-        let logger = self.logger
+        var userLogger = self.logger
+        if let user { userLogger[metadataKey: "user"] = .string(user) }
+        let logger = userLogger
         let queue = context.queue
         return writer.commit { id, size in
             Envelope(

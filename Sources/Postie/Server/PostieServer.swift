@@ -15,6 +15,8 @@ struct PostieContext: Sendable {
     let directory: LocalDirectory
     let spool: Spool
     let queue: QueueRunner
+    /// Nil when no users are configured (AUTH is not offered).
+    let authenticator: Authenticator?
     let logger: Logger
 }
 
@@ -82,13 +84,15 @@ public final class PostieServer: Service, Sendable {
             }
             for envelope in recovered { queue.enqueue(envelope) }
 
+            let authenticator = config.users.isEmpty ? nil : try Authenticator(configuration: config, threadPool: threadPool, logger: logger)
             let context = PostieContext(
-                configuration: config, directory: config.directory, spool: spool, queue: queue, logger: logger)
+                configuration: config, directory: config.directory, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
             let credentials = try TLSCredentials.load(configuration: config, logger: logger)
             let tlsContext = try credentials.serverContext()
             var serverConfig = SMTPServerConfiguration(
                 session: ServerSessionConfiguration(
-                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(startTLS: true, dsn: true)))
+                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(
+                        startTLS: true, auth: config.users.isEmpty ? [] : SASLExchange.supportedMechanisms, dsn: true)))
             serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
             serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
             serverConfig.dataPhaseLimit = .seconds(Int64(config.dataPhaseLimit))
@@ -109,6 +113,13 @@ public final class PostieServer: Service, Sendable {
             }
             for listen in config.tlsListen {
                 addresses.append(try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext))
+            }
+            for listen in config.submissionListen {
+                addresses.append(try await server.bind(host: listen.host, port: listen.port, requireAuthentication: true))
+            }
+            for listen in config.submissionTLSListen {
+                addresses.append(
+                    try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext, requireAuthentication: true))
             }
             running.withLockedValue {
                 $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, addresses: addresses)

@@ -20,4 +20,14 @@ public enum ServerAction: Hashable, Sendable {
     case abortMessage
     /// Reply `220` is queued before this: start TLS now, before reading anything else.
     case startTLS
+    /// Check these credentials, then call `ServerSession.authenticationChecked(_:)`. The session
+    /// reads no further input until then. Never log them.
+    case authenticate(SASLCredentials)
+}
+
+/// The verdict on AUTH credentials.
+public enum AuthenticationOutcome: Hashable, Sendable {
+    case accepted(AuthenticatedIdentity)
+    /// `535 5.7.8` for bad credentials, `454 4.7.0` for a temporary failure, `421` to close.
+    case refused(Reply)
 }

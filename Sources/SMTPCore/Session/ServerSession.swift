@@ -18,6 +18,10 @@ public struct ServerSession: Sendable {
         case awaitingCommit
         /// STARTTLS was answered; nothing is read until the handshake is done.
         case awaitingTLS
+        /// AUTH sent a `334` challenge; the next line is the client's response, not a command.
+        case authResponse(SASLExchange)
+        /// The credentials are being checked; nothing is read until the verdict.
+        case awaitingAuthentication
         case closed
     }
 
@@ -34,7 +38,9 @@ public struct ServerSession: Sendable {
     public private(set) var heloName: String?
     public private(set) var usedEHLO = false
     public private(set) var isTLS: Bool
-    public private(set) var authenticatedUser: String?
+    /// Who the client proved to be with AUTH, and which senders that allows.
+    public private(set) var identity: AuthenticatedIdentity?
+    public var authenticatedUser: String? { identity?.user }
     public private(set) var transaction: SessionTransaction?
     private var chunkDecoder: ChunkDecoder?
     public private(set) var errorCount = 0
@@ -119,9 +125,21 @@ public struct ServerSession: Sendable {
         return []
     }
 
-    /// AUTH succeeded for this user (the SASL exchange lives with the security work).
-    public mutating func authenticated(as user: String) {
-        authenticatedUser = user
+    /// The answer to `.authenticate`: `235` and the identity, or the refusal (`535 5.7.8` for
+    /// bad credentials, `454 4.7.0` for a temporary failure, `421` to close).
+    public mutating func authenticationChecked(_ outcome: AuthenticationOutcome) -> [ServerAction] {
+        guard case .awaitingAuthentication = phase else { return [] }
+        var actions: [ServerAction] = []
+        phase = .command
+        switch outcome {
+        case .accepted(let identity):
+            self.identity = identity
+            reply_(Reply(235, .init(2, 7, 0), "Authentication successful"), &actions)
+        case .refused(let reply):
+            reply_(reply, &actions)
+        }
+        process(&actions)
+        return actions
     }
 
     /// The client said nothing for too long (RFC 5321 §4.5.3.2).
@@ -154,7 +172,7 @@ public struct ServerSession: Sendable {
     /// I/O layer may stop reading from the socket meanwhile.
     public var isWaiting: Bool {
         switch phase {
-        case .awaitingRecipient, .awaitingCommit, .awaitingTLS: return true
+        case .awaitingRecipient, .awaitingCommit, .awaitingTLS, .awaitingAuthentication: return true
         default: return false
         }
     }
@@ -163,7 +181,7 @@ public struct ServerSession: Sendable {
     /// STARTTLS handshake input must flow: the TLS layer needs it.
     public var holdsInput: Bool {
         switch phase {
-        case .awaitingRecipient, .awaitingCommit: return true
+        case .awaitingRecipient, .awaitingCommit, .awaitingAuthentication: return true
         default: return false
         }
     }
@@ -193,9 +211,22 @@ public struct ServerSession: Sendable {
     private mutating func process(_ actions: inout [ServerAction]) {
         while true {
             switch phase {
-            case .notGreeted, .awaitingRecipient, .awaitingCommit, .awaitingTLS, .closed:
+            case .notGreeted, .awaitingRecipient, .awaitingCommit, .awaitingTLS, .awaitingAuthentication, .closed:
                 compactInbound()
                 return
+            case .authResponse(var exchange):
+                switch nextLine() {
+                case nil:
+                    compactInbound()
+                    return
+                case .tooLong:
+                    phase = .command
+                    reply_(Reply(500, .init(5, 5, 6), "Authentication Exchange line is too long"), &actions)
+                case .line(let line):
+                    commandCount += 1
+                    phase = .command
+                    authStep(exchange.respond(line), exchange, &actions)
+                }
             case .command:
                 switch nextLine() {
                 case nil:
@@ -346,12 +377,43 @@ public struct ServerSession: Sendable {
                     ]), &actions)
         case .starttls(let parameter):
             starttls(parameter: parameter, &actions)
-        case .auth:
-            if configuration.extensions.auth.isEmpty || !isTLS {
-                reply_(Reply(502, .init(5, 5, 1), "Error: authentication not enabled"), &actions)
-            } else {
-                reply_(Reply(504, .init(5, 5, 4), "Error: mechanism not supported"), &actions)
-            }
+        case .auth(let mechanism, let initialResponse):
+            auth(mechanism: mechanism, initialResponse: initialResponse, &actions)
+        }
+    }
+
+    /// AUTH (RFC 4954 §4): offered and accepted only over TLS, once per session, outside a
+    /// transaction.
+    private mutating func auth(mechanism: String, initialResponse: String?, _ actions: inout [ServerAction]) {
+        guard !configuration.extensions.auth.isEmpty else {
+            return reply_(Reply(502, .init(5, 5, 1), "Error: authentication not enabled"), &actions)
+        }
+        guard isTLS else {
+            return reply_(Reply(538, .init(5, 7, 11), "Encryption required for requested authentication mechanism"), &actions)
+        }
+        guard heloName != nil, usedEHLO else { return reply_(Reply(503, .init(5, 5, 1), "Error: send EHLO first"), &actions) }
+        guard identity == nil else { return reply_(Reply(503, .init(5, 5, 1), "Error: already authenticated"), &actions) }
+        guard transaction == nil else {
+            return reply_(Reply(503, .init(5, 5, 1), "Error: AUTH not permitted during a mail transaction"), &actions)
+        }
+        guard configuration.extensions.auth.contains(mechanism),
+            let (exchange, step) = SASLExchange.start(mechanism: mechanism, initialResponse: initialResponse)
+        else {
+            return reply_(Reply(504, .init(5, 5, 4), "Error: authentication mechanism not supported"), &actions)
+        }
+        authStep(step, exchange, &actions)
+    }
+
+    private mutating func authStep(_ step: SASLExchange.Step, _ exchange: SASLExchange, _ actions: inout [ServerAction]) {
+        switch step {
+        case .challenge(let text):
+            phase = .authResponse(exchange)
+            actions.append(.send(Reply(334, nil, text)))
+        case .failure(let reply):
+            reply_(reply, &actions)
+        case .credentials(let credentials):
+            phase = .awaitingAuthentication
+            actions.append(.authenticate(credentials))
         }
     }
 
@@ -377,8 +439,12 @@ public struct ServerSession: Sendable {
         if messagesAccepted >= configuration.limits.maxMessagesPerConnection {
             return reply_(Reply(421, .init(4, 7, 0), "\(configuration.hostname) Error: too many messages on one connection, reconnect"), &actions)
         }
-        if configuration.requiresAuthentication && authenticatedUser == nil {
+        if configuration.requiresAuthentication && identity == nil {
             return reply_(Reply(530, .init(5, 7, 0), "Error: authentication required"), &actions)
+        }
+        if let identity, !identity.senders.permits(path) {
+            return reply_(
+                Reply(553, .init(5, 7, 1), "\(path): Sender address rejected: not owned by user \(identity.user)"), &actions)
         }
         if shuttingDown {
             return reply_(Reply(421, .init(4, 3, 2), "\(configuration.hostname) Service shutting down, try again later"), &actions)

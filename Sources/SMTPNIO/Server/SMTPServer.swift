@@ -33,8 +33,11 @@ public final class SMTPServer: Sendable {
     }
 
     /// Listens on `host:port` (port 0 picks a free one); returns the bound address. With `tls`,
-    /// the connection is encrypted from its start (implicit TLS, RFC 8314).
-    public func bind(host: String, port: Int, implicitTLS tls: NIOSSLContext? = nil) async throws -> SocketAddress {
+    /// the connection is encrypted from its start (implicit TLS, RFC 8314). With
+    /// `requireAuthentication` it is a submission port (RFC 6409): AUTH comes before MAIL.
+    public func bind(
+        host: String, port: Int, implicitTLS tls: NIOSSLContext? = nil, requireAuthentication: Bool = false
+    ) async throws -> SocketAddress {
         let quiesce = self.quiesce
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -53,6 +56,7 @@ public final class SMTPServer: Sendable {
                 }
                 var configuration = self.configuration
                 if tls != nil { configuration.session.implicitTLS = true }
+                if requireAuthentication { configuration.session.requiresAuthentication = true }
                 let handler = SMTPServerHandler(
                     configuration: configuration, delegate: delegate, limiter: limiter, connectionID: id, logger: logger,
                     startTLS: startTLS)

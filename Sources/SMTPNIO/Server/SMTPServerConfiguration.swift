@@ -61,6 +61,8 @@ public protocol SMTPConnectionDelegate: AnyObject {
     func connectionClosed()
     /// TLS is up (after STARTTLS, or from the start); the version is for the `Received:` field.
     func tlsEstablished(version: String?)
+    /// Checks AUTH credentials (never log them). Only called when AUTH is advertised.
+    func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome>
 }
 
 extension SMTPConnectionDelegate {

@@ -195,6 +195,11 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
                 }
                 let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
                 startTLS(context.channel).whenComplete { bound.value.tlsFinished($0) }
+            case .authenticate(let credentials):
+                guard let delegate else { continue }
+                flushOut()
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                delegate.authenticate(credentials, session: session).whenComplete { bound.value.authenticationChecked($0) }
             }
         }
         flushOut()
@@ -265,6 +270,13 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     private func messageCommitted(_ result: Result<Reply, Error>) {
         perform(session.messageCommitted(Self.reply(result, failure: "Error: local error in processing, try again later")))
+        armTimer()
+        resumeReadingIfPossible()
+    }
+
+    private func authenticationChecked(_ result: Result<AuthenticationOutcome, Error>) {
+        let outcome = (try? result.get()) ?? .refused(Reply(454, .init(4, 7, 0), "Temporary authentication failure"))
+        perform(session.authenticationChecked(outcome))
         armTimer()
         resumeReadingIfPossible()
     }
