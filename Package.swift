@@ -89,6 +89,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Fuzzing (docs/security.md): the harness is a library so that the tests replay the inputs
+        // the fuzzer once crashed on; SMTPFuzz is the libFuzzer executable (Fuzz/run builds it).
+        .target(
+            name: "FuzzHarness",
+            dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Harness"),
+        .executableTarget(name: "SMTPFuzz", dependencies: ["FuzzHarness"], path: "Fuzz/SMTPFuzz"),
         // Helpers shared by the test targets: transcripts, paths, external clients.
         .target(
             name: "TestSupport",
@@ -96,7 +103,7 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(
             name: "SMTPCoreTests",
-            dependencies: ["SMTPCore", "TestSupport", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
+            dependencies: ["SMTPCore", "TestSupport", "FuzzHarness", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(

@@ -18,7 +18,7 @@ public struct ChunkDecoder: Sendable {
     }
 
     private mutating func flag(_ p: MessageDataProblem) {
-        if problem == nil || p == .bareLineEnding { problem = p }
+        problem = MessageDataProblem.graver(problem, p)
     }
 
     /// Takes up to `limit` octets from `input`, checks them, and appends them to `output` while

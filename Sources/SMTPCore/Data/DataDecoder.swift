@@ -9,6 +9,22 @@ public enum MessageDataProblem: Hashable, Sendable {
     /// More octets than the size limit.
     case tooBig
 
+    /// The problem reported when a message has several: a bare line ending (smuggling) first, then
+    /// the size, then a long line. A fixed order, so the reply never depends on how the data was
+    /// cut into reads (the fuzzer found that it did).
+    static func graver(_ a: MessageDataProblem?, _ b: MessageDataProblem) -> MessageDataProblem {
+        guard let a else { return b }
+        return a.rank >= b.rank ? a : b
+    }
+
+    private var rank: Int {
+        switch self {
+        case .bareLineEnding: return 3
+        case .tooBig: return 2
+        case .lineTooLong: return 1
+        }
+    }
+
     public var reply: Reply {
         switch self {
         case .bareLineEnding: return .bareLineEnding
@@ -49,8 +65,7 @@ public struct DataDecoder: Sendable {
     }
 
     private mutating func flag(_ p: MessageDataProblem) {
-        // A bare line ending is the most serious; otherwise the first problem wins.
-        if problem == nil || p == .bareLineEnding { problem = p }
+        problem = MessageDataProblem.graver(problem, p)
     }
 
     /// Consumes octets from `input`, appends decoded message octets to `output` (none once the
