@@ -192,3 +192,37 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
         #expect(h.delegate.aborted == 1)
     }
 }
+
+@Suite struct ServerHelloTests {
+    /// A TLS 1.3 ServerHello's first octets: record header, handshake header, legacy version,
+    /// random, a 32-octet session id echo, then the suite.
+    static func serverHello(sessionID: Int, suite: UInt16) -> [UInt8] {
+        var b: [UInt8] = [22, 3, 3, 0, 122, 2, 0, 0, 118, 3, 3]
+        b += [UInt8](repeating: 0xAB, count: 32)
+        b.append(UInt8(sessionID))
+        b += [UInt8](repeating: 0xCD, count: sessionID)
+        b += [UInt8(suite >> 8), UInt8(suite & 0xFF), 0]
+        return b
+    }
+
+    @Test func findsTheSuiteWhateverTheSessionID() {
+        for id in [0, 32] {
+            let hello = Self.serverHello(sessionID: id, suite: 0x1302)
+            #expect(TLSServerHello.parse(hello) == .cipherSuite(0x1302))
+            // Every shorter prefix asks for more.
+            let suiteEnd = 5 + 4 + 2 + 32 + 1 + id + 2
+            for n in 0..<suiteEnd { #expect(TLSServerHello.parse(hello.prefix(n)) == .needMore, "\(id) \(n)") }
+        }
+        #expect(TLSServerHello.name(of: 0x1302) == "TLS_AES_256_GCM_SHA384")
+        #expect(TLSServerHello.name(of: 0xC02B) == "ECDHE-ECDSA-AES128-GCM-SHA256")
+        #expect(TLSServerHello.name(of: 0x00FF) == "0x00FF")
+    }
+
+    @Test func givesUpOnAnythingElse() {
+        #expect(TLSServerHello.parse([23, 3, 3, 0, 10]) == .notServerHello)  // application data
+        #expect(TLSServerHello.parse([22, 3, 3, 0, 10, 1]) == .notServerHello)  // a ClientHello
+        var bad = Self.serverHello(sessionID: 0, suite: 1)
+        bad[43] = 200  // a session id longer than 32
+        #expect(TLSServerHello.parse(bad) == .notServerHello)
+    }
+}

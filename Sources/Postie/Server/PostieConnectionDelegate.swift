@@ -24,8 +24,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     private var sawEightBit = false
     private var start: MessageStart?
     var onProgress: (() -> Void)?
-    /// The TLS version once TLS is up, for our `Received:` field.
-    private var tlsVersion: String?
+    /// TLS version and cipher once TLS is up, for our `Received:` field.
+    private var tlsDescription: String?
     /// The AUTH user of the message being received, for the log.
     private var user: String?
 
@@ -88,7 +88,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
         let hop = TraceHeaders.Hop(
             heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.configuration.hostname,
-            protocolName: start.protocolName, tls: tlsVersion.map { "version=\($0)" }, queueID: writer.queueID, singleRecipient: single,
+            protocolName: start.protocolName, tls: tlsDescription, queueID: writer.queueID, singleRecipient: single,
             unixTime: Int64(time(nil)))
         writer.write(ByteBuffer(string: TraceHeaders.received(hop)))
     }
@@ -164,8 +164,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         start = nil
     }
 
-    func tlsEstablished(version: String?) {
-        tlsVersion = version ?? "unknown"
+    func tlsEstablished(version: String?, cipher: String?) {
+        tlsDescription = "version=\(version ?? "unknown")" + (cipher.map { " cipher=\($0)" } ?? "")
     }
 
     func connectionClosed() {

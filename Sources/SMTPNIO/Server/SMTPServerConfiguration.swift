@@ -59,12 +59,13 @@ public protocol SMTPConnectionDelegate: AnyObject {
     func commitMessage() -> EventLoopFuture<Reply>
     func abortMessage()
     func connectionClosed()
-    /// TLS is up (after STARTTLS, or from the start); the version is for the `Received:` field.
-    func tlsEstablished(version: String?)
+    /// TLS is up (after STARTTLS, or from the start); version and cipher suite are for the
+    /// `Received:` field.
+    func tlsEstablished(version: String?, cipher: String?)
     /// Checks AUTH credentials (never log them). Only called when AUTH is advertised.
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome>
 }
 
 extension SMTPConnectionDelegate {
-    public func tlsEstablished(version: String?) {}
+    public func tlsEstablished(version: String?, cipher: String?) {}
 }

@@ -109,8 +109,9 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
             let version = (try? context.pipeline.syncOperations.nioSSL_tlsVersion()).flatMap { $0 }.map(TLSHandshake.describe)
-            logger.debug("TLS established", metadata: ["version": .string(version ?? "unknown")])
-            delegate?.tlsEstablished(version: version)
+            let cipher = TLSHandshake.negotiatedCipher(on: context.pipeline.syncOperations)
+            logger.debug("TLS established", metadata: ["version": .string(version ?? "unknown"), "cipher": .string(cipher ?? "unknown")])
+            delegate?.tlsEstablished(version: version, cipher: cipher)
         }
         if event is ChannelShouldQuiesceEvent {
             logger.debug("shutting down")

@@ -8,25 +8,33 @@ public enum TLSHandshake {
     /// Adds the TLS handler nearest the socket, then waits for the handshake. Anything already
     /// written and flushed (the `220 Ready to start TLS`) goes out in the clear before it.
     public static func startServer(on channel: Channel, context: NIOSSLContext) -> EventLoopFuture<Void> {
-        start(on: channel) { NIOSSLServerHandler(context: context) }
+        start(on: channel, sniffCipher: true) { NIOSSLServerHandler(context: context) }
     }
 
     public static func startClient(on channel: Channel, context: NIOSSLContext, serverHostname: String?) -> EventLoopFuture<Void> {
         start(on: channel) { try NIOSSLClientHandler(context: context, serverHostname: serverHostname) }
     }
 
-    private static func start(on channel: Channel, makeHandler: @escaping @Sendable () throws -> ChannelHandler) -> EventLoopFuture<Void> {
+    private static func start(
+        on channel: Channel, sniffCipher: Bool = false, makeHandler: @escaping @Sendable () throws -> ChannelHandler
+    ) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.eventLoop.execute {
             do {
                 let waiter = HandshakeWaiter(promise: promise)
                 try channel.pipeline.syncOperations.addHandler(makeHandler(), position: .first)
+                if sniffCipher { try channel.pipeline.syncOperations.addHandler(ServerHelloSniffer(), position: .first) }
                 try channel.pipeline.syncOperations.addHandler(waiter, position: .after(try channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)))
             } catch {
                 promise.fail(error)
             }
         }
         return promise.futureResult
+    }
+
+    /// The cipher suite a server channel's TLS negotiated, when a `ServerHelloSniffer` saw it.
+    public static func negotiatedCipher(on pipeline: ChannelPipeline.SynchronousOperations) -> String? {
+        (try? pipeline.handler(type: ServerHelloSniffer.self))?.cipher
     }
 
     /// `TLSv1.3` and the like, for the `Received:` field.
