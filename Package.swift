@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "MailCore",
+                "MailCore", "CSyncFS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -50,6 +50,8 @@ let package = Package(
         ),
         // glibc's libresolv for MX/A/AAAA lookups (no Swift package resolves MX records).
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        // syncfs(2), for group commit of whole batches of files.
+        .systemLibrary(name: "CSyncFS", path: "Sources/CSyncFS"),
         // SwiftNIO channels that run the pure sessions; DNS resolution.
         .target(
             name: "SMTPNIO",

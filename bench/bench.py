@@ -125,9 +125,10 @@ class Server:
 
 class Postie(Server):
     name = "Postie"
-    fsyncs = ("before 250: the message and its envelope, appended to the spool log, one fdatasync "
-              "shared by every message that finished in the same moment; at delivery: the Maildir "
-              "files of a batch, one syncfs, before the spool records are released")
+    fsyncs = ("before 250: the message file, its envelope and the spool folders; a batch of messages "
+              "that finished together shares one syncfs (two or three alone: an fdatasync each); at "
+              "delivery: the Maildir files and their new/ folders, batched the same way, before the "
+              "spool entry is removed")
 
     def __init__(self, binary, base, sink_port):
         self.base = os.path.join(base, "postie")

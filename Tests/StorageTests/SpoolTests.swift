@@ -149,3 +149,53 @@ import Testing
         #expect(second != path)
     }
 }
+
+@Suite struct MaildirDelivererTests {
+    @Test func concurrentDeliveriesShareBatchesAndAllArriveWhole() async throws {
+        let root = try TestPaths.temporaryDirectory("maildir-batch")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/source"
+        try "Subject: batch\r\n\r\nbody\r\n".write(toFile: source, atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: root + "/mail", withIntermediateDirectories: true)
+        let deliverer = try MaildirDeliverer(writer: MaildirWriter(root: root + "/mail", hostname: "mx.test"))
+        let results = await withTaskGroup(of: [Result<String, any Error>].self) { group in
+            for n in 0..<50 {
+                group.addTask {
+                    await deliverer.deliver(
+                        messagePath: source,
+                        jobs: [.init(prefix: "Return-Path: <\(n)@b.example>\r\n", domain: "xyz.com", user: n % 2 == 0 ? "carolyn" : "bob")])
+                }
+            }
+            var all: [Result<String, any Error>] = []
+            for await r in group { all += r }
+            return all
+        }
+        #expect(results.count == 50)
+        let paths = results.compactMap { try? $0.get() }
+        #expect(paths.count == 50)
+        #expect(Set(paths).count == 50)
+        for path in paths {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.hasSuffix("Subject: batch\n\nbody\n") && text.hasPrefix("Return-Path: <"), "\(text)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/new").count == 25)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/tmp").isEmpty)
+        // A missing message fails its jobs, not the batch.
+        let missing = await deliverer.deliver(messagePath: root + "/nothing", jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
+        #expect(throws: StorageError.self) { try missing[0].get() }
+        deliverer.stop()
+        let refused = await deliverer.deliver(messagePath: source, jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
+        #expect(throws: StorageError.self) { try refused[0].get() }
+    }
+
+    @Test func filesystemSyncIsSharedAndReturns() async throws {
+        let root = try TestPaths.temporaryDirectory("fs-sync")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sync = try FilesystemSync(path: root)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { try? sync.sync() } }
+        }
+        try sync.sync()
+        #expect(throws: StorageError.self) { try FilesystemSync(path: root + "/absent") }
+    }
+}

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Logging
 import MailCore
 import NIOConcurrencyHelpers
@@ -15,7 +16,7 @@ import Storage
 /// the sender gets a delivery report. A message leaves the spool only when every recipient is done.
 public final class QueueRunner: Sendable {
     private let spool: Spool
-    private let maildir: MaildirWriter
+    private let maildir: MaildirDeliverer
     private let relay: RelayAgent?
     private let bouncer: Bouncer
     private let threadPool: NIOThreadPool
@@ -35,7 +36,7 @@ public final class QueueRunner: Sendable {
     private let state = NIOLockedValueBox(State())
 
     init(
-        spool: Spool, maildir: MaildirWriter, relay: RelayAgent?, bouncer: Bouncer, threadPool: NIOThreadPool, eventLoop: EventLoop,
+        spool: Spool, maildir: MaildirDeliverer, relay: RelayAgent?, bouncer: Bouncer, threadPool: NIOThreadPool, eventLoop: EventLoop,
         logger: Logger, configuration: PostieConfiguration
     ) {
         self.spool = spool
@@ -84,6 +85,15 @@ public final class QueueRunner: Sendable {
         let deadline = ContinuousClock.now + .seconds(grace)
         while ContinuousClock.now < deadline, !state.withLockedValue({ $0.running.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))
+        }
+        // Deliveries already handed to the Maildir thread finish; later ones are refused (and
+        // stay in the spool for the next start).
+        let maildir = self.maildir
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                maildir.stop()
+                done.resume()
+            }
         }
     }
 
@@ -170,12 +180,8 @@ public final class QueueRunner: Sendable {
     private func attempt(_ original: Envelope) async {
         var envelope = original
         var notices: [Bouncer.Notice] = []
-        // Local recipients, on the thread pool (the writes block).
-        do {
-            (envelope, notices) = try await threadPool.runIfActive { [self] in deliverLocally(original) }
-        } catch {
-            logger.error("local delivery could not run", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
-        }
+        // Local recipients, in the Maildir deliverer's next batch.
+        await deliverLocally(&envelope, &notices)
         // Remote recipients, through the relay.
         let remote = envelope.recipients.indices.filter { i in
             if case .remote = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
@@ -272,35 +278,25 @@ public final class QueueRunner: Sendable {
     }
 
     /// Local recipients still to do (blocking; thread pool).
-    private func deliverLocally(_ original: Envelope) -> (Envelope, [Bouncer.Notice]) {
-        var envelope = original
-        var notices: [Bouncer.Notice] = []
-        let local = envelope.recipients.indices.filter { i in
-            if case .mailbox = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
-            return false
-        }
-        guard !local.isEmpty else { return (envelope, notices) }
-        let fd: Int32
-        do {
-            fd = try spool.openMessage(envelope.id)
-        } catch {
-            for i in local {
-                apply(.deferred(Reply(451, .init(4, 3, 0), "cannot read the spooled message: \(error)")), relay: nil, to: i, of: &envelope, notices: &notices)
-            }
-            return (envelope, notices)
-        }
-        defer { close(fd) }
-        for i in local {
+    private func deliverLocally(_ envelope: inout Envelope, _ notices: inout [Bouncer.Notice]) async {
+        var local: [Int] = []
+        var jobs: [MaildirDeliverer.Job] = []
+        let prefix = TraceHeaders.returnPath(envelope.sender)
+        for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
             guard case .mailbox(let domain, let user) = envelope.recipients[i].target else { continue }
-            do {
-                let prefix = TraceHeaders.returnPath(envelope.sender)
-                _ = try maildir.deliver(prefix: prefix, sourceFD: fd, domain: domain, user: user)
+            local.append(i)
+            jobs.append(.init(prefix: prefix, domain: domain, user: user))
+        }
+        guard !jobs.isEmpty else { return }
+        let results = await maildir.deliver(messagePath: spool.layout.dataPath(envelope.id), jobs: jobs)
+        for (i, result) in zip(local, results) {
+            switch result {
+            case .success:
                 apply(.delivered(Reply(250, .init(2, 0, 0), "delivered to maildir")), relay: nil, to: i, of: &envelope, notices: &notices)
-            } catch {
+            case .failure(let error):
                 apply(.deferred(Reply(451, .init(4, 3, 0), "local delivery failed: \(error)")), relay: nil, to: i, of: &envelope, notices: &notices)
             }
         }
-        return (envelope, notices)
     }
 
     /// Exponential backoff between the configured minimum and maximum, with up to 10% jitter so

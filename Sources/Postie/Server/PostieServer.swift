@@ -64,8 +64,8 @@ public final class PostieServer: Service, Sendable {
         threadPool.start()
         do {
             let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
-            let maildir = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
+            let maildir = try MaildirDeliverer(writer: MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname))
             var dnsConfig = SystemDNSResolver.Configuration(timeout: config.dnsTimeout, attempts: config.dnsAttempts)
             if let d = config.dnsServer {
                 dnsConfig.server = d.host

@@ -11,6 +11,7 @@ public final class MaildirWriter: Sendable {
     public let root: String
     private let hostname: String
     private let deliveries = NIOLockedValueBox<UInt64>(0)
+    private let prepared = NIOLockedValueBox<Set<String>>([])
 
     public init(root: String, hostname: String) {
         self.root = root
@@ -33,11 +34,34 @@ public final class MaildirWriter: Sendable {
         return base
     }
 
+    /// A message written under `tmp/`, not yet in `new/`.
+    public struct Pending: Sendable {
+        public var tmpPath: String
+        public var finalPath: String
+    }
+
     /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the message read from
-    /// `sourceFD` (CRLF form) into the mailbox with LF line endings. Blocking: thread pool only.
-    /// Returns the path of the file in `new/`.
+    /// `sourceFD` (CRLF form) into the mailbox with LF line endings, and syncs it into `new/`.
+    /// Blocking: thread pool only. Returns the path of the file in `new/`. (The queue delivers in
+    /// batches through `MaildirDeliverer`, which shares the syncs.)
     public func deliver(prefix: String, sourceFD: Int32, domain: String, user: String) throws -> String {
-        let base = try prepare(domain: domain, user: user)
+        let pending = try write(prefix: prefix, sourceFD: sourceFD, domain: domain, user: user)
+        do {
+            let fd = try POSIXFile.open(pending.tmpPath, O_RDONLY)
+            defer { close(fd) }
+            try POSIXFile.sync(fd, path: pending.tmpPath)
+            try publish(pending)
+            try POSIXFile.syncDirectory(POSIXFile.parent(pending.finalPath))
+        } catch {
+            POSIXFile.unlink(pending.tmpPath)
+            throw error
+        }
+        return pending.finalPath
+    }
+
+    /// Writes the message under `tmp/` without syncing it (see `deliver`). Blocking.
+    public func write(prefix: String, sourceFD: Int32, domain: String, user: String) throws -> Pending {
+        let base = try preparedMailbox(domain: domain, user: user)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let n = deliveries.withLockedValue { c -> UInt64 in
@@ -55,14 +79,15 @@ public final class MaildirWriter: Sendable {
             out.reserveCapacity(128 * 1024)
             converter.convert(Array(prefix.utf8)[...], into: &out)
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            if lseek(sourceFD, 0, SEEK_SET) < 0 { throw StorageError("lseek", "message") }
+            var offset: off_t = 0
             while true {
-                let got = chunk.withUnsafeMutableBytes { read(sourceFD, $0.baseAddress!, $0.count) }
+                let got = chunk.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress!, $0.count, offset) }
                 if got < 0 {
                     if errno == EINTR { continue }
                     throw StorageError("read", "message")
                 }
                 if got == 0 { break }
+                offset += off_t(got)
                 converter.convert(chunk[0..<got], into: &out)
                 if out.count >= 64 * 1024 {
                     size += out.count
@@ -73,20 +98,30 @@ public final class MaildirWriter: Sendable {
             converter.finish(into: &out)
             size += out.count
             try out.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: tmpPath) }
-            try POSIXFile.sync(fd, path: tmpPath)
         } catch {
             POSIXFile.unlink(tmpPath)
             throw error
         }
-        let finalPath = "\(base)/new/\(unique),S=\(size)"
+        return Pending(tmpPath: tmpPath, finalPath: "\(base)/new/\(unique),S=\(size)")
+    }
+
+    /// Moves a written message into `new/`. Not synced: the caller syncs.
+    public func publish(_ pending: Pending) throws {
         do {
-            try POSIXFile.rename(tmpPath, finalPath)
-            try POSIXFile.syncDirectory(base + "/new")
+            try POSIXFile.rename(pending.tmpPath, pending.finalPath)
         } catch {
-            POSIXFile.unlink(tmpPath)
+            POSIXFile.unlink(pending.tmpPath)
             throw error
         }
-        return finalPath
+    }
+
+    /// The mailbox's folder, created (and synced) on first use; known mailboxes cost no system call.
+    private func preparedMailbox(domain: String, user: String) throws -> String {
+        let base = mailboxPath(domain: domain, user: user)
+        if prepared.withLockedValue({ $0.contains(base) }) { return base }
+        _ = try prepare(domain: domain, user: user)
+        prepared.withLockedValue { _ = $0.insert(base) }
+        return base
     }
 }
 

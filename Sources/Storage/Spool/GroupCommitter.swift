@@ -7,12 +7,15 @@ import NIOCore
 
 /// Makes spooled messages durable in batches, on a thread of its own so that no event loop ever
 /// waits for the disk. Every message that finished arriving while the previous batch was being
-/// synced joins the next batch, and the directory syncs of a batch are shared: concurrent sessions
-/// share fsyncs (group commit).
+/// synced joins the next batch; a batch costs at most two syncs of the file system however many
+/// messages it holds (a small batch syncs its few files one by one, which is cheaper): concurrent
+/// sessions share them (group commit).
 ///
 /// A message is committed when its envelope file appears in `env/`; the order of a batch is:
-/// sync every data file, write and sync every envelope under `tmp/`, rename them into `env/`,
-/// then sync `msg/` and `env/`. Only then are the waiting sessions told (and send their `250`).
+/// write every envelope under `tmp/`; sync (message data, envelopes and the data files' names are
+/// now durable); rename the envelopes into `env/`; sync `env/` (the names are now durable). Only then are the waiting
+/// sessions told (and send their `250`). A crash before the second sync leaves at most envelopes
+/// in `tmp/` and data files without an envelope, which recovery removes: never acknowledged.
 final class GroupCommitter: @unchecked Sendable {
     struct Request {
         var id: String
@@ -23,105 +26,66 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private let layout: SpoolLayout
-    private let lock = ConditionLock(value: 0)  // 0: nothing queued, 1: work queued
-    private var queue: [Request] = []
-    private var stopped = false
-    private var thread: Thread?
-    private let stoppedSignal = ConditionLock(value: 0)
+    private let fileSystem: FilesystemSync
+    private var thread: BatchThread<Request>!
 
-    init(layout: SpoolLayout) {
+    init(layout: SpoolLayout, fileSystem: FilesystemSync) {
         self.layout = layout
+        self.fileSystem = fileSystem
+        let root = layout.root
+        thread = BatchThread(
+            name: "postie-commit", process: { [unowned self] in commit($0) },
+            refuse: { $0.completion(.failure(StorageError("commit", root, errno: ESHUTDOWN))) })
     }
 
-    func start() {
-        let thread = Thread { [self] in self.run() }
-        thread.name = "postie-commit"
-        thread.start()
-        self.thread = thread
-    }
+    func start() { thread.start() }
 
-    func submit(_ request: Request) {
-        lock.lock()
-        if stopped {
-            lock.unlock()
-            request.completion(.failure(StorageError("commit", layout.root, errno: ESHUTDOWN)))
-            return
-        }
-        queue.append(request)
-        lock.unlock(withValue: 1)
-    }
+    func submit(_ request: Request) { thread.submit(request) }
 
     /// Finishes what is queued, then stops the thread.
-    func stop() {
-        lock.lock()
-        stopped = true
-        let hadThread = thread != nil
-        lock.unlock(withValue: 1)
-        if hadThread {
-            stoppedSignal.lock(whenValue: 1)
-            stoppedSignal.unlock()
-        }
-    }
-
-    private func run() {
-        while true {
-            lock.lock(whenValue: 1)
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
-            let done = stopped
-            lock.unlock(withValue: 0)
-            if !batch.isEmpty { commit(batch) }
-            if done {
-                lock.lock()
-                let rest = queue
-                queue.removeAll()
-                lock.unlock()
-                if !rest.isEmpty { commit(rest) }
-                stoppedSignal.lock()
-                stoppedSignal.unlock(withValue: 1)
-                return
-            }
-        }
-    }
+    func stop() { thread.stop() }
 
     /// Commits a batch on the calling thread. The committer keeps no state of its own while
     /// committing, so a caller may commit directly (a message Postie makes itself).
     func commit(_ batch: [Request]) {
-        var staged: [(Request, String)] = []
+        var staged: [Request] = []
+        var envelopeFDs: [Int32] = []
         var failed: [(Request, Error)] = []
+        defer {
+            for fd in envelopeFDs { close(fd) }
+            for request in batch { close(request.dataFD) }
+        }
         for request in batch {
-            let dataPath = layout.dataPath(request.id)
             let tmpPath = layout.tmpPath(request.id)
             do {
-                defer { close(request.dataFD) }
-                try POSIXFile.sync(request.dataFD, path: dataPath)
                 let fd = try POSIXFile.open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC)
-                defer { close(fd) }
+                envelopeFDs.append(fd)
                 try POSIXFile.writeAll(fd, request.envelopeText, path: tmpPath)
-                try POSIXFile.sync(fd, path: tmpPath)
-                staged.append((request, tmpPath))
+                staged.append(request)
             } catch {
                 failed.append((request, error))
             }
         }
         var committed: [Request] = []
-        for (request, tmpPath) in staged {
-            do {
-                try POSIXFile.rename(tmpPath, layout.envelopePath(request.id))
-                committed.append(request)
-            } catch {
-                failed.append((request, error))
-            }
-        }
         do {
-            if !committed.isEmpty {
-                try POSIXFile.syncDirectory(layout.dataDirectory)
-                try POSIXFile.syncDirectory(layout.envelopeDirectory)
+            if !staged.isEmpty {
+                // Message data, envelopes and the data files' names; then the envelopes' new names.
+                try fileSystem.sync(files: staged.map(\.dataFD) + envelopeFDs, directories: [layout.dataDirectory])
             }
+            for request in staged {
+                do {
+                    try POSIXFile.rename(layout.tmpPath(request.id), layout.envelopePath(request.id))
+                    committed.append(request)
+                } catch {
+                    failed.append((request, error))
+                }
+            }
+            if !committed.isEmpty { try fileSystem.sync(directories: [layout.envelopeDirectory]) }
             for request in committed { request.completion(.success(())) }
         } catch {
-            // The renames may or may not be durable: the sessions must not say 250. Recovery will
-            // deliver what did reach the disk; the client retries and at worst a duplicate arrives.
+            // What reached the disk is unknown: the sessions must not say 250. Recovery delivers
+            // what did; the client retries and at worst a duplicate arrives.
+            for request in staged where !committed.contains(where: { $0.id == request.id }) { failed.append((request, error)) }
             for request in committed { request.completion(.failure(error)) }
         }
         for (request, error) in failed {

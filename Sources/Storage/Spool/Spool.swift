@@ -13,6 +13,8 @@ public final class Spool: Sendable {
     public let layout: SpoolLayout
     let threadPool: NIOThreadPool
     let committer: GroupCommitter
+    /// Syncs the spool's file system, shared by the commit thread and envelope updates.
+    let fileSystem: FilesystemSync
     let ids = QueueIDGenerator()
     let logger: Logger
 
@@ -25,7 +27,8 @@ public final class Spool: Sendable {
             let created = try POSIXFile.makeDirectories(dir)
             for d in created { try POSIXFile.syncDirectory(POSIXFile.parent(d)) }
         }
-        self.committer = GroupCommitter(layout: layout)
+        self.fileSystem = try FilesystemSync(path: root)
+        self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem)
         committer.start()
     }
 
@@ -122,19 +125,20 @@ public final class Spool: Sendable {
         do {
             defer { Glibc.close(fd) }
             try POSIXFile.writeAll(fd, envelope.encoded(), path: tmp)
-            try POSIXFile.sync(fd, path: tmp)
+            try fileSystem.sync(files: [fd])
         }
         try POSIXFile.rename(tmp, layout.envelopePath(envelope.id))
-        try POSIXFile.syncDirectory(layout.envelopeDirectory)
+        try fileSystem.sync(directories: [layout.envelopeDirectory])
     }
 
     /// Removes a message whose every recipient is done. The envelope goes first: a crash between
-    /// the two leaves a data file that recovery removes as incomplete.
+    /// the two leaves a data file that recovery removes as incomplete. Not synced on its own: the
+    /// next commit's sync makes the removal durable. A crash before that brings the message
+    /// back and it is delivered again (at least once, never lost), as with Postfix.
     public func remove(_ id: String) throws {
         if Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
             throw StorageError("unlink", layout.envelopePath(id))
         }
-        try POSIXFile.syncDirectory(layout.envelopeDirectory)
         POSIXFile.unlink(layout.dataPath(id))
     }
 
