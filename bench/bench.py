@@ -125,10 +125,10 @@ class Server:
 
 class Postie(Server):
     name = "Postie"
-    fsyncs = ("before 250: the message file, its envelope and the spool folders; a batch of messages "
-              "that finished together shares one syncfs (two or three alone: an fdatasync each); at "
-              "delivery: the Maildir files and their new/ folders, batched the same way, before the "
-              "spool entry is removed")
+    fsyncs = ("before 250: the message file (its envelope written at its end) and msg/; a batch of "
+              "messages that finished together shares one syncfs (one or two alone: an fdatasync "
+              "each and one of msg/); at delivery: the Maildir files, then their new/ folders, "
+              "batched the same way, before the spool file is removed")
 
     def __init__(self, binary, base, sink_port):
         self.base = os.path.join(base, "postie")

@@ -46,9 +46,18 @@ import Testing
         try await withSpool { spool, dir, loop in
             let e = try await store(spool, loop, ["Subject: x\r\n", "\r\n", "body\r\n"])
             #expect(e.size == 20)
-            #expect(try String(contentsOfFile: dir + "/msg/" + e.id, encoding: .utf8) == "Subject: x\r\n\r\nbody\r\n")
+            // One file: the message, then the envelope it was committed with.
+            let file = try Array(Data(contentsOf: URL(fileURLWithPath: dir + "/msg/" + e.id)))
+            let expectedStart = Array(("Subject: x\r\n\r\nbody\r\n" + e.encoded()).utf8)
+            #expect(Array(file.prefix(expectedStart.count)) == expectedStart)
+            #expect(Array(file.suffix(8)) == Array("POSTIENV".utf8))
+            #expect(file.count == expectedStart.count + 16)
+            #expect(try spool.readMessage(e, limit: 1000) == Array("Subject: x\r\n\r\nbody\r\n".utf8))
+            #expect(try spool.readMessage(e, limit: 7) == Array("Subject".utf8))
             let back = try spool.readEnvelope(e.id); #expect(back == e, "\(back.encoded()) vs \(e.encoded())")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/env").isEmpty)
+            #expect(try spool.committed().map(\.id) == [e.id])
         }
     }
 
@@ -96,19 +105,42 @@ import Testing
     @Test func recoveryKeepsCommittedDropsIncompleteAndQuarantinesDamaged() async throws {
         try await withSpool { spool, dir, loop in
             let good = try await store(spool, loop, ["Subject: good\r\n\r\nx\r\n"])
+            var updated = try await store(spool, loop, ["Subject: updated\r\n\r\nx\r\n"])
+            let damaged = try await store(spool, loop, ["Subject: damaged\r\n\r\nx\r\n"])
             let shortened = try await store(spool, loop, ["Subject: will be cut\r\n\r\nx\r\n"])
             let garbled = try await store(spool, loop, ["Subject: garbled\r\n\r\nx\r\n"])
+            let cutOff = try await store(spool, loop, ["Subject: trailer cut off\r\n\r\nx\r\n"])
+            updated.recipients[0].status = .deferred
+            try spool.update(updated)
+            // A byte of the committed envelope changed: the checksum catches it.
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: dir + "/msg/" + damaged.id)))
+            bytes[damaged.size + 3] ^= 0x20
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/msg/" + damaged.id))
+            // An updated envelope whose message file is shorter than it says.
+            var short = shortened
+            short.recipients[0].status = .deferred
+            try spool.update(short)
             try "cut".write(toFile: dir + "/msg/" + shortened.id, atomically: false, encoding: .utf8)
             try "nonsense".write(toFile: dir + "/env/" + garbled.id, atomically: false, encoding: .utf8)
+            // A write that never got its trailer (never acknowledged): removed, not quarantined.
+            let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/msg/" + cutOff.id))
+            try whole.prefix(cutOff.size + 5).write(to: URL(fileURLWithPath: dir + "/msg/" + cutOff.id))
             try "half a message".write(toFile: dir + "/msg/INCOMPLETE", atomically: false, encoding: .utf8)
             try "env".write(toFile: dir + "/tmp/LEFTOVER", atomically: false, encoding: .utf8)
+            try "orphan".write(toFile: dir + "/env/ORPHAN", atomically: false, encoding: .utf8)
 
             let recovered = try spool.recover()
-            #expect(recovered.map(\.id) == [good.id])
+            #expect(recovered.map(\.id) == [good.id, updated.id])
+            #expect(recovered.last == updated)
             #expect(!FileManager.default.fileExists(atPath: dir + "/msg/INCOMPLETE"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + cutOff.id))
             #expect(!FileManager.default.fileExists(atPath: dir + "/tmp/LEFTOVER"))
             let quarantined = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/quarantine"))
-            #expect(quarantined == [shortened.id + ".env", shortened.id + ".msg", garbled.id + ".env", garbled.id + ".msg"])
+            #expect(
+                quarantined == [
+                    damaged.id + ".msg", shortened.id + ".env", shortened.id + ".msg", garbled.id + ".env", garbled.id + ".msg",
+                    "ORPHAN.env",
+                ])
         }
     }
 

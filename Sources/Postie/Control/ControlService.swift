@@ -28,13 +28,11 @@ struct ControlService: Sendable {
     private func handleBlocking(_ request: ControlRequest, message: [UInt8]) throws -> ControlResponse {
         switch request.command {
         case .list:
-            let ids = try POSIXFile.listDirectory(spool.layout.envelopeDirectory).sorted()
-            let entries = ids.compactMap { id in (try? spool.readEnvelope(id)).map(Self.entry) }
-            return ControlResponse(ok: true, entries: entries)
+            return ControlResponse(ok: true, entries: try spool.committed().map(Self.entry))
         case .show:
             guard let id = request.id, LocalDirectory.isSafePathComponent(id) else { return .failure("show needs a queue id") }
             guard let envelope = try? spool.readEnvelope(id) else { return .failure("\(id): no such message in the queue") }
-            let head = (try? spool.readMessage(id, limit: 64 * 1024)) ?? []
+            let head = (try? spool.readMessage(envelope, limit: 64 * 1024)) ?? []
             let text = String(decoding: head, as: UTF8.self)
             let headers = text.components(separatedBy: "\r\n\r\n").first ?? text
             return ControlResponse(ok: true, entries: [Self.entry(envelope)], text: envelope.encoded() + "\n" + headers.replacingOccurrences(of: "\r\n", with: "\n") + "\n")
@@ -43,7 +41,7 @@ struct ControlService: Sendable {
             if let id = request.id, flushed.isEmpty { return .failure("\(id): not waiting for a retry") }
             return ControlResponse(ok: true, text: "flushed \(flushed.count) message(s)")
         case .delete:
-            guard let id = request.id, LocalDirectory.isSafePathComponent(id), POSIXFile.exists(spool.layout.envelopePath(id)) else {
+            guard let id = request.id, LocalDirectory.isSafePathComponent(id), spool.contains(id) else {
                 return .failure("\(request.id ?? ""): no such message in the queue")
             }
             guard queue.withdraw(id) else { return .failure("\(id): a delivery is under way; try again") }
@@ -51,7 +49,7 @@ struct ControlService: Sendable {
             logger.notice("deleted by the administrator", metadata: ["queue_id": .string(id)])
             return ControlResponse(ok: true, text: "deleted \(id)")
         case .bounce:
-            guard let id = request.id, LocalDirectory.isSafePathComponent(id), POSIXFile.exists(spool.layout.envelopePath(id)) else {
+            guard let id = request.id, LocalDirectory.isSafePathComponent(id), spool.contains(id) else {
                 return .failure("\(request.id ?? ""): no such message in the queue")
             }
             guard queue.withdraw(id) else { return .failure("\(id): a delivery is under way; try again") }

@@ -47,7 +47,7 @@ struct Bouncer: Sendable {
             logger.notice("no report: the sender's local mailbox does not exist", metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
             return nil
         }
-        let original = (try? spool.readMessage(envelope.id, limit: configuration.bounceSizeLimit + 65536)) ?? []
+        let original = (try? spool.readMessage(envelope, limit: configuration.bounceSizeLimit + 65536)) ?? []
         let report = DeliveryReport(
             reportingMTA: configuration.hostname, queueID: envelope.id, arrivalDate: envelope.arrivalTime, envelopeID: envelope.envelopeID,
             sender: "<\(sender)>",

@@ -288,7 +288,7 @@ public final class QueueRunner: Sendable {
             jobs.append(.init(prefix: prefix, domain: domain, user: user))
         }
         guard !jobs.isEmpty else { return }
-        let results = await maildir.deliver(messagePath: spool.layout.dataPath(envelope.id), jobs: jobs)
+        let results = await maildir.deliver(messagePath: spool.layout.dataPath(envelope.id), messageSize: envelope.size, jobs: jobs)
         for (i, result) in zip(local, results) {
             switch result {
             case .success:

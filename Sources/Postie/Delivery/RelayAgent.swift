@@ -161,7 +161,7 @@ final class RelayAgent: Sendable {
             t.dataTermination = .seconds(Int64(max(configuration.relayCommandTimeout, 600)))
             return t
         }()
-        let ids = jobs.map(\.envelope.id)
+        let envelopes = jobs.map(\.envelope)
         let level = configuration.tlsPolicy[domain] ?? configuration.relayTLS
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
         for (host, port) in hosts {
@@ -199,13 +199,13 @@ final class RelayAgent: Sendable {
                         host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts,
                         tls: tls ?? (credentials != nil ? ClientTLS(context: anyCertificate, required: true, serverHostname: nil) : nil),
                         credentials: credentials, group: group, logger: logger
-                    ) { index in try SpoolMessageReader(spool: spool, id: ids[index], threadPool: pool) }
+                    ) { index in try SpoolMessageReader(spool: spool, envelope: envelopes[index], threadPool: pool) }
                 }
                 let relay = "\(host)[\(address)]:\(port)"
                 if let refusal = result.notPrepared {
                     logger.info(
                         "exchanger not prepared",
-                        metadata: ["queue_id": .string(ids.joined(separator: ",")), "relay": .string(relay), "reply": .string(refusal.description)])
+                        metadata: ["queue_id": .string(envelopes.map(\.id).joined(separator: ",")), "relay": .string(relay), "reply": .string(refusal.description)])
                     lastProblem = Reply(
                         refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) },
                         "\(relay) said: \(refusal.text)")

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MailCore
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -14,21 +15,28 @@ final class SpoolMessageReader: OutgoingMessageReader {
     private let offset = NIOLockedValueBox<Int64>(0)
     private let closed = NIOLockedValueBox(false)
 
-    init(spool: Spool, id: String, threadPool: NIOThreadPool) throws {
-        fd = try spool.openMessage(id)
+    /// Octets of message in the file (the envelope follows them).
+    private let size: Int64
+
+    init(spool: Spool, envelope: Envelope, threadPool: NIOThreadPool) throws {
+        fd = try spool.openMessage(envelope.id)
+        size = Int64(envelope.size)
         self.threadPool = threadPool
     }
 
     func next(on eventLoop: EventLoop) -> EventLoopFuture<ByteBuffer?> {
         let fd = self.fd
         let offset = self.offset
+        let size = self.size
         return threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
             var buffer = ByteBuffer()
             buffer.reserveCapacity(64 * 1024)
             let at = offset.withLockedValue { $0 }
+            let wanted = Int(min(64 * 1024, size - at))
+            guard wanted > 0 else { return nil }
             let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { raw -> Int in
                 while true {
-                    let got = pread(fd, raw.baseAddress, 64 * 1024, off_t(at))
+                    let got = pread(fd, raw.baseAddress, wanted, off_t(at))
                     if got >= 0 { return got }
                     if errno != EINTR { throw StorageError("pread", "spooled message") }
                 }

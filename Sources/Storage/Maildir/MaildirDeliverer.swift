@@ -23,8 +23,9 @@ public final class MaildirDeliverer: Sendable {
     }
 
     struct Request {
-        /// The spooled message (CRLF form), read for every job.
+        /// The spooled message (CRLF form), read for every job: its first `messageSize` octets.
         var messagePath: String
+        var messageSize: Int?
         var jobs: [Job]
         var completion: @Sendable ([Result<String, any Error>]) -> Void
     }
@@ -47,10 +48,11 @@ public final class MaildirDeliverer: Sendable {
     /// Finishes the deliveries queued, then stops.
     public func stop() { thread.stop() }
 
-    /// Delivers the message at `messagePath` for each job; the results come in the same order.
-    public func deliver(messagePath: String, jobs: [Job]) async -> [Result<String, any Error>] {
+    /// Delivers the message at `messagePath` (its first `messageSize` octets; all when nil) for
+    /// each job; the results come in the same order.
+    public func deliver(messagePath: String, messageSize: Int? = nil, jobs: [Job]) async -> [Result<String, any Error>] {
         await withCheckedContinuation { continuation in
-            thread.submit(Request(messagePath: messagePath, jobs: jobs) { continuation.resume(returning: $0) })
+            thread.submit(Request(messagePath: messagePath, messageSize: messageSize, jobs: jobs) { continuation.resume(returning: $0) })
         }
     }
 
@@ -67,7 +69,9 @@ public final class MaildirDeliverer: Sendable {
             defer { close(fd) }
             written.append(
                 request.jobs.map { job in
-                    Result { try writer.write(prefix: job.prefix, sourceFD: fd, domain: job.domain, user: job.user) }
+                    Result {
+                        try writer.write(prefix: job.prefix, sourceFD: fd, length: request.messageSize, domain: job.domain, user: job.user)
+                    }
                 })
         }
         var results: [[Result<String, any Error>]] = written.map { $0.map { $0.map(\.finalPath) } }

@@ -44,8 +44,8 @@ public final class MaildirWriter: Sendable {
     /// `sourceFD` (CRLF form) into the mailbox with LF line endings, and syncs it into `new/`.
     /// Blocking: thread pool only. Returns the path of the file in `new/`. (The queue delivers in
     /// batches through `MaildirDeliverer`, which shares the syncs.)
-    public func deliver(prefix: String, sourceFD: Int32, domain: String, user: String) throws -> String {
-        let pending = try write(prefix: prefix, sourceFD: sourceFD, domain: domain, user: user)
+    public func deliver(prefix: String, sourceFD: Int32, length: Int? = nil, domain: String, user: String) throws -> String {
+        let pending = try write(prefix: prefix, sourceFD: sourceFD, length: length, domain: domain, user: user)
         do {
             let fd = try POSIXFile.open(pending.tmpPath, O_RDONLY)
             defer { close(fd) }
@@ -59,8 +59,9 @@ public final class MaildirWriter: Sendable {
         return pending.finalPath
     }
 
-    /// Writes the message under `tmp/` without syncing it (see `deliver`). Blocking.
-    public func write(prefix: String, sourceFD: Int32, domain: String, user: String) throws -> Pending {
+    /// Writes the message under `tmp/` without syncing it (see `deliver`): the first `length`
+    /// octets of `sourceFD` (all of it when nil). Blocking.
+    public func write(prefix: String, sourceFD: Int32, length: Int? = nil, domain: String, user: String) throws -> Pending {
         let base = try preparedMailbox(domain: domain, user: user)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
@@ -81,7 +82,9 @@ public final class MaildirWriter: Sendable {
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             var offset: off_t = 0
             while true {
-                let got = chunk.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress!, $0.count, offset) }
+                let wanted = length.map { min(chunk.count, $0 - Int(offset)) } ?? chunk.count
+                if wanted <= 0 { break }
+                let got = chunk.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress!, wanted, offset) }
                 if got < 0 {
                     if errno == EINTR { continue }
                     throw StorageError("read", "message")

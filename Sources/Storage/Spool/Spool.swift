@@ -64,50 +64,102 @@ public final class Spool: Sendable {
         }
         let envelope = makeEnvelope(id, message.count)
         let outcome = NIOLockedValueBox<Result<Void, Error>?>(nil)
-        committer.commit([.init(id: id, dataFD: fd, envelopeText: envelope.encoded()) { result in outcome.withLockedValue { $0 = result } }])
+        committer.commit([
+            .init(id: id, dataFD: fd, size: message.count, envelopeText: envelope.encoded()) { result in outcome.withLockedValue { $0 = result } }
+        ])
         try outcome.withLockedValue { $0 }!.get()
         return envelope
     }
 
-    /// Reads part of a stored message (blocking).
-    public func readMessage(_ id: String, limit: Int) throws -> [UInt8] {
-        try POSIXFile.readAll(layout.dataPath(id), limit: limit)
+    /// Reads up to `limit` octets of a stored message, never past its end (blocking).
+    public func readMessage(_ envelope: Envelope, limit: Int) throws -> [UInt8] {
+        Array(try POSIXFile.readAll(layout.dataPath(envelope.id), limit: min(limit, envelope.size)).prefix(min(limit, envelope.size)))
     }
 
-    /// Everything committed, in arrival order. Data files without an envelope are incomplete
+    /// Every committed message's envelope, in arrival order (queue ids sort by time). Messages
+    /// still being written are not listed.
+    public func committed() throws -> [Envelope] {
+        try POSIXFile.listDirectory(layout.dataDirectory).sorted().compactMap { try? readEnvelope($0) }
+    }
+
+    /// Whether a message is committed and readable.
+    public func contains(_ id: String) -> Bool {
+        (try? readEnvelope(id)) != nil
+    }
+
+    /// Everything committed, in arrival order. Message files without an envelope are incomplete
     /// writes and are removed; records that cannot be read are moved to `quarantine/`.
     public func recover() throws -> [Envelope] {
         for name in try POSIXFile.listDirectory(layout.tmpDirectory) {
             POSIXFile.unlink(layout.tmpDirectory + "/" + name)
         }
         var envelopes: [Envelope] = []
-        var committedIDs = Set<String>()
-        for name in try POSIXFile.listDirectory(layout.envelopeDirectory).sorted() {
-            committedIDs.insert(name)
+        let updated = Set(try POSIXFile.listDirectory(layout.envelopeDirectory))
+        let messages = try POSIXFile.listDirectory(layout.dataDirectory).sorted()
+        for name in messages {
             do {
-                let envelope = try readEnvelope(name)
-                guard envelope.id == name else { throw Envelope.DecodingError(line: 2, reason: "id does not match file name") }
-                guard POSIXFile.size(layout.dataPath(name)) == envelope.size else {
-                    throw Envelope.DecodingError(line: 0, reason: "message file missing or of the wrong size")
+                guard let envelope = try recoveredEnvelope(name, updated: updated.contains(name)) else {
+                    logger.info("removing incomplete message", metadata: ["queue_id": .string(name)])
+                    POSIXFile.unlink(layout.dataPath(name))
+                    continue
                 }
                 envelopes.append(envelope)
             } catch {
                 quarantine(name, reason: "\(error)")
             }
         }
-        for name in try POSIXFile.listDirectory(layout.dataDirectory) where !committedIDs.contains(name) {
-            logger.info("removing incomplete message", metadata: ["queue_id": .string(name)])
-            POSIXFile.unlink(layout.dataPath(name))
+        for name in updated.subtracting(messages) {
+            quarantine(name, reason: "message file missing")
         }
         return envelopes
     }
 
-    public func readEnvelope(_ id: String) throws -> Envelope {
-        let bytes = try POSIXFile.readAll(layout.envelopePath(id))
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw Envelope.DecodingError(line: 0, reason: "not UTF-8")
+    /// The envelope of a message file found at start, nil when it was never committed.
+    private func recoveredEnvelope(_ id: String, updated: Bool) throws -> Envelope? {
+        let envelope: Envelope
+        if updated {
+            envelope = try readEnvelope(id)
+        } else {
+            guard let trailing = try trailerEnvelope(id) else { return nil }
+            envelope = trailing
         }
-        return try Envelope(decoding: text)
+        guard envelope.id == id else { throw Envelope.DecodingError(line: 2, reason: "id does not match file name") }
+        guard (POSIXFile.size(layout.dataPath(id)) ?? 0) >= envelope.size else {
+            throw Envelope.DecodingError(line: 0, reason: "message file shorter than the envelope says")
+        }
+        return envelope
+    }
+
+    /// The envelope as last written: `env/<id>` after an update, else the message file's trailer.
+    public func readEnvelope(_ id: String) throws -> Envelope {
+        if POSIXFile.exists(layout.envelopePath(id)) {
+            let bytes = try POSIXFile.readAll(layout.envelopePath(id))
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw Envelope.DecodingError(line: 0, reason: "not UTF-8")
+            }
+            return try Envelope(decoding: text)
+        }
+        guard let envelope = try trailerEnvelope(id) else { throw StorageError("read envelope", layout.dataPath(id), errno: ENOENT) }
+        return envelope
+    }
+
+    /// The envelope committed with the message; nil when the file has none (never committed).
+    private func trailerEnvelope(_ id: String) throws -> Envelope? {
+        let path = layout.dataPath(id)
+        let fd = try POSIXFile.open(path, O_RDONLY)
+        defer { Glibc.close(fd) }
+        switch try EnvelopeTrailer.decode(fd: fd, path: path) {
+        case .absent:
+            return nil
+        case .damaged(let why):
+            throw Envelope.DecodingError(line: 0, reason: why)
+        case .envelope(let text, let messageSize):
+            let envelope = try Envelope(decoding: text)
+            guard envelope.size == messageSize else {
+                throw Envelope.DecodingError(line: 0, reason: "envelope size \(envelope.size) but \(messageSize) octets of message")
+            }
+            return envelope
+        }
     }
 
     /// Sets a record aside where a person can look at it, and logs why.
@@ -118,7 +170,8 @@ public final class Spool: Sendable {
         try? POSIXFile.syncDirectory(layout.quarantineDirectory)
     }
 
-    /// Replaces a committed envelope atomically (recipient states after a delivery attempt).
+    /// Replaces a committed envelope atomically (recipient states after a delivery attempt): it
+    /// goes to `env/<id>`, which wins over the one in the message file.
     public func update(_ envelope: Envelope) throws {
         let tmp = layout.tmpPath(envelope.id)
         let fd = try POSIXFile.open(tmp, O_WRONLY | O_CREAT | O_TRUNC)

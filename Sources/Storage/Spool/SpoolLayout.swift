@@ -1,8 +1,10 @@
 /// Where the spool keeps things, under its root:
 ///
-/// - `msg/<id>`: the message as received (CRLF, dot-stuffing removed, our `Received:` first);
-/// - `env/<id>`: its envelope, a small text file; its presence means the message is committed;
-/// - `tmp/`: envelopes being written;
+/// - `msg/<id>`: the message as received (CRLF, dot-stuffing removed, our `Received:` first),
+///   followed by the envelope it was committed with;
+/// - `env/<id>`: its envelope once it has changed (recipient states); until then the envelope
+///   is in the trailer of `msg/<id>` (`EnvelopeTrailer`), whose presence means committed;
+/// - `tmp/`: updated envelopes being written;
 /// - `quarantine/`: records that could not be read, set aside for a person to look at.
 public struct SpoolLayout: Sendable {
     public let root: String

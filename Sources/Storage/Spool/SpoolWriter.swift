@@ -115,7 +115,7 @@ public final class SpoolWriter: @unchecked Sendable {
             let envelope = makeEnvelope(file.id!, size)
             let promise = eventLoop.makePromise(of: Void.self)
             spool.committer.submit(
-                .init(id: file.id!, dataFD: file.fd, envelopeText: envelope.encoded()) { promise.completeWith($0) })
+                .init(id: file.id!, dataFD: file.fd, size: size, envelopeText: envelope.encoded()) { promise.completeWith($0) })
             file.fd = -1
             return promise.futureResult.map { envelope }
         }.flatMapErrorThrowing { error in

@@ -44,6 +44,19 @@ public enum POSIXFile {
         }
     }
 
+    /// Writes all of `bytes` at `offset`, whatever the file position.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StorageError("pwrite", path)
+            }
+            done += n
+        }
+    }
+
     public static func writeAll(_ fd: Int32, _ buffer: ByteBuffer, path: String) throws {
         try buffer.withUnsafeReadableBytes { try writeAll(fd, $0, path: path) }
     }
