@@ -21,7 +21,7 @@ import Testing
             // The abandoned file is removed once its last write has finished; wait for that, bounded.
             var leftovers = ["?"]
             for _ in 0..<200 where !leftovers.isEmpty {
-                leftovers = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/spool/msg")
+                leftovers = nonEmptyFiles(in: server.dataDirectory + "/spool/msg")
                 if !leftovers.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
             }
             #expect(leftovers.isEmpty)

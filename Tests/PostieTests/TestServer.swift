@@ -55,7 +55,7 @@ final class TestServer: @unchecked Sendable {
 
     /// Committed messages still in the spool.
     var spooled: [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/spool/msg")) ?? []
+        nonEmptyFiles(in: dataDirectory + "/spool/msg")
     }
 
     func client() throws -> LineClient { try LineClient(port: port) }

@@ -22,6 +22,8 @@ final class GroupCommitter: @unchecked Sendable {
         /// Octets of message in the file; the envelope goes after them.
         var size: Int
         var envelopeText: String
+        /// The file's name in `msg/` is already durable (made ahead), so `msg/` need not be synced.
+        var nameIsDurable: Bool
         /// Called once, on the commit thread (or the caller's, for `commit(_:)`).
         var completion: @Sendable (Result<Void, Error>) -> Void
     }
@@ -62,7 +64,10 @@ final class GroupCommitter: @unchecked Sendable {
             }
         }
         do {
-            if !staged.isEmpty { try fileSystem.sync(files: staged.map(\.dataFD), directories: [layout.dataDirectory]) }
+            if !staged.isEmpty {
+                let newNames = staged.contains { !$0.nameIsDurable }
+                try fileSystem.sync(files: staged.map(\.dataFD), directories: newNames ? [layout.dataDirectory] : [])
+            }
             for request in staged { request.completion(.success(())) }
         } catch {
             // What reached the disk is unknown: the sessions must not say 250. Recovery delivers

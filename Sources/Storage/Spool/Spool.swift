@@ -15,6 +15,8 @@ public final class Spool: Sendable {
     let committer: GroupCommitter
     /// Syncs the spool's file system, shared by the commit thread and envelope updates.
     let fileSystem: FilesystemSync
+    /// Message files made ahead, whose names are already durable.
+    let dataFiles: DataFilePool
     let ids = QueueIDGenerator()
     let logger: Logger
 
@@ -28,6 +30,7 @@ public final class Spool: Sendable {
             for d in created { try POSIXFile.syncDirectory(POSIXFile.parent(d)) }
         }
         self.fileSystem = try FilesystemSync(path: root)
+        self.dataFiles = DataFilePool(layout: layout, ids: ids, threadPool: threadPool, logger: logger)
         self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem)
         committer.start()
     }
@@ -35,11 +38,13 @@ public final class Spool: Sendable {
     /// Stops the commit thread after it has finished what it was given.
     public func close() {
         committer.stop()
+        dataFiles.close()
     }
 
     /// A writer for a new message, bound to the caller's event loop.
     public func makeWriter(eventLoop: EventLoop) -> SpoolWriter {
-        SpoolWriter(spool: self, eventLoop: eventLoop, queueID: ids.next())
+        if let file = dataFiles.take() { return SpoolWriter(spool: self, eventLoop: eventLoop, file: file) }
+        return SpoolWriter(spool: self, eventLoop: eventLoop, queueID: ids.next())
     }
 
     /// Creates the data file of a new message (blocking; thread pool only). Exclusive, so that an
@@ -65,7 +70,9 @@ public final class Spool: Sendable {
         let envelope = makeEnvelope(id, message.count)
         let outcome = NIOLockedValueBox<Result<Void, Error>?>(nil)
         committer.commit([
-            .init(id: id, dataFD: fd, size: message.count, envelopeText: envelope.encoded()) { result in outcome.withLockedValue { $0 = result } }
+            .init(id: id, dataFD: fd, size: message.count, envelopeText: envelope.encoded(), nameIsDurable: false) { result in
+                outcome.withLockedValue { $0 = result }
+            }
         ])
         try outcome.withLockedValue { $0 }!.get()
         return envelope
@@ -90,6 +97,9 @@ public final class Spool: Sendable {
     /// Everything committed, in arrival order. Message files without an envelope are incomplete
     /// writes and are removed; records that cannot be read are moved to `quarantine/`.
     public func recover() throws -> [Envelope] {
+        // The files made ahead look uncommitted (they are): let them go, and make new ones after.
+        dataFiles.close()
+        defer { dataFiles.reopen() }
         for name in try POSIXFile.listDirectory(layout.tmpDirectory) {
             POSIXFile.unlink(layout.tmpDirectory + "/" + name)
         }

@@ -32,6 +32,8 @@ public final class SpoolWriter: @unchecked Sendable {
     final class FileBox: @unchecked Sendable {
         var id: String?
         var fd: Int32 = -1
+        /// The file was made ahead and its name synced: the commit need not sync `msg/`.
+        var nameIsDurable = false
     }
 
     /// The message's queue id, known from the start so that it can go into our `Received:` field.
@@ -41,6 +43,16 @@ public final class SpoolWriter: @unchecked Sendable {
         self.spool = spool
         self.eventLoop = eventLoop
         self.queueID = queueID
+    }
+
+    /// Writes into a file made ahead (`DataFilePool`).
+    init(spool: Spool, eventLoop: EventLoop, file: DataFilePool.File) {
+        self.spool = spool
+        self.eventLoop = eventLoop
+        self.queueID = file.id
+        self.file.id = file.id
+        self.file.fd = file.fd
+        self.file.nameIsDurable = true
     }
 
     public func write(_ buffer: ByteBuffer) {
@@ -115,7 +127,9 @@ public final class SpoolWriter: @unchecked Sendable {
             let envelope = makeEnvelope(file.id!, size)
             let promise = eventLoop.makePromise(of: Void.self)
             spool.committer.submit(
-                .init(id: file.id!, dataFD: file.fd, size: size, envelopeText: envelope.encoded()) { promise.completeWith($0) })
+                .init(id: file.id!, dataFD: file.fd, size: size, envelopeText: envelope.encoded(), nameIsDurable: file.nameIsDurable) {
+                    promise.completeWith($0)
+                })
             file.fd = -1
             return promise.futureResult.map { envelope }
         }.flatMapErrorThrowing { error in
