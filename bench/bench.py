@@ -147,6 +147,8 @@ listen = ["127.0.0.1:{self.port}"]
 max_connections = 20000
 max_connections_per_client = 20000
 max_message_size = 52428800
+# smtp-source -d hands out messages to its sessions unevenly; Postfix has no such limit.
+max_messages_per_connection = 1000000
 
 [relay]
 trusted_networks = ["127.0.0.0/8"]
@@ -339,9 +341,11 @@ def run_delivery(server, label, expected, users, start_client, timeout):
 
 
 def workload_relay(server, messages, sink_port):
-    sink = subprocess.Popen(["smtp-sink", "-M", str(messages), f"127.0.0.1:{sink_port}", "256"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = ["smtp-sink", "-M", str(messages)] + (["-u", "nobody"] if os.geteuid() == 0 else []) + [f"127.0.0.1:{sink_port}", "256"]
+    sink = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.3)
+    if sink.poll() is not None:
+        raise RuntimeError(f"smtp-sink did not start: {sink.stderr.read().decode()}")
     try:
         cpu0 = server.cpu()
         sampler = Sampler(server)
@@ -349,6 +353,8 @@ def workload_relay(server, messages, sink_port):
         client = smtp_source(server, 20, messages, 4096, "user@sink.test", persistent=True)
         sink.wait(timeout=max(120, messages / 20))
         elapsed = time.monotonic() - t0
+        if sink.returncode != 0:
+            raise RuntimeError(f"{server.name} g: smtp-sink failed: {sink.stderr.read().decode()[-300:]}")
         client.wait()
         sampler.stop()
         cpu = server.cpu() - cpu0

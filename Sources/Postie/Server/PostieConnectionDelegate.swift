@@ -95,8 +95,23 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func messageData(_ data: ByteBuffer) {
         scanner.scan(data)
-        if !sawEightBit { sawEightBit = data.readableBytesView.contains { $0 >= 0x80 } }
+        if !sawEightBit { sawEightBit = data.withUnsafeReadableBytes(Self.hasEightBit) }
         writer?.write(data)
+    }
+
+    /// Whether any octet is above 127, eight octets at a time (large messages pass through here).
+    static func hasEightBit(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = raw.count
+        while i + 8 <= n {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return true }
+            i += 8
+        }
+        while i < n {
+            if raw[i] >= 0x80 { return true }
+            i += 1
+        }
+        return false
     }
 
     var bufferedMessageBytes: Int { writer?.outstandingBytes ?? 0 }
