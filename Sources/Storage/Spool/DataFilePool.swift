@@ -46,7 +46,16 @@ final class DataFilePool: Sendable {
             if refill { s.refilling = true }
             return (file, refill)
         }
-        if refill { threadPool.submit { [self] _ in self.refill() } }
+        if refill {
+            threadPool.submit { [self] work in
+                guard case .active = work else {
+                    // Shutting down: make no more (and never on the caller's thread).
+                    state.withLockedValue { $0.refilling = false }
+                    return
+                }
+                self.refill()
+            }
+        }
         return file
     }
 
