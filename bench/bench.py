@@ -231,29 +231,9 @@ smtpd_client_message_rate_limit = 0
 virtual_destination_concurrency_limit = 20
 smtp_destination_concurrency_limit = 20
 """)
-        open(os.path.join(conf, "master.cf"), "w").write(f"""
-127.0.0.1:{self.port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-""")
+        # The same services as the interop tests' private Postfix.
+        services = open(os.path.join(ROOT, "Tests", "Scripts", "postfix_master.cf")).read()
+        open(os.path.join(conf, "master.cf"), "w").write(f"127.0.0.1:{self.port} inet n - n - - smtpd\n" + services)
         self.conf = conf
         started = subprocess.run(["postfix", "-c", conf, "start"], capture_output=True, text=True)
         if started.returncode != 0:

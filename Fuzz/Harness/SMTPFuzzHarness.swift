@@ -114,7 +114,8 @@ public enum SMTPFuzzHarness {
         return problems
     }
 
-    static func decodeChunks(_ pieces: [[UInt8]], small: Bool) -> (output: [UInt8], taken: Int, problem: MessageDataProblem?) {
+    /// All pieces as one BDAT LAST chunk.
+    static func decodeChunks(_ pieces: [[UInt8]], small: Bool) -> Decoded {
         let l = limits(small: small)
         var decoder = ChunkDecoder(maxSize: l.maxMessageSize, maxLineLength: l.textLineLength)
         var output = ByteBuffer()
@@ -124,17 +125,15 @@ public enum SMTPFuzzHarness {
             taken += decoder.decode(&input, limit: piece.count, into: &output)
         }
         decoder.finish()
-        return (Array(output.readableBytesView), taken, decoder.problem)
+        return Decoded(output: Array(output.readableBytesView), consumed: taken, done: true, problem: decoder.problem)
     }
 
     static func checkChunkDecoder(_ stream: [UInt8], _ pieces: [[UInt8]], small: Bool) -> [String] {
         var problems: [String] = []
         let whole = decodeChunks([stream], small: small)
         let cut = decodeChunks(pieces, small: small)
-        if whole.output != cut.output || whole.taken != cut.taken || whole.problem != cut.problem {
-            problems.append("BDAT decoder: whole and pieces differ")
-        }
-        if whole.taken != stream.count { problems.append("BDAT decoder did not take the whole chunk") }
+        if whole != cut { problems.append("BDAT decoder: whole \(whole) differs from pieces \(cut)") }
+        if whole.consumed != stream.count { problems.append("BDAT decoder did not take the whole chunk") }
         if whole.problem == nil, let bare = bareLineEnding(whole.output) {
             problems.append("BDAT decoder passed a bare line ending at \(bare)")
         }
@@ -142,9 +141,7 @@ public enum SMTPFuzzHarness {
     }
 
     /// The offset of a CR not followed by LF or an LF not preceded by CR.
-    public static func bareLineEndingOffset(_ bytes: [UInt8]) -> Int? { bareLineEnding(bytes) }
-
-    static func bareLineEnding(_ bytes: [UInt8]) -> Int? {
+    public static func bareLineEnding(_ bytes: [UInt8]) -> Int? {
         for (i, b) in bytes.enumerated() {
             if b == 13, i + 1 >= bytes.count || bytes[i + 1] != 10 { return i }
             if b == 10, i == 0 || bytes[i - 1] != 13 { return i }

@@ -92,7 +92,7 @@ import Testing
             #expect(carolyn.count == 2)
             #expect(carolyn.first?.contains("with ESMTPSA (version=TLSv1.") == true, "\(carolyn)")
             // Authenticated users relay.
-            try await eventually { await !receiver.messages("dave", "remote.test").isEmpty }
+            #expect(try await eventually { await !receiver.messages("dave", "remote.test").isEmpty })
             #expect(await receiver.messages("dave", "remote.test").first?.contains("Subject: submitted") == true)
         }
     }
@@ -153,7 +153,7 @@ import Testing
                 """
             let r = try await blocking { try Subprocess.python(script, ["\(server.port)", Self.password]) }
             #expect(r.stdout == "554\n{}\n", "\(r.stderr)")
-            try await eventually { await receiver.messages("dave", "remote.test").count == 1 }
+            #expect(try await eventually { await receiver.messages("dave", "remote.test").count == 1 })
         }
     }
 

@@ -1,4 +1,4 @@
-import Postie
+@testable import Postie
 import Testing
 
 @Suite struct PasswordHashTests {
@@ -34,5 +34,17 @@ import Testing
     ])
     func malformedHashesAreRejected(text: String) {
         #expect(throws: PasswordHash.ParseError.self) { try PasswordHash(text) }
+    }
+}
+
+@Suite struct DecoyHashTests {
+    @Test func decoyCostsWhatTheModelCostsAndMatchesNothing() throws {
+        let model = try PasswordHash.make(password: Array("pw".utf8), logRounds: 5)
+        let decoy = PasswordHash.decoy(like: model)
+        #expect(decoy.logRounds == 5 && decoy.blockSize == model.blockSize && decoy.parallelism == model.parallelism)
+        #expect(decoy.hash.count == model.hash.count)
+        #expect(decoy.salt != model.salt)
+        #expect(!decoy.verify(Array("pw".utf8)))
+        #expect(PasswordHash.decoy(like: nil).logRounds == 1)
     }
 }

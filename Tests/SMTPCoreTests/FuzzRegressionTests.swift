@@ -26,8 +26,8 @@ import Testing
     @Test func harnessNoticesABrokenInvariant() {
         // A message whose committed data holds a bare LF would be reported: check the helper the
         // invariants rest on, since a harness that never complains proves nothing.
-        #expect(SMTPFuzzHarness.bareLineEndingOffset(Array("a\r\nb\nc\r\n".utf8)) == 4)
-        #expect(SMTPFuzzHarness.bareLineEndingOffset(Array("a\r\nb\r\n".utf8)) == nil)
-        #expect(SMTPFuzzHarness.bareLineEndingOffset(Array("a\r".utf8)) == 1)
+        #expect(SMTPFuzzHarness.bareLineEnding(Array("a\r\nb\nc\r\n".utf8)) == 4)
+        #expect(SMTPFuzzHarness.bareLineEnding(Array("a\r\nb\r\n".utf8)) == nil)
+        #expect(SMTPFuzzHarness.bareLineEnding(Array("a\r".utf8)) == 1)
     }
 }

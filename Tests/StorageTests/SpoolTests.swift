@@ -161,16 +161,17 @@ import Testing
 }
 
 @Suite struct MaildirTests {
-    @Test func deliversWithLFLineEndingsIntoNew() throws {
+    @Test func deliversWithLFLineEndingsIntoNew() async throws {
         let root = try TestPaths.temporaryDirectory("maildir")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let source = root + "/source"
         let message = "Subject: hi\r\n\r\nline one\r\nline two\r\n" + String(repeating: "long\r\n", count: 30_000)
         try message.write(toFile: source, atomically: false, encoding: .utf8)
-        let fd = open(source, O_RDONLY)
-        defer { close(fd) }
-        let writer = MaildirWriter(root: root + "/mail", hostname: "mx.test")
-        let path = try writer.deliver(prefix: "Return-Path: <a@b.example>\r\n", sourceFD: fd, domain: "xyz.com", user: "carolyn")
+        try FileManager.default.createDirectory(atPath: root + "/mail", withIntermediateDirectories: true)
+        let deliverer = try MaildirDeliverer(writer: MaildirWriter(root: root + "/mail", hostname: "mx.test"))
+        defer { deliverer.stop() }
+        let path = try await deliverer.deliver(
+            messagePath: source, jobs: [.init(prefix: "Return-Path: <a@b.example>\r\n", domain: "xyz.com", user: "carolyn")])[0].get()
         let expected = "Return-Path: <a@b.example>\n" + message.replacingOccurrences(of: "\r\n", with: "\n")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
         #expect(path.hasPrefix(root + "/mail/xyz.com/carolyn/new/"))
@@ -179,8 +180,12 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/tmp").isEmpty)
         #expect(FileManager.default.fileExists(atPath: root + "/mail/xyz.com/carolyn/cur"))
         // A second delivery gets another name.
-        let second = try writer.deliver(prefix: "", sourceFD: fd, domain: "xyz.com", user: "carolyn")
+        let second = try await deliverer.deliver(messagePath: source, jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
         #expect(second != path)
+        // Only the first `messageSize` octets are delivered (the spool keeps the envelope after them).
+        let head = try await deliverer.deliver(
+            messagePath: source, messageSize: 15, jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
+        #expect(try String(contentsOfFile: head, encoding: .utf8) == "Subject: hi\n\n")
     }
 }
 

@@ -22,8 +22,10 @@ final class Authenticator: Sendable {
     private let failures = NIOLockedValueBox<[String: [NIODeadline]]>([:])
 
     static let badCredentials = Reply(535, .init(5, 7, 8), "Error: authentication failed")
+    /// However many failures, a refusal is held back no longer than this (docs/configuration.md).
+    static let longestFailureDelay = TimeAmount.seconds(30)
 
-    init(configuration: PostieConfiguration, threadPool: NIOThreadPool, logger: Logger) throws {
+    init(configuration: PostieConfiguration, threadPool: NIOThreadPool, logger: Logger) {
         self.users = configuration.users
         self.restrictSenders = configuration.restrictSenders
         self.delimiter = configuration.recipientDelimiter
@@ -32,8 +34,9 @@ final class Authenticator: Sendable {
         self.delay = .nanoseconds(Int64(configuration.authFailureDelay * 1e9))
         self.threadPool = threadPool
         self.logger = logger
-        let cost = configuration.users.values.map(\.password.logRounds).max() ?? 1
-        self.decoy = try PasswordHash.make(password: Array("decoy".utf8), logRounds: cost)
+        // The costliest user's parameters with random salt and hash: checking against it takes as
+        // long as a real check, and making it costs nothing at start.
+        self.decoy = PasswordHash.decoy(like: configuration.users.values.map(\.password).max { $0.logRounds < $1.logRounds })
     }
 
     /// What a user may put in MAIL FROM.
@@ -79,7 +82,7 @@ final class Authenticator: Sendable {
                 logger.notice(
                     "authentication failed",
                     metadata: ["client": .string(client), "mechanism": .string(credentials.mechanism), "failures": "\(count)"])
-                let wait = TimeAmount.nanoseconds(min(delay.nanoseconds * Int64(count), TimeAmount.seconds(30).nanoseconds))
+                let wait = TimeAmount.nanoseconds(min(delay.nanoseconds * Int64(count), Self.longestFailureDelay.nanoseconds))
                 return eventLoop.scheduleTask(in: wait) { AuthenticationOutcome.refused(Self.badCredentials) }.futureResult
             }
     }

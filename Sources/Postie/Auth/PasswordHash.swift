@@ -28,9 +28,7 @@ public struct PasswordHash: Hashable, Sendable, CustomStringConvertible {
 
     /// Hashes a password with a fresh random salt.
     public static func make(password: [UInt8], logRounds: Int = defaultLogRounds) throws -> PasswordHash {
-        var generator = SystemRandomNumberGenerator()
-        let salt = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        var result = PasswordHash(logRounds: logRounds, blockSize: 8, parallelism: 1, salt: salt, hash: [])
+        var result = PasswordHash(logRounds: logRounds, blockSize: 8, parallelism: 1, salt: randomBytes(16), hash: [])
         result.hash = try result.derive(password)
         return result
     }
@@ -59,6 +57,19 @@ public struct PasswordHash: Hashable, Sendable, CustomStringConvertible {
             let hash = try? Base64.decode(string: String(fields[4]), options: .omitPaddingCharacter), hash.count >= 16
         else { throw ParseError.malformed("bad salt or hash") }
         self.init(logRounds: ln, blockSize: r, parallelism: p, salt: salt, hash: hash)
+    }
+
+    /// A hash no password matches, with the cost parameters of `model` (or the cheapest): for
+    /// unknown users, so that their check takes as long as a real one.
+    static func decoy(like model: PasswordHash?) -> PasswordHash {
+        PasswordHash(
+            logRounds: model?.logRounds ?? 1, blockSize: model?.blockSize ?? 8, parallelism: model?.parallelism ?? 1,
+            salt: randomBytes(16), hash: randomBytes(model?.hash.count ?? hashLength))
+    }
+
+    private static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }
 
     init(logRounds: Int, blockSize: Int, parallelism: Int, salt: [UInt8], hash: [UInt8]) {

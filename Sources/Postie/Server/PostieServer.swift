@@ -84,7 +84,7 @@ public final class PostieServer: Service, Sendable {
             }
             for envelope in recovered { queue.enqueue(envelope) }
 
-            let authenticator = config.users.isEmpty ? nil : try Authenticator(configuration: config, threadPool: threadPool, logger: logger)
+            let authenticator = config.users.isEmpty ? nil : Authenticator(configuration: config, threadPool: threadPool, logger: logger)
             let context = PostieContext(
                 configuration: config, directory: config.directory, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
             let credentials = try TLSCredentials.load(configuration: config, logger: logger)

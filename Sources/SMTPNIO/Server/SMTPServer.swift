@@ -61,10 +61,7 @@ public final class SMTPServer: Sendable {
                     configuration: configuration, delegate: delegate, limiter: limiter, connectionID: id, logger: logger,
                     startTLS: startTLS)
                 return channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(ServerHelloSniffer())
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    }
+                    if let tls { try TLSHandshake.addServerHandlers(to: channel.pipeline.syncOperations, context: tls, position: .last) }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

@@ -59,7 +59,7 @@ public enum TLSServerHello {
 
 /// Sits between the TLS handler and the socket and reads the server's first handshake record
 /// (see `TLSServerHello`); after that, writes pass through untouched.
-public final class ServerHelloSniffer: ChannelOutboundHandler {
+public final class ServerHelloSniffer: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 

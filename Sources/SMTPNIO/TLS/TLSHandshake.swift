@@ -8,23 +8,33 @@ public enum TLSHandshake {
     /// Adds the TLS handler nearest the socket, then waits for the handshake. Anything already
     /// written and flushed (the `220 Ready to start TLS`) goes out in the clear before it.
     public static func startServer(on channel: Channel, context: NIOSSLContext) -> EventLoopFuture<Void> {
-        start(on: channel, sniffCipher: true) { NIOSSLServerHandler(context: context) }
+        start(on: channel) { pipeline in try addServerHandlers(to: pipeline, context: context, position: .first) }
+    }
+
+    /// The server side of TLS: swift-nio-ssl's handler and, nearer the socket, the
+    /// `ServerHelloSniffer` that learns the cipher suite. For STARTTLS and implicit TLS alike.
+    public static func addServerHandlers(
+        to pipeline: ChannelPipeline.SynchronousOperations, context: NIOSSLContext, position: ChannelPipeline.SynchronousOperations.Position
+    ) throws {
+        try pipeline.addHandler(NIOSSLServerHandler(context: context), position: position)
+        try pipeline.addHandler(ServerHelloSniffer(), position: .before(try pipeline.handler(type: NIOSSLHandler.self)))
     }
 
     public static func startClient(on channel: Channel, context: NIOSSLContext, serverHostname: String?) -> EventLoopFuture<Void> {
-        start(on: channel) { try NIOSSLClientHandler(context: context, serverHostname: serverHostname) }
+        start(on: channel) { pipeline in
+            try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverHostname), position: .first)
+        }
     }
 
     private static func start(
-        on channel: Channel, sniffCipher: Bool = false, makeHandler: @escaping @Sendable () throws -> ChannelHandler
+        on channel: Channel, addHandlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
     ) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.eventLoop.execute {
             do {
-                let waiter = HandshakeWaiter(promise: promise)
-                try channel.pipeline.syncOperations.addHandler(makeHandler(), position: .first)
-                if sniffCipher { try channel.pipeline.syncOperations.addHandler(ServerHelloSniffer(), position: .first) }
-                try channel.pipeline.syncOperations.addHandler(waiter, position: .after(try channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)))
+                let pipeline = channel.pipeline.syncOperations
+                try addHandlers(pipeline)
+                try pipeline.addHandler(HandshakeWaiter(promise: promise), position: .after(try pipeline.handler(type: NIOSSLHandler.self)))
             } catch {
                 promise.fail(error)
             }
@@ -33,8 +43,12 @@ public enum TLSHandshake {
     }
 
     /// The cipher suite a server channel's TLS negotiated, when a `ServerHelloSniffer` saw it.
-    public static func negotiatedCipher(on pipeline: ChannelPipeline.SynchronousOperations) -> String? {
-        (try? pipeline.handler(type: ServerHelloSniffer.self))?.cipher
+    /// Call once the handshake is done: the sniffer leaves the pipeline, so later writes do not
+    /// pass through it.
+    public static func takeNegotiatedCipher(from pipeline: ChannelPipeline.SynchronousOperations) -> String? {
+        guard let sniffer = try? pipeline.handler(type: ServerHelloSniffer.self) else { return nil }
+        pipeline.removeHandler(sniffer, promise: nil)
+        return sniffer.cipher
     }
 
     /// `TLSv1.3` and the like, for the `Received:` field.

@@ -3,10 +3,11 @@ import Glibc
 #endif
 import NIOConcurrencyHelpers
 
-/// Delivers messages into Maildirs (`tmp/`, `new/`, `cur/`) under a mail root, laid out as
-/// `<root>/<domain>/<user>/`. A message is written under `tmp/`, synced, and renamed into `new/`
-/// under a unique name (`<seconds>.M<microseconds>P<pid>Q<count>.<host>,S=<size>`), then `new/` is
-/// synced: a file in `new/` is always whole. Line endings become LF, as Maildir readers expect.
+/// Writes messages into Maildirs (`tmp/`, `new/`, `cur/`) under a mail root, laid out as
+/// `<root>/<domain>/<user>/`. A message is written under `tmp/` and, once synced, renamed into
+/// `new/` under a unique name (`<seconds>.M<microseconds>P<pid>Q<count>.<host>,S=<size>`);
+/// `MaildirDeliverer` does the syncing, for whole batches. Line endings become LF, as Maildir
+/// readers expect.
 public final class MaildirWriter: Sendable {
     public let root: String
     private let hostname: String
@@ -40,27 +41,9 @@ public final class MaildirWriter: Sendable {
         public var finalPath: String
     }
 
-    /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the message read from
-    /// `sourceFD` (CRLF form) into the mailbox with LF line endings, and syncs it into `new/`.
-    /// Blocking: thread pool only. Returns the path of the file in `new/`. (The queue delivers in
-    /// batches through `MaildirDeliverer`, which shares the syncs.)
-    public func deliver(prefix: String, sourceFD: Int32, length: Int? = nil, domain: String, user: String) throws -> String {
-        let pending = try write(prefix: prefix, sourceFD: sourceFD, length: length, domain: domain, user: user)
-        do {
-            let fd = try POSIXFile.open(pending.tmpPath, O_RDONLY)
-            defer { close(fd) }
-            try POSIXFile.sync(fd, path: pending.tmpPath)
-            try publish(pending)
-            try POSIXFile.syncDirectory(POSIXFile.parent(pending.finalPath))
-        } catch {
-            POSIXFile.unlink(pending.tmpPath)
-            throw error
-        }
-        return pending.finalPath
-    }
-
-    /// Writes the message under `tmp/` without syncing it (see `deliver`): the first `length`
-    /// octets of `sourceFD` (all of it when nil). Blocking.
+    /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the first `length`
+    /// octets of `sourceFD` (CRLF form; all of it when nil) under `tmp/` with LF line endings,
+    /// without syncing: `MaildirDeliverer` syncs whole batches and then `publish`es. Blocking.
     public func write(prefix: String, sourceFD: Int32, length: Int? = nil, domain: String, user: String) throws -> Pending {
         let base = try preparedMailbox(domain: domain, user: user)
         var ts = timespec()

@@ -80,7 +80,7 @@ public final class Spool: Sendable {
 
     /// Reads up to `limit` octets of a stored message, never past its end (blocking).
     public func readMessage(_ envelope: Envelope, limit: Int) throws -> [UInt8] {
-        Array(try POSIXFile.readAll(layout.dataPath(envelope.id), limit: min(limit, envelope.size)).prefix(min(limit, envelope.size)))
+        try POSIXFile.readAll(layout.dataPath(envelope.id), limit: min(limit, envelope.size))
     }
 
     /// Every committed message's envelope, in arrival order (queue ids sort by time). Messages
@@ -142,15 +142,17 @@ public final class Spool: Sendable {
 
     /// The envelope as last written: `env/<id>` after an update, else the message file's trailer.
     public func readEnvelope(_ id: String) throws -> Envelope {
-        if POSIXFile.exists(layout.envelopePath(id)) {
-            let bytes = try POSIXFile.readAll(layout.envelopePath(id))
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw Envelope.DecodingError(line: 0, reason: "not UTF-8")
-            }
-            return try Envelope(decoding: text)
+        let bytes: [UInt8]
+        do {
+            bytes = try POSIXFile.readAll(layout.envelopePath(id))
+        } catch let error as StorageError where error.errno == ENOENT {
+            guard let envelope = try trailerEnvelope(id) else { throw StorageError("read envelope", layout.dataPath(id), errno: ENOENT) }
+            return envelope
         }
-        guard let envelope = try trailerEnvelope(id) else { throw StorageError("read envelope", layout.dataPath(id), errno: ENOENT) }
-        return envelope
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw Envelope.DecodingError(line: 0, reason: "not UTF-8")
+        }
+        return try Envelope(decoding: text)
     }
 
     /// The envelope committed with the message; nil when the file has none (never committed).

@@ -128,13 +128,15 @@ public enum POSIXFile {
         return names
     }
 
+    /// The file's first `limit` octets (all of it when shorter).
     public static func readAll(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while result.count <= limit {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        while result.count < limit {
+            let wanted = min(chunk.count, limit - result.count)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, wanted) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw StorageError("read", path)
