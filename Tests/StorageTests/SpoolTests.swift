@@ -39,7 +39,7 @@ import Testing
             let writer = spool.makeWriter(eventLoop: loop)
             for p in parts { writer.write(ByteBuffer(string: p)) }
             return writer.commit { id, size in Self.envelope(id, size) }
-        }.get()
+        }.get().envelope
     }
 
     @Test func commitWritesMessageAndEnvelope() async throws {
@@ -82,6 +82,37 @@ import Testing
             }
             #expect(nonEmptyFiles(in: dir + "/msg").isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/env").isEmpty)
+        }
+    }
+
+    @Test func smallMessagesAreWrittenAtCommitLargeOnesStream() async throws {
+        try await withSpool { spool, dir, loop in
+            let chunk = String(repeating: "y", count: 1022) + "\r\n"
+            let count = SpoolWriter.inMemoryLimit / chunk.utf8.count + 2
+            for (parts, inMemory) in [(["Subject: s\r\n\r\n", "small\r\n"], true), (Array(repeating: chunk, count: count), false)] {
+                let committed = try await loop.flatSubmit {
+                    let writer = spool.makeWriter(eventLoop: loop)
+                    for p in parts { writer.write(ByteBuffer(string: p)) }
+                    return writer.commit { id, size in Self.envelope(id, size) }
+                }.get()
+                let expected = Array(parts.joined().utf8)
+                #expect(committed.envelope.size == expected.count)
+                // The octets come back with the envelope only when they were held in memory.
+                #expect((committed.message != nil) == inMemory)
+                if let held = committed.message { #expect(held.reduce(into: [UInt8]()) { $0 += $1.readableBytesView } == expected) }
+                #expect(try spool.readMessage(committed.envelope, limit: .max) == expected)
+                #expect(try spool.readEnvelope(committed.envelope.id) == committed.envelope)
+            }
+            // A large message given up on is removed, even though parts of it reached its file.
+            try await loop.submit {
+                let writer = spool.makeWriter(eventLoop: loop)
+                for _ in 0..<count { writer.write(ByteBuffer(string: chunk)) }
+                writer.abort()
+            }.get()
+            for _ in 0..<200 where nonEmptyFiles(in: dir + "/msg").count > 2 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(nonEmptyFiles(in: dir + "/msg").count == 2)
         }
     }
 
@@ -171,7 +202,7 @@ import Testing
         let deliverer = try MaildirDeliverer(writer: MaildirWriter(root: root + "/mail", hostname: "mx.test"))
         defer { deliverer.stop() }
         let path = try await deliverer.deliver(
-            messagePath: source, jobs: [.init(prefix: "Return-Path: <a@b.example>\r\n", domain: "xyz.com", user: "carolyn")])[0].get()
+            .file(path: source, size: nil), jobs: [.init(prefix: "Return-Path: <a@b.example>\r\n", domain: "xyz.com", user: "carolyn")])[0].get()
         let expected = "Return-Path: <a@b.example>\n" + message.replacingOccurrences(of: "\r\n", with: "\n")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == expected)
         #expect(path.hasPrefix(root + "/mail/xyz.com/carolyn/new/"))
@@ -180,11 +211,11 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/tmp").isEmpty)
         #expect(FileManager.default.fileExists(atPath: root + "/mail/xyz.com/carolyn/cur"))
         // A second delivery gets another name.
-        let second = try await deliverer.deliver(messagePath: source, jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
+        let second = try await deliverer.deliver(.file(path: source, size: nil), jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
         #expect(second != path)
         // Only the first `messageSize` octets are delivered (the spool keeps the envelope after them).
         let head = try await deliverer.deliver(
-            messagePath: source, messageSize: 15, jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
+            .file(path: source, size: 15), jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")])[0].get()
         #expect(try String(contentsOfFile: head, encoding: .utf8) == "Subject: hi\n\n")
     }
 }
@@ -201,7 +232,7 @@ import Testing
             for n in 0..<50 {
                 group.addTask {
                     await deliverer.deliver(
-                        messagePath: source,
+                        .file(path: source, size: nil),
                         jobs: [.init(prefix: "Return-Path: <\(n)@b.example>\r\n", domain: "xyz.com", user: n % 2 == 0 ? "carolyn" : "bob")])
                 }
             }
@@ -220,11 +251,40 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/new").count == 25)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/carolyn/tmp").isEmpty)
         // A missing message fails its jobs, not the batch.
-        let missing = await deliverer.deliver(messagePath: root + "/nothing", jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
+        let missing = await deliverer.deliver(.file(path: root + "/nothing", size: nil), jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
         #expect(throws: StorageError.self) { try missing[0].get() }
         deliverer.stop()
-        let refused = await deliverer.deliver(messagePath: source, jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
+        let refused = await deliverer.deliver(.file(path: source, size: nil), jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
         #expect(throws: StorageError.self) { try refused[0].get() }
+    }
+
+    @Test func messageInMemoryIsWrittenOnceAndLinkedIntoEveryMailbox() async throws {
+        let root = try TestPaths.temporaryDirectory("maildir-links")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/mail", withIntermediateDirectories: true)
+        // Where the first mailbox's domain folder should be there is a file: that mailbox fails,
+        // and must not hold up the others.
+        try "not a folder".write(toFile: root + "/mail/broken.test", atomically: false, encoding: .utf8)
+        let deliverer = try MaildirDeliverer(writer: MaildirWriter(root: root + "/mail", hostname: "mx.test"))
+        defer { deliverer.stop() }
+        let parts = ["Subject: several\r\n", "\r\nline\r", "\none\r\n"].map { ByteBuffer(string: $0) }
+        let prefix = "Return-Path: <a@b.example>\r\n"
+        let users = ["bob", "carolyn", "dave"]
+        let results = await deliverer.deliver(
+            .memory(parts),
+            jobs: [.init(prefix: prefix, domain: "broken.test", user: "x")] + users.map { .init(prefix: prefix, domain: "xyz.com", user: $0) })
+        #expect(throws: StorageError.self) { try results[0].get() }
+        let paths = try results.dropFirst().map { try $0.get() }
+        var inodes = Set<UInt64>()
+        for (user, path) in zip(users, paths) {
+            #expect(path.hasPrefix(root + "/mail/xyz.com/\(user)/new/"))
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "Return-Path: <a@b.example>\nSubject: several\n\nline\none\n")
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            inodes.insert((attributes[.systemFileNumber] as! NSNumber).uint64Value)
+            #expect((attributes[.referenceCount] as! NSNumber).intValue == 3)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/mail/xyz.com/\(user)/tmp").isEmpty)
+        }
+        #expect(inodes.count == 1, "one file, linked into three mailboxes")
     }
 
     @Test func filesystemSyncIsSharedAndReturns() async throws {

@@ -53,7 +53,8 @@ public final class QueueRunner: Sendable {
     }
 
     /// Delivers a freshly committed (or recovered) message now, or schedules it for its next attempt.
-    public func enqueue(_ envelope: Envelope) {
+    /// `message`: its octets, when the spool writer still has them in memory.
+    public func enqueue(_ envelope: Envelope, message: [ByteBuffer]? = nil) {
         let now = Int64(time(nil))
         if let next = envelope.nextAttempt, next > now {
             schedule(envelope, in: next - now)
@@ -65,8 +66,48 @@ public final class QueueRunner: Sendable {
             return true
         }
         guard start else { return }
+        if Self.isSimpleLocal(envelope) {
+            deliverSimpleLocal(envelope, message: message)
+            return
+        }
         Task {
             await attempt(envelope)
+            finished(envelope.id)
+        }
+    }
+
+    /// A new message for local mailboxes only, with no success notice asked for: the common case,
+    /// which needs no task, no envelope update and no report when every mailbox takes it.
+    static func isSimpleLocal(_ envelope: Envelope) -> Bool {
+        envelope.recipients.allSatisfy { r in
+            guard case .mailbox = r.target, r.status == .pending else { return false }
+            return !(r.notify?.uppercased().contains("SUCCESS") ?? false)
+        }
+    }
+
+    /// Delivers a simple local message straight from the Maildir thread's batch and, when every
+    /// mailbox took it, removes it from the spool there too. Anything else (a mailbox that failed)
+    /// goes the general way, with these results.
+    private func deliverSimpleLocal(_ envelope: Envelope, message: [ByteBuffer]?) {
+        let (local, jobs) = localJobs(envelope)
+        let source: MessageSource = message.map { .memory($0) } ?? .file(path: spool.layout.dataPath(envelope.id), size: envelope.size)
+        maildir.submit(source, jobs: jobs) { [self] results in
+            guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
+                Task {
+                    await attempt(envelope, localResults: results)
+                    finished(envelope.id)
+                }
+                return
+            }
+            var done = envelope
+            var notices: [Bouncer.Notice] = []
+            apply(results, to: local, of: &done, notices: &notices)
+            do {
+                try spool.remove(envelope.id, updated: false)
+                logger.info("removed", metadata: ["queue_id": .string(envelope.id)])
+            } catch {
+                logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
+            }
             finished(envelope.id)
         }
     }
@@ -177,11 +218,21 @@ public final class QueueRunner: Sendable {
 
     // MARK: One attempt
 
-    private func attempt(_ original: Envelope) async {
+    /// `localResults`: the local recipients' outcomes when they were delivered already.
+    private func attempt(_ original: Envelope, localResults: MaildirDeliverer.Results? = nil) async {
         var envelope = original
         var notices: [Bouncer.Notice] = []
         // Local recipients, in the Maildir deliverer's next batch.
-        await deliverLocally(&envelope, &notices)
+        let (local, jobs) = localJobs(envelope)
+        if !jobs.isEmpty {
+            let results: MaildirDeliverer.Results
+            if let localResults {
+                results = localResults
+            } else {
+                results = await maildir.deliver(.file(path: spool.layout.dataPath(envelope.id), size: envelope.size), jobs: jobs)
+            }
+            apply(results, to: local, of: &envelope, notices: &notices)
+        }
         // Remote recipients, through the relay.
         let remote = envelope.recipients.indices.filter { i in
             if case .remote = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
@@ -277,8 +328,8 @@ public final class QueueRunner: Sendable {
             ])
     }
 
-    /// Local recipients still to do (blocking; thread pool).
-    private func deliverLocally(_ envelope: inout Envelope, _ notices: inout [Bouncer.Notice]) async {
+    /// The local recipients still to do (their indices) and their Maildir jobs.
+    private func localJobs(_ envelope: Envelope) -> ([Int], [MaildirDeliverer.Job]) {
         var local: [Int] = []
         var jobs: [MaildirDeliverer.Job] = []
         let prefix = TraceHeaders.returnPath(envelope.sender)
@@ -287,8 +338,11 @@ public final class QueueRunner: Sendable {
             local.append(i)
             jobs.append(.init(prefix: prefix, domain: domain, user: user))
         }
-        guard !jobs.isEmpty else { return }
-        let results = await maildir.deliver(messagePath: spool.layout.dataPath(envelope.id), messageSize: envelope.size, jobs: jobs)
+        return (local, jobs)
+    }
+
+    /// Records the Maildir deliveries' outcomes for these recipients.
+    private func apply(_ results: MaildirDeliverer.Results, to local: [Int], of envelope: inout Envelope, notices: inout [Bouncer.Notice]) {
         for (i, result) in zip(local, results) {
             switch result {
             case .success:

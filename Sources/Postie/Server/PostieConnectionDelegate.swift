@@ -154,7 +154,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
                 ret: tx.parameters.ret,
                 envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
-        }.map { envelope in
+        }.map { committed in
+            let envelope = committed.envelope
             logger.info(
                 "queued",
                 metadata: [
@@ -162,7 +163,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
                     "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
                 ])
-            queue.enqueue(envelope)
+            queue.enqueue(envelope, message: committed.message)
             return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
         }.flatMapErrorThrowing { error in
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])

@@ -4,10 +4,11 @@ import Glibc
 
 /// Delivers into Maildirs in batches on a thread of its own, sharing the syncs: every delivery
 /// asked for while the previous batch was being synced joins the next one. A batch writes all its
-/// files under `tmp/`, syncs them (the contents are durable), renames them into `new/`, and syncs
-/// the `new/` folders (the names are durable): a file in `new/` is always whole, and the caller
-/// hears of a delivery only once it is durable. At most two syncs of the file system per batch,
-/// however many messages (`FilesystemSync` syncs a few files one by one, which is cheaper).
+/// files under `tmp/`, syncs them (the contents are durable), links and renames them into `new/`,
+/// and syncs the `new/` folders (the names are durable): a file in `new/` is always whole, and
+/// the caller hears of a delivery only once it is durable. At most two syncs of the file system
+/// per batch, however many messages (`FilesystemSync` syncs a few files one by one, which is
+/// cheaper). A message for several mailboxes is written once and hard-linked into the others.
 public final class MaildirDeliverer: Sendable {
     public struct Job: Sendable {
         /// Header lines to put first (CRLF form), e.g. `Return-Path:`.
@@ -22,12 +23,13 @@ public final class MaildirDeliverer: Sendable {
         }
     }
 
+    /// Each job's outcome, in the jobs' order: the file's path in `new/`, or why not.
+    public typealias Results = [Result<String, any Error>]
+
     struct Request {
-        /// The spooled message (CRLF form), read for every job: its first `messageSize` octets.
-        var messagePath: String
-        var messageSize: Int?
+        var message: MessageSource
         var jobs: [Job]
-        var completion: @Sendable ([Result<String, any Error>]) -> Void
+        var completion: @Sendable (Results) -> Void
     }
 
     public let writer: MaildirWriter
@@ -48,46 +50,94 @@ public final class MaildirDeliverer: Sendable {
     /// Finishes the deliveries queued, then stops.
     public func stop() { thread.stop() }
 
-    /// Delivers the message at `messagePath` (its first `messageSize` octets; all when nil) for
-    /// each job; the results come in the same order.
-    public func deliver(messagePath: String, messageSize: Int? = nil, jobs: [Job]) async -> [Result<String, any Error>] {
+    /// Delivers the message for each job; the results come in the same order.
+    public func deliver(_ message: MessageSource, jobs: [Job]) async -> Results {
         await withCheckedContinuation { continuation in
-            thread.submit(Request(messagePath: messagePath, messageSize: messageSize, jobs: jobs) { continuation.resume(returning: $0) })
+            submit(message, jobs: jobs) { continuation.resume(returning: $0) }
         }
     }
 
+    /// Delivers the message for each job and calls `completion` with the results, on the
+    /// delivery thread (keep it short: the next batch waits for it).
+    public func submit(_ message: MessageSource, jobs: [Job], completion: @escaping @Sendable (Results) -> Void) {
+        thread.submit(Request(message: message, jobs: jobs, completion: completion))
+    }
+
+    /// One file written for the jobs (of one request) that share its prefix.
+    private struct Written {
+        var request: Int
+        var jobs: [Int]
+        var pending: MaildirWriter.Pending
+    }
+
     private static func process(_ batch: [Request], writer: MaildirWriter, fileSystem: FilesystemSync) {
-        var written: [[Result<MaildirWriter.Pending, any Error>]] = []
-        for request in batch {
-            let fd: Int32
-            do {
-                fd = try POSIXFile.open(request.messagePath, O_RDONLY)
-            } catch {
-                written.append(request.jobs.map { _ in .failure(error) })
-                continue
-            }
-            defer { close(fd) }
-            written.append(
-                request.jobs.map { job in
-                    Result {
-                        try writer.write(prefix: job.prefix, sourceFD: fd, length: request.messageSize, domain: job.domain, user: job.user)
-                    }
-                })
-        }
-        var results: [[Result<String, any Error>]] = written.map { $0.map { $0.map(\.finalPath) } }
-        do {
-            let pending = written.flatMap { $0.compactMap { try? $0.get() } }
-            try fileSystem.sync(filePaths: pending.map(\.tmpPath))
-            for (r, files) in written.enumerated() {
-                for (j, file) in files.enumerated() {
-                    guard case .success(let pending) = file else { continue }
-                    do { try writer.publish(pending) } catch { results[r][j] = .failure(error) }
+        var results: [Results] = batch.map { $0.jobs.map { _ in .failure(StorageError("deliver", writer.root, errno: EIO)) } }
+        var written: [Written] = []
+        for (r, request) in batch.enumerated() {
+            // Jobs with the same prefix get the same file (in practice: all of them).
+            var groups: [(prefix: String, jobs: [Int])] = []
+            for (j, job) in request.jobs.enumerated() {
+                if let g = groups.firstIndex(where: { $0.prefix == job.prefix }) {
+                    groups[g].jobs.append(j)
+                } else {
+                    groups.append((job.prefix, [j]))
                 }
             }
-            let newDirectories = Set(pending.map { POSIXFile.parent($0.finalPath) })
+            for group in groups {
+                // Written into the first mailbox that takes it: one that cannot (say, its folder
+                // cannot be made) must not hold up the others.
+                for (k, j) in group.jobs.enumerated() {
+                    let job = request.jobs[j]
+                    do {
+                        let pending = try writer.write(prefix: group.prefix, message: request.message, domain: job.domain, user: job.user)
+                        written.append(Written(request: r, jobs: Array(group.jobs[k...]), pending: pending))
+                        break
+                    } catch {
+                        results[r][j] = .failure(error)
+                    }
+                }
+            }
+        }
+        // The contents.
+        do {
+            defer { for w in written { close(w.pending.fd) } }
+            try fileSystem.sync(files: written.map(\.pending.fd))
+        } catch {
+            // Whether the files are durable is unknown: none goes into `new/`; each is tried again.
+            for w in written {
+                POSIXFile.unlink(w.pending.tmpPath)
+                for j in w.jobs { results[w.request][j] = .failure(error) }
+            }
+            written = []
+        }
+        // The names: links into the other mailboxes first, while the file is still in `tmp/`.
+        var newDirectories = Set<String>()
+        for w in written {
+            let request = batch[w.request]
+            for j in w.jobs.dropFirst() {
+                let job = request.jobs[j]
+                results[w.request][j] = Result {
+                    do {
+                        return try writer.link(w.pending, domain: job.domain, user: job.user)
+                    } catch {
+                        // Another file system, or too many links: a copy of its own instead.
+                        return try writer.deliver(prefix: job.prefix, message: request.message, domain: job.domain, user: job.user)
+                    }
+                }
+                if case .success(let path) = results[w.request][j] { newDirectories.insert(POSIXFile.parent(path)) }
+            }
+            do {
+                try writer.publish(w.pending)
+                results[w.request][w.jobs[0]] = .success(w.pending.finalPath)
+                newDirectories.insert(POSIXFile.parent(w.pending.finalPath))
+            } catch {
+                results[w.request][w.jobs[0]] = .failure(error)
+            }
+        }
+        do {
             try fileSystem.sync(directories: newDirectories.sorted())
         } catch {
-            // Whether the files are durable is unknown: report every one as failed (to be tried
+            // Whether the names are durable is unknown: report every one as failed (to be tried
             // again; at worst the mailbox gets a duplicate).
             results = results.map { $0.map { _ in .failure(error) } }
         }

@@ -2,6 +2,22 @@
 import Glibc
 #endif
 import NIOConcurrencyHelpers
+import NIOCore
+
+/// Where a message to deliver comes from: the spool file or, for a small message just received,
+/// memory. CRLF form either way.
+public enum MessageSource: Sendable {
+    /// The file's first `size` octets (all of it when nil).
+    case file(path: String, size: Int?)
+    case memory([ByteBuffer])
+
+    var knownSize: Int? {
+        switch self {
+        case .file(_, let size): size
+        case .memory(let buffers): buffers.reduce(0) { $0 + $1.readableBytes }
+        }
+    }
+}
 
 /// Writes messages into Maildirs (`tmp/`, `new/`, `cur/`) under a mail root, laid out as
 /// `<root>/<domain>/<user>/`. A message is written under `tmp/` and, once synced, renamed into
@@ -35,63 +51,89 @@ public final class MaildirWriter: Sendable {
         return base
     }
 
-    /// A message written under `tmp/`, not yet in `new/`.
+    /// A message written under `tmp/`, not yet in `new/`; its file is still open, for the sync.
     public struct Pending: Sendable {
         public var tmpPath: String
+        /// The file's name in `new/`: `<unique>,S=<size>` (the same in every mailbox it goes to).
+        public var name: String
+        public var fd: Int32
+        /// Where `publish` puts it.
         public var finalPath: String
     }
 
-    /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the first `length`
-    /// octets of `sourceFD` (CRLF form; all of it when nil) under `tmp/` with LF line endings,
-    /// without syncing: `MaildirDeliverer` syncs whole batches and then `publish`es. Blocking.
-    public func write(prefix: String, sourceFD: Int32, length: Int? = nil, domain: String, user: String) throws -> Pending {
+    /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the message (CRLF
+    /// form) under the mailbox's `tmp/` with LF line endings, without syncing and leaving the file
+    /// open: `MaildirDeliverer` syncs whole batches, closes, and then `publish`es. Blocking.
+    public func write(prefix: String, message: MessageSource, domain: String, user: String) throws -> Pending {
         let base = try preparedMailbox(domain: domain, user: user)
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let n = deliveries.withLockedValue { c -> UInt64 in
-            c += 1
-            return c
-        }
-        let unique = "\(ts.tv_sec).M\(ts.tv_nsec / 1000)P\(getpid())Q\(n).\(hostname)"
+        let unique = uniqueName()
         let tmpPath = "\(base)/tmp/\(unique)"
         let fd = try POSIXFile.open(tmpPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
         var size = 0
         do {
-            defer { close(fd) }
             var converter = LineEndingConverter()
             var out: [UInt8] = []
-            out.reserveCapacity(128 * 1024)
+            out.reserveCapacity(min(128 * 1024, message.knownSize.map { $0 + prefix.utf8.count + 16 } ?? .max))
             converter.convert(Array(prefix.utf8)[...], into: &out)
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            var offset: off_t = 0
-            while true {
-                let wanted = length.map { min(chunk.count, $0 - Int(offset)) } ?? chunk.count
-                if wanted <= 0 { break }
-                let got = chunk.withUnsafeMutableBytes { pread(sourceFD, $0.baseAddress!, wanted, offset) }
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    throw StorageError("read", "message")
+            // Written out in pieces of about 64 KiB, so a large message never sits whole in memory.
+            func flush(_ force: Bool) throws {
+                guard force || out.count >= 64 * 1024 else { return }
+                size += out.count
+                try out.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: tmpPath) }
+                out.removeAll(keepingCapacity: true)
+            }
+            switch message {
+            case .memory(let buffers):
+                for buffer in buffers {
+                    buffer.withUnsafeReadableBytes { converter.convert($0.bindMemory(to: UInt8.self), into: &out) }
+                    try flush(false)
                 }
-                if got == 0 { break }
-                offset += off_t(got)
-                converter.convert(chunk[0..<got], into: &out)
-                if out.count >= 64 * 1024 {
-                    size += out.count
-                    try out.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: tmpPath) }
-                    out.removeAll(keepingCapacity: true)
+            case .file(let path, let length):
+                let source = try POSIXFile.open(path, O_RDONLY)
+                defer { close(source) }
+                var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+                var offset: off_t = 0
+                while true {
+                    let wanted = length.map { min(chunk.count, $0 - Int(offset)) } ?? chunk.count
+                    if wanted <= 0 { break }
+                    let got = chunk.withUnsafeMutableBytes { pread(source, $0.baseAddress!, wanted, offset) }
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        throw StorageError("read", path)
+                    }
+                    if got == 0 { break }
+                    offset += off_t(got)
+                    chunk.withUnsafeBufferPointer { converter.convert(UnsafeBufferPointer(rebasing: $0[0..<got]), into: &out) }
+                    try flush(false)
                 }
             }
             converter.finish(into: &out)
-            size += out.count
-            try out.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: tmpPath) }
+            try flush(true)
         } catch {
+            close(fd)
             POSIXFile.unlink(tmpPath)
             throw error
         }
-        return Pending(tmpPath: tmpPath, finalPath: "\(base)/new/\(unique),S=\(size)")
+        let name = "\(unique),S=\(size)"
+        return Pending(tmpPath: tmpPath, name: name, fd: fd, finalPath: "\(base)/new/\(name)")
     }
 
-    /// Moves a written message into `new/`. Not synced: the caller syncs.
+    /// Writes, syncs and publishes one message on its own (not batched). Blocking.
+    public func deliver(prefix: String, message: MessageSource, domain: String, user: String) throws -> String {
+        let pending = try write(prefix: prefix, message: message, domain: domain, user: user)
+        do {
+            defer { close(pending.fd) }
+            try POSIXFile.sync(pending.fd, path: pending.tmpPath)
+        } catch {
+            POSIXFile.unlink(pending.tmpPath)
+            throw error
+        }
+        try publish(pending)
+        try POSIXFile.syncDirectory(POSIXFile.parent(pending.finalPath))
+        return pending.finalPath
+    }
+
+    /// Moves a written (synced, closed) message into `new/`. Not synced: the caller syncs.
     public func publish(_ pending: Pending) throws {
         do {
             try POSIXFile.rename(pending.tmpPath, pending.finalPath)
@@ -99,6 +141,29 @@ public final class MaildirWriter: Sendable {
             POSIXFile.unlink(pending.tmpPath)
             throw error
         }
+    }
+
+    /// Puts a written (synced) message into another mailbox's `new/` as a hard link: a message
+    /// for several mailboxes is written once (as Dovecot does). Maildir files are never changed
+    /// in place, only renamed or removed, so the mailboxes stay independent. Not synced: the
+    /// caller syncs. Returns the new path.
+    public func link(_ pending: Pending, domain: String, user: String) throws -> String {
+        let base = try preparedMailbox(domain: domain, user: user)
+        let path = "\(base)/new/\(pending.name)"
+        while Glibc.link(pending.tmpPath, path) != 0 {
+            if errno != EINTR { throw StorageError("link", path) }
+        }
+        return path
+    }
+
+    private func uniqueName() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let n = deliveries.withLockedValue { c -> UInt64 in
+            c += 1
+            return c
+        }
+        return "\(ts.tv_sec).M\(ts.tv_nsec / 1000)P\(getpid())Q\(n).\(hostname)"
     }
 
     /// The mailbox's folder, created (and synced) on first use; known mailboxes cost no system call.
@@ -118,7 +183,11 @@ struct LineEndingConverter {
     private var pendingCR = false
 
     mutating func convert(_ input: ArraySlice<UInt8>, into out: inout [UInt8]) {
-        input.withUnsafeBufferPointer { buffer in
+        input.withUnsafeBufferPointer { convert($0, into: &out) }
+    }
+
+    mutating func convert(_ buffer: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        do {
             var i = 0
             let n = buffer.count
             if pendingCR, n > 0 {

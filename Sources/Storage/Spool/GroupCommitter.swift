@@ -12,13 +12,18 @@ import NIOCore
 /// `syncfs`): concurrent sessions share it (group commit).
 ///
 /// A message is committed when its file in `msg/` ends with its envelope (`EnvelopeTrailer`):
-/// the batch appends each envelope to its message file, then syncs the files and `msg/`. Only
+/// the batch writes each small message whole (the writer held it in memory) or appends the
+/// envelope to a message already streamed to its file, then syncs the files and `msg/`. Only
 /// then are the waiting sessions told (and send their `250`). A crash before the sync leaves at
 /// most message files without a whole trailer, which recovery removes: never acknowledged.
 final class GroupCommitter: @unchecked Sendable {
     struct Request {
         var id: String
+        /// The message file, or -1 when there is none yet (the commit creates it).
         var dataFD: Int32
+        /// The message's octets still to write at the start of the file (a message held in
+        /// memory); empty when they are in the file already.
+        var data: [ByteBuffer] = []
         /// Octets of message in the file; the envelope goes after them.
         var size: Int
         var envelopeText: String
@@ -53,13 +58,24 @@ final class GroupCommitter: @unchecked Sendable {
     func commit(_ batch: [Request]) {
         var staged: [Request] = []
         var failed: [(Request, Error)] = []
-        defer { for request in batch { close(request.dataFD) } }
-        for request in batch {
+        var contents: [UInt8] = []
+        defer { for request in staged { close(request.dataFD) } }
+        for var request in batch {
+            let path = layout.dataPath(request.id)
             do {
-                try POSIXFile.writeAll(
-                    request.dataFD, EnvelopeTrailer.encode(request.envelopeText), at: request.size, path: layout.dataPath(request.id))
+                if request.dataFD < 0 {
+                    request.dataFD = try POSIXFile.open(path, O_WRONLY | O_CREAT | O_EXCL)
+                    request.nameIsDurable = false
+                }
+                // Message (when held in memory) and envelope in one write.
+                contents.removeAll(keepingCapacity: true)
+                for buffer in request.data { contents.append(contentsOf: buffer.readableBytesView) }
+                let start = request.size - contents.count
+                contents += EnvelopeTrailer.encode(request.envelopeText)
+                try POSIXFile.writeAll(request.dataFD, contents, at: start, path: path)
                 staged.append(request)
             } catch {
+                if request.dataFD >= 0 { close(request.dataFD) }
                 failed.append((request, error))
             }
         }

@@ -59,18 +59,13 @@ public final class Spool: Sendable {
     /// Returns once it is durable.
     public func store(_ message: [UInt8], makeEnvelope: (_ id: String, _ size: Int) -> Envelope) throws -> Envelope {
         let id = ids.next()
-        let fd = try createDataFile(id)
-        do {
-            try message.withUnsafeBytes { try POSIXFile.writeAll(fd, $0, path: layout.dataPath(id)) }
-        } catch {
-            Glibc.close(fd)
-            POSIXFile.unlink(layout.dataPath(id))
-            throw error
-        }
         let envelope = makeEnvelope(id, message.count)
         let outcome = NIOLockedValueBox<Result<Void, Error>?>(nil)
         committer.commit([
-            .init(id: id, dataFD: fd, size: message.count, envelopeText: envelope.encoded(), nameIsDurable: false) { result in
+            .init(
+                id: id, dataFD: -1, data: [ByteBuffer(bytes: message)], size: message.count, envelopeText: envelope.encoded(),
+                nameIsDurable: false
+            ) { result in
                 outcome.withLockedValue { $0 = result }
             }
         ])
@@ -200,8 +195,9 @@ public final class Spool: Sendable {
     /// the two leaves a data file that recovery removes as incomplete. Not synced on its own: the
     /// next commit's sync makes the removal durable. A crash before that brings the message
     /// back and it is delivered again (at least once, never lost), as with Postfix.
-    public func remove(_ id: String) throws {
-        if Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
+    /// `updated`: whether the envelope may have been updated (`env/<id>`); false spares a call.
+    public func remove(_ id: String, updated: Bool = true) throws {
+        if updated, Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
             throw StorageError("unlink", layout.envelopePath(id))
         }
         POSIXFile.unlink(layout.dataPath(id))

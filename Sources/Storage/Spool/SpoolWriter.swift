@@ -5,9 +5,13 @@ import MailCore
 import NIOCore
 import NIOPosix
 
-/// Streams one message into the spool. Used on one event loop; the writes run in order on the
-/// spool's thread pool, batched while one is under way, so a large message never sits whole in
-/// memory. `outstandingBytes` lets the connection stop reading while the disk catches up.
+/// Streams one message into the spool. Used on one event loop. A message of up to
+/// `inMemoryLimit` octets stays in memory until the commit, which writes it whole on the commit
+/// thread (no trip to the thread pool per chunk, and the Maildir delivery can use the octets
+/// without reading the file back). A larger one streams to its file as it arrives: the writes run
+/// in order on the spool's thread pool, batched while one is under way, so a large message never
+/// sits whole in memory. `outstandingBytes` lets the connection stop reading while the disk
+/// catches up.
 ///
 /// Sendable only so that future callbacks may hold it: every method must be called on its event
 /// loop (they check), and the callbacks run there too.
@@ -17,12 +21,20 @@ public final class SpoolWriter: @unchecked Sendable {
     /// File id and descriptor, set by the first write (on the thread pool).
     private let file = FileBox()
     private var pending: [ByteBuffer] = []
+    /// The message so far, while it is small enough to keep in memory.
+    private var held: [ByteBuffer] = []
+    /// The message outgrew `inMemoryLimit` and streams to its file.
+    private var streaming = false
     private var inFlight = false
     private var failure: Error?
     private var finished = false
     private var drainWaiters: [EventLoopPromise<Void>] = []
 
-    /// Octets handed to `write` and not yet written.
+    /// Messages up to this size are written whole at the commit.
+    public static let inMemoryLimit = 128 * 1024
+
+    /// Octets handed to `write` and not yet written (held in memory below `inMemoryLimit` does not
+    /// count: it is bounded, and nothing would wake a reader paused for it).
     public private(set) var outstandingBytes = 0
     /// Octets handed to `write` in all.
     public private(set) var size = 0
@@ -59,6 +71,16 @@ public final class SpoolWriter: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard !finished, buffer.readableBytes > 0 else { return }
         size += buffer.readableBytes
+        if !streaming {
+            if size <= Self.inMemoryLimit {
+                held.append(buffer)
+                return
+            }
+            streaming = true
+            pending = held
+            outstandingBytes = held.reduce(0) { $0 + $1.readableBytes }
+            held = []
+        }
         outstandingBytes += buffer.readableBytes
         pending.append(buffer)
         kick()
@@ -104,9 +126,16 @@ public final class SpoolWriter: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// A committed message: its envelope and, when it was small enough to stay in memory, its
+    /// octets (as in the file, CRLF, without the envelope), so that delivery need not read them.
+    public struct Committed: Sendable {
+        public var envelope: Envelope
+        public var message: [ByteBuffer]?
+    }
+
     /// Makes the message durable with this envelope (whose id and size are filled in here).
-    /// Succeeds with the queue id once message and envelope are on stable storage.
-    public func commit(_ makeEnvelope: @escaping @Sendable (_ id: String, _ size: Int) -> Envelope) -> EventLoopFuture<Envelope> {
+    /// Succeeds once message and envelope are on stable storage.
+    public func commit(_ makeEnvelope: @escaping @Sendable (_ id: String, _ size: Int) -> Envelope) -> EventLoopFuture<Committed> {
         eventLoop.preconditionInEventLoop()
         finished = true
         let spool = self.spool
@@ -114,24 +143,25 @@ public final class SpoolWriter: @unchecked Sendable {
         let size = self.size
         let eventLoop = self.eventLoop
         let id = queueID
+        let held = streaming ? nil : self.held
+        self.held = []
         return drained().flatMapThrowing { () -> Void in
             if let failure = self.failure { throw failure }
-        }.flatMap { () -> EventLoopFuture<Void> in
-            // An empty message has no file yet.
-            if file.id != nil { return eventLoop.makeSucceededFuture(()) }
-            return spool.threadPool.runIfActive(eventLoop: eventLoop) {
-                file.fd = try spool.createDataFile(id)
-                file.id = id
-            }
-        }.flatMap { () -> EventLoopFuture<Envelope> in
-            let envelope = makeEnvelope(file.id!, size)
+        }.flatMap { () -> EventLoopFuture<Committed> in
+            // A message held in memory may have no file yet (none was made ahead): the commit
+            // thread creates it, as it does an empty message's.
+            let envelope = makeEnvelope(file.id ?? id, size)
             let promise = eventLoop.makePromise(of: Void.self)
             spool.committer.submit(
-                .init(id: file.id!, dataFD: file.fd, size: size, envelopeText: envelope.encoded(), nameIsDurable: file.nameIsDurable) {
+                .init(
+                    id: file.id ?? id, dataFD: file.fd, data: held ?? [], size: size, envelopeText: envelope.encoded(),
+                    nameIsDurable: file.nameIsDurable
+                ) {
                     promise.completeWith($0)
                 })
             file.fd = -1
-            return promise.futureResult.map { envelope }
+            file.id = file.id ?? id
+            return promise.futureResult.map { Committed(envelope: envelope, message: held) }
         }.flatMapErrorThrowing { error in
             self.discardFile()
             throw error
@@ -144,6 +174,7 @@ public final class SpoolWriter: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         pending = []
+        held = []
         drained().whenComplete { _ in self.discardFile() }
     }
 
