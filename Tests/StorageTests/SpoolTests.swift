@@ -191,6 +191,50 @@ import Testing
     }
 }
 
+extension SpoolTests {
+    static func inode(_ path: String) -> UInt64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? NSNumber)?.uint64Value
+    }
+
+    @Test func removedMessageFilesAreReused() async throws {
+        try await withSpool { spool, dir, loop in
+            var first = Set<UInt64>()
+            for i in 0..<100 {
+                let e = try await store(spool, loop, ["Subject: \(i)\r\n\r\nx\r\n"])
+                first.insert(try #require(Self.inode(dir + "/msg/" + e.id)))
+                try spool.remove(e.id)
+                #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + e.id))
+            }
+            var second = Set<UInt64>()
+            for i in 0..<200 {
+                let e = try await store(spool, loop, ["Subject: again \(i)\r\n\r\nx\r\n"])
+                second.insert(try #require(Self.inode(dir + "/msg/" + e.id)))
+            }
+            #expect(!first.isDisjoint(with: second), "files of removed messages are used again")
+            // Only the 200 committed messages are in the queue; the emptied files are not.
+            #expect(try spool.committed().count == 200)
+            #expect(try spool.recover().count == 200)
+        }
+    }
+
+    @Test func aRecycledFileACrashLeftUnemptiedIsRemovedAtRecovery() async throws {
+        try await withSpool { spool, dir, loop in
+            let delivered = try await store(spool, loop, ["Subject: delivered\r\n\r\nx\r\n"])
+            let waiting = try await store(spool, loop, ["Subject: waiting\r\n\r\nx\r\n"])
+            // The rename of the recycling reached the disk, the emptying did not.
+            let newer = "FFFFFFFFFFFFF00000"
+            #expect(newer.count == delivered.id.count)
+            try FileManager.default.moveItem(atPath: dir + "/msg/" + delivered.id, toPath: dir + "/msg/" + newer)
+            // A file whose envelope names a newer message than its name is not recycling: damage.
+            let older = "0000000000000" + "00001"
+            try FileManager.default.copyItem(atPath: dir + "/msg/" + waiting.id, toPath: dir + "/msg/" + older)
+            #expect(try spool.recover().map(\.id) == [waiting.id])
+            #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + newer))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/quarantine") == [older + ".msg"])
+        }
+    }
+}
+
 @Suite struct MaildirTests {
     @Test func deliversWithLFLineEndingsIntoNew() async throws {
         let root = try TestPaths.temporaryDirectory("maildir")

@@ -128,6 +128,10 @@ public final class Spool: Sendable {
             guard let trailing = try trailerEnvelope(id) else { return nil }
             envelope = trailing
         }
+        if !updated, envelope.id.count == id.count, envelope.id < id {
+            // A recycled file (see `remove`) whose emptying a crash undid: its message was delivered.
+            return nil
+        }
         guard envelope.id == id else { throw Envelope.DecodingError(line: 2, reason: "id does not match file name") }
         guard (POSIXFile.size(layout.dataPath(id)) ?? 0) >= envelope.size else {
             throw Envelope.DecodingError(line: 0, reason: "message file shorter than the envelope says")
@@ -192,15 +196,29 @@ public final class Spool: Sendable {
     }
 
     /// Removes a message whose every recipient is done. The envelope goes first: a crash between
-    /// the two leaves a data file that recovery removes as incomplete. Not synced on its own: the
-    /// next commit's sync makes the removal durable. A crash before that brings the message
+    /// the two leaves the message file, and the message is delivered again. Not synced on its own:
+    /// the next commit's sync makes the removal durable. A crash before that brings the message
     /// back and it is delivered again (at least once, never lost), as with Postfix.
     /// `updated`: whether the envelope may have been updated (`env/<id>`); false spares a call.
+    ///
+    /// The message file is not unlinked but emptied and renamed to a new id for `DataFilePool`
+    /// to reuse. A crash may leave it renamed but not yet emptied: recovery knows such a file by
+    /// its envelope's id, older than its name, and removes it (its message was delivered).
     public func remove(_ id: String, updated: Bool = true) throws {
         if updated, Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
             throw StorageError("unlink", layout.envelopePath(id))
         }
-        POSIXFile.unlink(layout.dataPath(id))
+        let path = layout.dataPath(id)
+        guard Glibc.truncate(path, 0) == 0 else {
+            POSIXFile.unlink(path)
+            return
+        }
+        let fresh = ids.next()
+        guard Glibc.rename(path, layout.dataPath(fresh)) == 0 else {
+            POSIXFile.unlink(path)
+            return
+        }
+        if !dataFiles.recycle(fresh) { POSIXFile.unlink(layout.dataPath(fresh)) }
     }
 
     /// Opens the stored message for reading.
