@@ -91,10 +91,11 @@ struct Serve: AsyncParsableCommand {
         }
         let level = config.logLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = PostieLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
+        defer { LogWriter.standardError.flush() }
         let logger = Logger(label: "postie")
         let server = PostieServer(configuration: config, logger: logger)
         let group = ServiceGroup(

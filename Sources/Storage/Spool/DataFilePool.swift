@@ -51,7 +51,8 @@ final class DataFilePool: Sendable {
     func take() -> File? {
         let (file, refill) = state.withLockedValue { s -> (File?, Bool) in
             guard !s.closed else { return (nil, false) }
-            let file = s.files.popLast()
+            // Oldest first: ids sort by time, and the queue lists messages in id order.
+            let file = s.files.isEmpty ? nil : s.files.removeFirst()
             let refill = s.files.count < Self.lowWater && !s.refilling
             if refill { s.refilling = true }
             return (file, refill)

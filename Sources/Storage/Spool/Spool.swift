@@ -78,7 +78,8 @@ public final class Spool: Sendable {
         try POSIXFile.readAll(layout.dataPath(envelope.id), limit: min(limit, envelope.size))
     }
 
-    /// Every committed message's envelope, in arrival order (queue ids sort by time). Messages
+    /// Every committed message's envelope, in queue id order: about the order of arrival (an id
+    /// is the time its file was made, and files are made a batch ahead). Messages
     /// still being written are not listed.
     public func committed() throws -> [Envelope] {
         try POSIXFile.listDirectory(layout.dataDirectory).sorted().compactMap { try? readEnvelope($0) }
@@ -89,7 +90,7 @@ public final class Spool: Sendable {
         (try? readEnvelope(id)) != nil
     }
 
-    /// Everything committed, in arrival order. Message files without an envelope are incomplete
+    /// Everything committed, in queue id order. Message files without an envelope are incomplete
     /// writes and are removed; records that cannot be read are moved to `quarantine/`.
     public func recover() throws -> [Envelope] {
         // The files made ahead look uncommitted (they are): let them go, and make new ones after.

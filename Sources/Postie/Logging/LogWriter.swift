@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+
+/// Log lines for a file descriptor (standard error), written by a thread of its own a batch at a
+/// time: a busy server logs several lines per message, and a `write(2)` for each, under a lock
+/// the event loops share, costs more than the rest of the line. Lines wait at most about
+/// `interval` before they are written; `error` and worse are written before `log` returns, and
+/// `flush` writes everything (the server calls it when it stops). A `kill -9` loses at most the
+/// last few milliseconds of lines, never mail. Written by hand: swift-log's `StreamLogHandler`
+/// writes (and flushes) each line under a lock and looks up the time zone file for every line.
+public final class LogWriter: @unchecked Sendable {
+    public static let standardError = LogWriter(fd: 2)
+
+    /// How long the writer sleeps after a write, so that the lines of that time share the next.
+    public static let interval: useconds_t = 5_000
+
+    private let fd: Int32
+    private let condition = NSCondition()
+    private var buffer: [UInt8] = []
+    /// Octets handed over and octets written, counted from the start (for `flush`).
+    private var appended = 0
+    private var written = 0
+    private var writerWaiting = false
+    private var started = false
+
+    public init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Queues a line (it should end with a newline); `urgent` writes it before returning.
+    public func write(_ line: String, urgent: Bool = false) {
+        condition.lock()
+        buffer.append(contentsOf: line.utf8)
+        appended += line.utf8.count
+        if !started {
+            started = true
+            let thread = Thread { [self] in run() }
+            thread.name = "postie-log"
+            thread.start()
+        }
+        let wake = writerWaiting
+        condition.unlock()
+        if wake { condition.signal() }
+        if urgent { flush() }
+    }
+
+    /// Returns once every line queued before the call is written.
+    public func flush() {
+        condition.lock()
+        defer { condition.unlock() }
+        let target = appended
+        while written < target {
+            condition.broadcast()
+            condition.wait()
+        }
+    }
+
+    private func run() {
+        var out: [UInt8] = []
+        condition.lock()
+        while true {
+            while buffer.isEmpty {
+                writerWaiting = true
+                condition.wait()
+                writerWaiting = false
+            }
+            swap(&out, &buffer)
+            condition.unlock()
+            var offset = 0
+            while offset < out.count {
+                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, out.count - offset) }
+                if n < 0 && errno == EINTR { continue }
+                // A log that cannot be written (a closed descriptor, a full disk) must not stop
+                // the server: the lines are dropped.
+                if n <= 0 { break }
+                offset += n
+            }
+            condition.lock()
+            written += out.count
+            out.removeAll(keepingCapacity: true)
+            condition.broadcast()
+            condition.unlock()
+            usleep(Self.interval)
+            condition.lock()
+        }
+    }
+}
+
+/// swift-log's line format (`<time> <level> <label>: <key=value …> [<module>] <message>`), written
+/// through a `LogWriter`.
+public struct PostieLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let writer: LogWriter
+
+    public init(label: String, writer: LogWriter = .standardError, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
+        self.label = label
+        self.writer = writer
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var all = metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty { all.merge(provided) { $1 } }
+        if let explicit = event.metadata, !explicit.isEmpty { all.merge(explicit) { $1 } }
+        if let error = event.error {
+            all["error.message"] = "\(error)"
+            all["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        var line = Self.timestamp()
+        line += " \(event.level) \(label):"
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        line += " [\(event.source)] \(event.message)\n"
+        writer.write(line, urgent: event.level >= .error)
+    }
+
+    /// Local time, as swift-log prints it. `localtime_r` does not look at the time zone file again
+    /// (`localtime` does, for every line).
+    static func timestamp() -> String {
+        var now = time(nil)
+        var local = tm()
+        localtime_r(&now, &local)
+        var buffer = [Int8](repeating: 0, count: 32)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &local)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
