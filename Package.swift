@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostieTests",
-            dependencies: ["Postie", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+            dependencies: ["Postie", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]
 )

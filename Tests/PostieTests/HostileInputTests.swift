@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import TestSupport
 import Testing
 
@@ -92,7 +93,7 @@ import Testing
             #expect(await server.messages("bob").isEmpty)
             var leftovers = ["?"]
             for _ in 0..<200 where !leftovers.isEmpty {
-                leftovers = nonEmptyFiles(in: server.dataDirectory + "/spool/msg")
+                leftovers = Spool.messageFiles(root: server.dataDirectory + "/spool")
                 if !leftovers.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
             }
             #expect(leftovers.isEmpty)

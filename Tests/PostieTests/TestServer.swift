@@ -3,6 +3,7 @@ import Logging
 import MailCore
 import NIOCore
 import Postie
+import Storage
 import TestSupport
 
 /// A real Postie on a free loopback port, with its data under a fresh temporary folder and the
@@ -55,7 +56,7 @@ final class TestServer: @unchecked Sendable {
 
     /// Committed messages still in the spool.
     var spooled: [String] {
-        nonEmptyFiles(in: dataDirectory + "/spool/msg")
+        Spool.messageFiles(root: dataDirectory + "/spool")
     }
 
     func client() throws -> LineClient { try LineClient(port: port) }

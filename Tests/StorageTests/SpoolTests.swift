@@ -77,10 +77,10 @@ import Testing
                 writer.abort()
             }.get()
             // The removal runs on the thread pool; give it a moment, bounded.
-            for _ in 0..<100 where !nonEmptyFiles(in: dir + "/msg").isEmpty {
+            for _ in 0..<100 where !Spool.messageFiles(root: dir).isEmpty {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(nonEmptyFiles(in: dir + "/msg").isEmpty)
+            #expect(Spool.messageFiles(root: dir).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/env").isEmpty)
         }
     }
@@ -109,10 +109,10 @@ import Testing
                 for _ in 0..<count { writer.write(ByteBuffer(string: chunk)) }
                 writer.abort()
             }.get()
-            for _ in 0..<200 where nonEmptyFiles(in: dir + "/msg").count > 2 {
+            for _ in 0..<200 where Spool.messageFiles(root: dir).count > 2 {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(nonEmptyFiles(in: dir + "/msg").count == 2)
+            #expect(Spool.messageFiles(root: dir).count == 2)
         }
     }
 
@@ -201,18 +201,27 @@ extension SpoolTests {
         try await withSpool { spool, dir, loop in
             var first = Set<UInt64>()
             for i in 0..<100 {
-                let e = try await store(spool, loop, ["Subject: \(i)\r\n\r\nx\r\n"])
+                let e = try await store(spool, loop, ["Subject: \(i)\r\n\r\n", String(repeating: "long ", count: 200) + "\r\n"])
                 first.insert(try #require(Self.inode(dir + "/msg/" + e.id)))
                 try spool.remove(e.id)
                 #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + e.id))
             }
+            // The files wait under new names, still holding their old messages: not in the queue.
+            #expect(try spool.committed().isEmpty)
             var second = Set<UInt64>()
+            var stored: [(Envelope, String)] = []
             for i in 0..<200 {
-                let e = try await store(spool, loop, ["Subject: again \(i)\r\n\r\nx\r\n"])
+                // Shorter than the old contents: the commit trims what it does not overwrite.
+                let text = "Subject: again \(i)\r\n\r\nx\r\n"
+                let e = try await store(spool, loop, [text])
                 second.insert(try #require(Self.inode(dir + "/msg/" + e.id)))
+                stored.append((e, text))
             }
             #expect(!first.isDisjoint(with: second), "files of removed messages are used again")
-            // Only the 200 committed messages are in the queue; the emptied files are not.
+            for (e, text) in stored {
+                #expect(try spool.readMessage(e, limit: .max) == Array(text.utf8))
+                #expect(try spool.readEnvelope(e.id) == e)
+            }
             #expect(try spool.committed().count == 200)
             #expect(try spool.recover().count == 200)
         }

@@ -12,11 +12,3 @@ public func eventually(_ seconds: Double = 15, _ condition: () async -> Bool) as
     return await condition()
 }
 
-/// The files in a folder that hold something: the spool's `msg/` also keeps empty files made
-/// ahead for messages to come, which are not messages.
-public func nonEmptyFiles(in directory: String) -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.filter { name in
-        ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0) > 0
-    }.sorted()
-}

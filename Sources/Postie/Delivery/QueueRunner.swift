@@ -53,8 +53,9 @@ public final class QueueRunner: Sendable {
     }
 
     /// Delivers a freshly committed (or recovered) message now, or schedules it for its next attempt.
-    /// `message`: its octets, when the spool writer still has them in memory.
-    public func enqueue(_ envelope: Envelope, message: [ByteBuffer]? = nil) {
+    /// `message`: its octets, when the spool writer still has them in memory; `fresh`: it was
+    /// just committed (so its envelope was never updated).
+    public func enqueue(_ envelope: Envelope, message: [ByteBuffer]? = nil, fresh: Bool = false) {
         let now = Int64(time(nil))
         if let next = envelope.nextAttempt, next > now {
             schedule(envelope, in: next - now)
@@ -67,7 +68,7 @@ public final class QueueRunner: Sendable {
         }
         guard start else { return }
         if Self.isSimpleLocal(envelope) {
-            deliverSimpleLocal(envelope, message: message)
+            deliverSimpleLocal(envelope, message: message, fresh: fresh)
             return
         }
         Task {
@@ -88,7 +89,7 @@ public final class QueueRunner: Sendable {
     /// Delivers a simple local message straight from the Maildir thread's batch and, when every
     /// mailbox took it, removes it from the spool there too. Anything else (a mailbox that failed)
     /// goes the general way, with these results.
-    private func deliverSimpleLocal(_ envelope: Envelope, message: [ByteBuffer]?) {
+    private func deliverSimpleLocal(_ envelope: Envelope, message: [ByteBuffer]?, fresh: Bool) {
         let (local, jobs) = localJobs(envelope)
         let source: MessageSource = message.map { .memory($0) } ?? .file(path: spool.layout.dataPath(envelope.id), size: envelope.size)
         maildir.submit(source, jobs: jobs) { [self] results in
@@ -103,7 +104,7 @@ public final class QueueRunner: Sendable {
             var notices: [Bouncer.Notice] = []
             apply(results, to: local, of: &done, notices: &notices)
             do {
-                try spool.remove(envelope.id, updated: false)
+                try spool.remove(envelope.id, updated: !fresh)
                 logger.info("removed", metadata: ["queue_id": .string(envelope.id)])
             } catch {
                 logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])

@@ -163,7 +163,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
                     "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
                 ])
-            queue.enqueue(envelope, message: committed.message)
+            queue.enqueue(envelope, message: committed.message, fresh: true)
             return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
         }.flatMapErrorThrowing { error in
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])

@@ -27,6 +27,10 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var readPending = false
     private var timer: Scheduled<Void>?
+    /// When the running timer fires.
+    private var timerDue: NIODeadline?
+    /// The last time the client sent something or we finished working for it.
+    private var lastActivity = NIODeadline.now()
     private var closing = false
     /// When the current message's data began, for the limit on the whole phase.
     private var dataStarted: NIODeadline?
@@ -233,18 +237,41 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     /// (Re)starts the idle timer: the data timeout while message data flows, the command timeout
     /// otherwise. While we ourselves are working (commit, lookup) the client is not to blame.
+    ///
+    /// Called for every read, so it only notes the time: the one timer running is moved later
+    /// when it fires early, and replaced only when the new deadline is earlier than its own
+    /// (scheduling and cancelling a task per read cost more than the rest of a short read).
     private func armTimer() {
-        timer?.cancel()
         guard let context, !closing else { return }
-        let timeout = session.isReadingMessage ? configuration.dataTimeout : configuration.commandTimeout
+        let now = context.eventLoop.now
+        lastActivity = now
+        let due = now + currentTimeout
+        if let timerDue, timerDue <= due { return }
+        schedule(at: due, context: context)
+    }
+
+    private var currentTimeout: TimeAmount {
+        session.isReadingMessage ? configuration.dataTimeout : configuration.commandTimeout
+    }
+
+    private func schedule(at due: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: timeout) { bound.value.timerFired() }
+        timerDue = due
+        timer = context.eventLoop.scheduleTask(deadline: due) { bound.value.timerFired() }
     }
 
     private func timerFired() {
-        guard !closing else { return }
+        timer = nil
+        timerDue = nil
+        guard !closing, let context else { return }
+        let now = context.eventLoop.now
         if session.isWaiting {
-            armTimer()
+            lastActivity = now
+        }
+        let due = lastActivity + currentTimeout
+        if now < due {
+            schedule(at: due, context: context)
             return
         }
         logger.info("timeout")

@@ -10,7 +10,7 @@ import NIOPosix
 /// name is already durable). An unused one is an empty file without a trailer, which recovery
 /// removes like any uncommitted write.
 ///
-/// Files of delivered messages come back here (`recycle`), emptied and renamed, and are used
+/// Files of delivered messages come back here (`recycle`), renamed, and are used
 /// before new ones are made: on ext4 without a journal, every inode freed is skipped by the
 /// inode allocator for half a minute (`recently_deleted`), so a busy spool that removes and
 /// creates a file per message makes every creation scan past thousands of them. Reusing the
@@ -19,6 +19,9 @@ final class DataFilePool: Sendable {
     struct File: Sendable {
         var id: String
         var fd: Int32
+        /// Octets already in the file (a recycled file's old contents), which a commit into it
+        /// must overwrite or trim.
+        var length = 0
     }
 
     private struct State {
@@ -88,7 +91,14 @@ final class DataFilePool: Sendable {
             return Array(s.recycled.prefix(n))
         }
         for id in reused {
-            if let fd = try? POSIXFile.open(layout.dataPath(id), O_WRONLY) { made.append(File(id: id, fd: fd)) }
+            guard let fd = try? POSIXFile.open(layout.dataPath(id), O_WRONLY) else { continue }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                Glibc.close(fd)
+                POSIXFile.unlink(layout.dataPath(id))
+                continue
+            }
+            made.append(File(id: id, fd: fd, length: Int(st.st_size)))
         }
         while made.count < Self.batch {
             let id = ids.next()

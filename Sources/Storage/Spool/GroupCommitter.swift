@@ -29,6 +29,8 @@ final class GroupCommitter: @unchecked Sendable {
         var envelopeText: String
         /// The file's name in `msg/` is already durable (made ahead), so `msg/` need not be synced.
         var nameIsDurable: Bool
+        /// Octets the file held before (a recycled file): what is past the envelope is cut off.
+        var existingLength = 0
         /// Called once, on the commit thread (or the caller's, for `commit(_:)`).
         var completion: @Sendable (Result<Void, Error>) -> Void
     }
@@ -73,6 +75,12 @@ final class GroupCommitter: @unchecked Sendable {
                 let start = request.size - contents.count
                 contents += EnvelopeTrailer.encode(request.envelopeText)
                 try POSIXFile.writeAll(request.dataFD, contents, at: start, path: path)
+                let end = start + contents.count
+                if request.existingLength > end {
+                    while ftruncate(request.dataFD, off_t(end)) != 0 {
+                        if errno != EINTR { throw StorageError("ftruncate", path) }
+                    }
+                }
                 staged.append(request)
             } catch {
                 if request.dataFD >= 0 { close(request.dataFD) }

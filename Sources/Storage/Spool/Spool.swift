@@ -85,6 +85,26 @@ public final class Spool: Sendable {
         try POSIXFile.listDirectory(layout.dataDirectory).sorted().compactMap { try? readEnvelope($0) }
     }
 
+    /// The files in `msg/` that hold message data of the queue: committed messages, and writes
+    /// under way or cut short; not the empty files made ahead, nor recycled files still holding a
+    /// delivered message. Sorted. For inspection and tests (blocking).
+    public static func messageFiles(root: String) -> [String] {
+        let layout = SpoolLayout(root: root)
+        let names = (try? POSIXFile.listDirectory(layout.dataDirectory)) ?? []
+        return names.filter { name in
+            let path = layout.dataPath(name)
+            guard (POSIXFile.size(path) ?? 0) > 0 else { return false }
+            guard let fd = try? POSIXFile.open(path, O_RDONLY) else { return true }
+            defer { Glibc.close(fd) }
+            if case .envelope(let text, _)? = try? EnvelopeTrailer.decode(fd: fd, path: path),
+                let envelope = try? Envelope(decoding: text), isRecycled(name: name, envelopeID: envelope.id)
+            {
+                return false
+            }
+            return true
+        }.sorted()
+    }
+
     /// Whether a message is committed and readable.
     public func contains(_ id: String) -> Bool {
         (try? readEnvelope(id)) != nil
@@ -129,10 +149,6 @@ public final class Spool: Sendable {
             guard let trailing = try trailerEnvelope(id) else { return nil }
             envelope = trailing
         }
-        if !updated, envelope.id.count == id.count, envelope.id < id {
-            // A recycled file (see `remove`) whose emptying a crash undid: its message was delivered.
-            return nil
-        }
         guard envelope.id == id else { throw Envelope.DecodingError(line: 2, reason: "id does not match file name") }
         guard (POSIXFile.size(layout.dataPath(id)) ?? 0) >= envelope.size else {
             throw Envelope.DecodingError(line: 0, reason: "message file shorter than the envelope says")
@@ -155,7 +171,8 @@ public final class Spool: Sendable {
         return try Envelope(decoding: text)
     }
 
-    /// The envelope committed with the message; nil when the file has none (never committed).
+    /// The envelope committed with the message; nil when the file has none (never committed), or
+    /// when it is a recycled file (see `remove`) still holding an older message's envelope.
     private func trailerEnvelope(_ id: String) throws -> Envelope? {
         let path = layout.dataPath(id)
         let fd = try POSIXFile.open(path, O_RDONLY)
@@ -167,11 +184,18 @@ public final class Spool: Sendable {
             throw Envelope.DecodingError(line: 0, reason: why)
         case .envelope(let text, let messageSize):
             let envelope = try Envelope(decoding: text)
+            if Self.isRecycled(name: id, envelopeID: envelope.id) { return nil }
             guard envelope.size == messageSize else {
                 throw Envelope.DecodingError(line: 0, reason: "envelope size \(envelope.size) but \(messageSize) octets of message")
             }
             return envelope
         }
+    }
+
+    /// A file named with a newer id than the envelope it ends with was recycled after that
+    /// message left the queue (Postie never commits a message into a file of another name).
+    static func isRecycled(name: String, envelopeID: String) -> Bool {
+        envelopeID.count == name.count && envelopeID < name
     }
 
     /// Sets a record aside where a person can look at it, and logs why.
@@ -202,18 +226,15 @@ public final class Spool: Sendable {
     /// back and it is delivered again (at least once, never lost), as with Postfix.
     /// `updated`: whether the envelope may have been updated (`env/<id>`); false spares a call.
     ///
-    /// The message file is not unlinked but emptied and renamed to a new id for `DataFilePool`
-    /// to reuse. A crash may leave it renamed but not yet emptied: recovery knows such a file by
-    /// its envelope's id, older than its name, and removes it (its message was delivered).
+    /// The message file is not unlinked but renamed to a new id for `DataFilePool` to reuse, its
+    /// contents left as they are (the next commit into it overwrites them and trims the rest).
+    /// Such a file still ends with the old envelope, whose id is older than the file's name: it
+    /// is not a message (`readEnvelope` and recovery pass it over; recovery removes it).
     public func remove(_ id: String, updated: Bool = true) throws {
         if updated, Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
             throw StorageError("unlink", layout.envelopePath(id))
         }
         let path = layout.dataPath(id)
-        guard Glibc.truncate(path, 0) == 0 else {
-            POSIXFile.unlink(path)
-            return
-        }
         let fresh = ids.next()
         guard Glibc.rename(path, layout.dataPath(fresh)) == 0 else {
             POSIXFile.unlink(path)

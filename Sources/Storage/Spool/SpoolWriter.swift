@@ -46,6 +46,9 @@ public final class SpoolWriter: @unchecked Sendable {
         var fd: Int32 = -1
         /// The file was made ahead and its name synced: the commit need not sync `msg/`.
         var nameIsDurable = false
+        /// Octets in the file before this message (a recycled file): the commit trims what the
+        /// message does not overwrite.
+        var existingLength = 0
     }
 
     /// The message's queue id, known from the start so that it can go into our `Received:` field.
@@ -65,6 +68,7 @@ public final class SpoolWriter: @unchecked Sendable {
         self.file.id = file.id
         self.file.fd = file.fd
         self.file.nameIsDurable = true
+        self.file.existingLength = file.length
     }
 
     public func write(_ buffer: ByteBuffer) {
@@ -145,27 +149,36 @@ public final class SpoolWriter: @unchecked Sendable {
         let id = queueID
         let held = streaming ? nil : self.held
         self.held = []
-        return drained().flatMapThrowing { () -> Void in
-            if let failure = self.failure { throw failure }
-        }.flatMap { () -> EventLoopFuture<Committed> in
-            // A message held in memory may have no file yet (none was made ahead): the commit
-            // thread creates it, as it does an empty message's.
+        let promise = eventLoop.makePromise(of: Committed.self)
+        // The commit thread creates the file when none was made ahead (a message held in memory,
+        // an empty one). On failure it has closed and removed the file itself.
+        func submit() {
             let envelope = makeEnvelope(file.id ?? id, size)
-            let promise = eventLoop.makePromise(of: Void.self)
             spool.committer.submit(
                 .init(
                     id: file.id ?? id, dataFD: file.fd, data: held ?? [], size: size, envelopeText: envelope.encoded(),
-                    nameIsDurable: file.nameIsDurable
-                ) {
-                    promise.completeWith($0)
+                    nameIsDurable: file.nameIsDurable, existingLength: file.existingLength
+                ) { result in
+                    promise.completeWith(result.map { Committed(envelope: envelope, message: held) })
                 })
             file.fd = -1
             file.id = file.id ?? id
-            return promise.futureResult.map { Committed(envelope: envelope, message: held) }
-        }.flatMapErrorThrowing { error in
-            self.discardFile()
-            throw error
         }
+        func finish() {
+            if let failure {
+                discardFile()
+                promise.fail(failure)
+            } else {
+                submit()
+            }
+        }
+        // Usually nothing is in flight: a small message was held in memory.
+        if !inFlight && pending.isEmpty {
+            finish()
+        } else {
+            drained().whenComplete { _ in finish() }
+        }
+        return promise.futureResult
     }
 
     /// Throws the message away.
