@@ -44,9 +44,13 @@ final class GroupCommitter: @unchecked Sendable {
         self.fileSystem = fileSystem
         let root = layout.root
         thread = BatchThread(
-            name: "postie-commit", process: { [unowned self] in commit($0) },
+            name: "postie-commit", poll: Self.poll, process: { [unowned self] in commit($0) },
             refuse: { $0.completion(.failure(StorageError("commit", root, errno: ESHUTDOWN))) })
     }
+
+    /// How long the commit thread looks for the next commit before it sleeps (see `BatchThread`):
+    /// it takes about 0.3 ms off the `250` of a message that follows another on this machine.
+    static let poll = Duration.milliseconds(1.5)
 
     func start() { thread.start() }
 
