@@ -133,10 +133,10 @@ class Server:
 
 class Postie(Server):
     name = "Postie"
-    fsyncs = ("before 250: the message file (its envelope written at its end) and msg/; a batch of "
-              "messages that finished together shares one syncfs (one or two alone: an fdatasync "
-              "each and one of msg/); at delivery: the Maildir files, then their new/ folders, "
-              "batched the same way, before the spool file is removed")
+    fsyncs = ("before 250: the message file (a small message written whole with its envelope at its end, "
+              "into a file made ahead or reused, whose name is already durable): an fdatasync each for one or two, "
+              "one syncfs shared by a larger batch; at delivery: the Maildir file (written once, hard-linked into "
+              "further mailboxes), then the new/ folders, batched the same way, before the spool file is released")
 
     def __init__(self, binary, base, sink_port):
         self.base = os.path.join(base, "postie")
@@ -300,12 +300,21 @@ def smtp_source(server, sessions, messages, size, to, recipients=1, persistent=F
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+SETTLE_SECONDS = 10.0
+
+
+def settle():
+    """What the previous run left behind (the disk's write-back, Postfix removing its queue files)
+    finishes before the next run, not during it, whichever server comes next."""
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
+    os.sync()
+
+
 def run_delivery(server, label, expected, users, start_client, timeout):
     """Runs a client, waits until `expected` files are in the Maildirs; returns the figures."""
     server.clear()
-    # What the previous workload left for the disk to write is written now, not during this one.
-    os.sync()
-    time.sleep(0.2)
+    settle()
     cpu0 = server.cpu()
     idle_rss, idle_pss = server.memory()
     sampler = Sampler(server)
@@ -419,7 +428,7 @@ def workload_latency(server, messages):
     line = b"x" * 76 + b"\r\n"
     body = b"Subject: latency\r\n\r\n" + line * (4096 // len(line))
     server.clear()
-    os.sync()
+    settle()
     s = smtplib.SMTP("127.0.0.1", server.port, timeout=60)
     s.ehlo("latency.test")
     times = []
@@ -449,7 +458,10 @@ def main():
     p.add_argument("--workloads", default="a,b,c,d,e,f,g")
     p.add_argument("--scale", type=float, default=1.0, help="multiply message and connection counts (CI: 0.02)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, configuration)")
+    p.add_argument("--settle", type=float, default=10.0, help="seconds of quiet before each run (CI: 0)")
     a = p.parse_args()
+    global SETTLE_SECONDS
+    SETTLE_SECONDS = a.settle
     workloads = a.workloads.split(",")
     n = lambda x: max(4, int(x * a.scale))
 
