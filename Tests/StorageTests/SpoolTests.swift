@@ -227,6 +227,18 @@ extension SpoolTests {
         }
     }
 
+    @Test func largeMessageFilesAreRemovedNotReused() async throws {
+        try await withSpool { spool, dir, loop in
+            let chunk = String(repeating: "z", count: 1022) + "\r\n"
+            let e = try await store(spool, loop, Array(repeating: chunk, count: 300))
+            let inode = try #require(Self.inode(dir + "/msg/" + e.id))
+            try spool.remove(e.id)
+            // Reusing it would make a later small message's commit free 300 KiB first.
+            let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").compactMap { Self.inode(dir + "/msg/" + $0) }
+            #expect(!left.contains(inode))
+        }
+    }
+
     @Test func aRecycledFileACrashLeftUnemptiedIsRemovedAtRecovery() async throws {
         try await withSpool { spool, dir, loop in
             let delivered = try await store(spool, loop, ["Subject: delivered\r\n\r\nx\r\n"])

@@ -220,14 +220,18 @@ public final class Spool: Sendable {
         try fileSystem.sync(directories: [layout.envelopeDirectory])
     }
 
+    /// Files up to this size are reused; larger ones (rare) are removed.
+    static let largestRecycled = 256 * 1024
+
     /// Removes a message whose every recipient is done. The envelope goes first: a crash between
     /// the two leaves the message file, and the message is delivered again. Not synced on its own:
     /// the next commit's sync makes the removal durable. A crash before that brings the message
     /// back and it is delivered again (at least once, never lost), as with Postfix.
     /// `updated`: whether the envelope may have been updated (`env/<id>`); false spares a call.
     ///
-    /// The message file is not unlinked but renamed to a new id for `DataFilePool` to reuse, its
-    /// contents left as they are (the next commit into it overwrites them and trims the rest).
+    /// The message file (up to `largestRecycled`) is not unlinked but renamed to a new id for
+    /// `DataFilePool` to reuse, its contents left as they are (the next commit into it
+    /// overwrites them and trims the rest).
     /// Such a file still ends with the old envelope, whose id is older than the file's name: it
     /// is not a message (`readEnvelope` and recovery pass it over; recovery removes it).
     public func remove(_ id: String, updated: Bool = true) throws {
@@ -235,6 +239,11 @@ public final class Spool: Sendable {
             throw StorageError("unlink", layout.envelopePath(id))
         }
         let path = layout.dataPath(id)
+        // A large file would cost the commit that reuses it the freeing of all it holds.
+        guard let size = POSIXFile.size(path), size <= Self.largestRecycled else {
+            POSIXFile.unlink(path)
+            return
+        }
         let fresh = ids.next()
         guard Glibc.rename(path, layout.dataPath(fresh)) == 0 else {
             POSIXFile.unlink(path)
