@@ -7,8 +7,8 @@ import NIOPosix
 
 /// Message files made ahead of need: a batch at a time, with one sync of the folder for the
 /// batch, so that a message written into one needs only its own `fdatasync` before the `250` (its
-/// name is already durable). An unused one is an empty file without a trailer, which recovery
-/// removes like any uncommitted write.
+/// name is already durable). An unused one is an empty file without a trailer, or a recycled file
+/// ending with an older message's envelope; recovery removes both.
 ///
 /// Files of delivered messages come back here (`recycle`), renamed, and are used
 /// before new ones are made: on ext4 without a journal, every inode freed is skipped by the
