@@ -82,7 +82,7 @@ public final class QueueRunner: Sendable {
     static func isSimpleLocal(_ envelope: Envelope) -> Bool {
         envelope.recipients.allSatisfy { r in
             guard case .mailbox = r.target, r.status == .pending else { return false }
-            return !(r.notify?.uppercased().contains("SUCCESS") ?? false)
+            return !Bouncer.wants(r, .delivered)
         }
     }
 

@@ -26,8 +26,8 @@ final class DataFilePool: Sendable {
 
     private struct State {
         var files: [File] = []
-        /// Emptied files of delivered messages, under new names not yet synced.
-        var recycled: [String] = []
+        /// Files of delivered messages, under new names not yet synced, with their lengths.
+        var recycled: [(id: String, length: Int)] = []
         var refilling = false
         var closed = false
     }
@@ -73,36 +73,30 @@ final class DataFilePool: Sendable {
         return file
     }
 
-    /// Takes back an emptied file of a delivered message, already renamed to `id`; false when the
-    /// pool has enough (the caller removes it).
-    func recycle(_ id: String) -> Bool {
+    /// Takes back the file of a delivered message, already renamed to `id`, `length` octets long;
+    /// false when the pool has enough (the caller removes it).
+    func recycle(_ id: String, length: Int) -> Bool {
         state.withLockedValue { s in
             guard !s.closed, s.recycled.count < Self.maxRecycled else { return false }
-            s.recycled.append(id)
+            s.recycled.append((id, length))
             return true
         }
     }
 
     private func refill() {
         var made: [File] = []
-        let reused = state.withLockedValue { s -> [String] in
+        let reused = state.withLockedValue { s -> [(id: String, length: Int)] in
             let n = min(Self.batch, s.recycled.count)
             defer { s.recycled.removeFirst(n) }
             return Array(s.recycled.prefix(n))
         }
-        for id in reused {
+        for (id, length) in reused {
             guard let fd = try? POSIXFile.open(layout.dataPath(id), O_WRONLY) else { continue }
-            var st = stat()
-            guard fstat(fd, &st) == 0 else {
-                Glibc.close(fd)
-                POSIXFile.unlink(layout.dataPath(id))
-                continue
-            }
-            made.append(File(id: id, fd: fd, length: Int(st.st_size)))
+            made.append(File(id: id, fd: fd, length: length))
         }
         while made.count < Self.batch {
             let id = ids.next()
-            guard let fd = try? POSIXFile.open(layout.dataPath(id), O_WRONLY | O_CREAT | O_EXCL) else { break }
+            guard let fd = try? layout.createDataFile(id) else { break }
             made.append(File(id: id, fd: fd))
         }
         do {
@@ -123,7 +117,7 @@ final class DataFilePool: Sendable {
 
     /// Closes and removes every file not handed out, and makes no more until `reopen`.
     func close() {
-        let (files, recycled) = state.withLockedValue { s -> ([File], [String]) in
+        let (files, recycled) = state.withLockedValue { s -> ([File], [(id: String, length: Int)]) in
             s.closed = true
             defer {
                 s.files = []
@@ -132,7 +126,7 @@ final class DataFilePool: Sendable {
             return (s.files, s.recycled)
         }
         discard(files)
-        for id in recycled { POSIXFile.unlink(layout.dataPath(id)) }
+        for file in recycled { POSIXFile.unlink(layout.dataPath(file.id)) }
     }
 
     func reopen() {

@@ -70,7 +70,7 @@ final class GroupCommitter: @unchecked Sendable {
             let path = layout.dataPath(request.id)
             do {
                 if request.dataFD < 0 {
-                    request.dataFD = try POSIXFile.open(path, O_WRONLY | O_CREAT | O_EXCL)
+                    request.dataFD = try layout.createDataFile(request.id)
                     request.nameIsDurable = false
                 }
                 // Message (when held in memory) and envelope in one write.

@@ -47,12 +47,6 @@ public final class Spool: Sendable {
         return SpoolWriter(spool: self, eventLoop: eventLoop, queueID: ids.next())
     }
 
-    /// Creates the data file of a new message (blocking; thread pool only). Exclusive, so that an
-    /// id can never be used twice.
-    func createDataFile(_ id: String) throws -> Int32 {
-        try POSIXFile.open(layout.dataPath(id), O_WRONLY | O_CREAT | O_EXCL)
-    }
-
     // MARK: Reading and changing committed messages (blocking; call from a thread pool)
 
     /// Stores and commits a message Postie made itself (a bounce, a message from `sendmail`).
@@ -92,15 +86,8 @@ public final class Spool: Sendable {
         let layout = SpoolLayout(root: root)
         let names = (try? POSIXFile.listDirectory(layout.dataDirectory)) ?? []
         return names.filter { name in
-            let path = layout.dataPath(name)
-            guard (POSIXFile.size(path) ?? 0) > 0 else { return false }
-            guard let fd = try? POSIXFile.open(path, O_RDONLY) else { return true }
-            defer { Glibc.close(fd) }
-            if case .envelope(let text, _)? = try? EnvelopeTrailer.decode(fd: fd, path: path),
-                let envelope = try? Envelope(decoding: text), isRecycled(name: name, envelopeID: envelope.id)
-            {
-                return false
-            }
+            guard (POSIXFile.size(layout.dataPath(name)) ?? 0) > 0 else { return false }
+            if case .recycled? = try? contents(of: name, layout: layout) { return false }
             return true
         }.sorted()
     }
@@ -174,21 +161,36 @@ public final class Spool: Sendable {
     /// The envelope committed with the message; nil when the file has none (never committed), or
     /// when it is a recycled file (see `remove`) still holding an older message's envelope.
     private func trailerEnvelope(_ id: String) throws -> Envelope? {
+        if case .committed(let envelope) = try Self.contents(of: id, layout: layout) { return envelope }
+        return nil
+    }
+
+    /// What a file in `msg/` holds, going by its trailer.
+    enum FileContents {
+        /// No trailer: a write under way or cut short, or a file made ahead.
+        case uncommitted
+        /// A recycled file still ending with a delivered message's envelope.
+        case recycled
+        case committed(Envelope)
+    }
+
+    /// Reads the trailer of `msg/<id>` (blocking); throws when it is damaged.
+    static func contents(of id: String, layout: SpoolLayout) throws -> FileContents {
         let path = layout.dataPath(id)
         let fd = try POSIXFile.open(path, O_RDONLY)
         defer { Glibc.close(fd) }
         switch try EnvelopeTrailer.decode(fd: fd, path: path) {
         case .absent:
-            return nil
+            return .uncommitted
         case .damaged(let why):
             throw Envelope.DecodingError(line: 0, reason: why)
         case .envelope(let text, let messageSize):
             let envelope = try Envelope(decoding: text)
-            if Self.isRecycled(name: id, envelopeID: envelope.id) { return nil }
+            if isRecycled(name: id, envelopeID: envelope.id) { return .recycled }
             guard envelope.size == messageSize else {
                 throw Envelope.DecodingError(line: 0, reason: "envelope size \(envelope.size) but \(messageSize) octets of message")
             }
-            return envelope
+            return .committed(envelope)
         }
     }
 
@@ -249,7 +251,7 @@ public final class Spool: Sendable {
             POSIXFile.unlink(path)
             return
         }
-        if !dataFiles.recycle(fresh) { POSIXFile.unlink(layout.dataPath(fresh)) }
+        if !dataFiles.recycle(fresh, length: size) { POSIXFile.unlink(layout.dataPath(fresh)) }
     }
 
     /// Opens the stored message for reading.

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the spool keeps things, under its root:
 ///
 /// - `msg/<id>`: the message as received (CRLF, dot-stuffing removed, our `Received:` first),
@@ -21,4 +25,9 @@ public struct SpoolLayout: Sendable {
     public func dataPath(_ id: String) -> String { dataDirectory + "/" + id }
     public func envelopePath(_ id: String) -> String { envelopeDirectory + "/" + id }
     public func tmpPath(_ id: String) -> String { tmpDirectory + "/" + id }
+
+    /// Creates `msg/<id>` for writing (blocking). Exclusive, so that an id can never be used twice.
+    func createDataFile(_ id: String) throws -> Int32 {
+        try POSIXFile.open(dataPath(id), O_WRONLY | O_CREAT | O_EXCL)
+    }
 }

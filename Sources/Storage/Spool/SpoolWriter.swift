@@ -109,7 +109,7 @@ public final class SpoolWriter: @unchecked Sendable {
         spool.threadPool.runIfActive(eventLoop: eventLoop) {
             guard !failed else { return }
             if file.id == nil {
-                file.fd = try spool.createDataFile(id)
+                file.fd = try spool.layout.createDataFile(id)
                 file.id = id
             }
             let path = spool.layout.dataPath(file.id!)
