@@ -33,9 +33,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.context = context
         self.connection = connection
         self.eventLoop = eventLoop
-        self.logger = context.logger
-        logger[metadataKey: "conn"] = "\(connection.id)"
-        logger[metadataKey: "client"] = .string(connection.remoteIP)
+        self.logger = connection.logger
     }
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
@@ -154,16 +152,20 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
                 ret: tx.parameters.ret,
                 envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
-        }.map { committed in
+        }.map { [eventLoop] committed in
             let envelope = committed.envelope
-            logger.info(
-                "queued",
-                metadata: [
-                    "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
-                    "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
-                    "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
-                ])
-            queue.enqueue(envelope, message: committed.message, fresh: true)
+            // The 250 goes out first (the handler writes it when this future completes); the log
+            // line and the hand-off to the queue follow in the loop's next task, in order.
+            eventLoop.execute {
+                logger.info(
+                    "queued",
+                    metadata: [
+                        "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
+                        "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
+                        "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
+                    ])
+                queue.enqueue(envelope, message: committed.message, fresh: true)
+            }
             return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
         }.flatMapErrorThrowing { error in
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])

@@ -9,8 +9,9 @@ import NIOSSL
 import ServiceLifecycle
 import Storage
 
-/// What every connection of a running server shares.
-struct PostieContext: Sendable {
+/// What every connection of a running server shares: a class, so that each connection's
+/// delegate holds one reference rather than its own copy of the configuration.
+final class PostieContext: Sendable {
     let configuration: PostieConfiguration
     let directory: LocalDirectory
     let spool: Spool
@@ -18,6 +19,18 @@ struct PostieContext: Sendable {
     /// Nil when no users are configured (AUTH is not offered).
     let authenticator: Authenticator?
     let logger: Logger
+
+    init(
+        configuration: PostieConfiguration, directory: LocalDirectory, spool: Spool, queue: QueueRunner,
+        authenticator: Authenticator?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.directory = directory
+        self.spool = spool
+        self.queue = queue
+        self.authenticator = authenticator
+        self.logger = logger
+    }
 }
 
 struct PostieDelegateFactory: SMTPServerDelegate {

@@ -120,7 +120,7 @@ public struct ServerSession: Sendable {
         heloName = nil
         usedEHLO = false
         transaction = nil
-        inbound.clear()
+        inbound = ByteBuffer()
         if case .awaitingTLS = phase { phase = .command }
         return []
     }
@@ -276,7 +276,10 @@ public struct ServerSession: Sendable {
 
     private mutating func compactInbound() {
         if inbound.readableBytes == 0 {
-            inbound.clear()
+            // Let go of the storage (it is usually the channel's receive buffer, which the channel
+            // then reuses as it is): `clear()` on a shared buffer would allocate a new one, and an
+            // idle connection would keep two.
+            inbound = ByteBuffer()
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }
@@ -563,7 +566,7 @@ public struct ServerSession: Sendable {
             return reply_(Reply(503, .init(5, 5, 1), "Error: STARTTLS during a mail transaction"), &actions)
         }
         // Anything the client pipelined after STARTTLS is thrown away (CVE-2011-0411).
-        inbound.clear()
+        inbound = ByteBuffer()
         phase = .awaitingTLS
         actions += [.send(Reply(220, .init(2, 0, 0), "Ready to start TLS")), .startTLS]
     }

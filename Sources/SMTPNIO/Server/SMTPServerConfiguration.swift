@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import SMTPCore
 
@@ -29,14 +30,18 @@ public struct SMTPConnectionInfo: Sendable {
     public var id: UInt64
     public var remoteAddress: SocketAddress?
     public var localAddress: SocketAddress?
+    /// The server's logger with this connection's `conn` and `client` metadata: a delegate that
+    /// logs through it (or a copy) shares the metadata's storage instead of making its own.
+    public var logger: Logger
 
     /// The client's IP address as text (`192.0.2.1`, `2001:db8::1`), or `unknown`.
     public var remoteIP: String { remoteAddress?.ipAddress ?? "unknown" }
 
-    public init(id: UInt64, remoteAddress: SocketAddress?, localAddress: SocketAddress?) {
+    public init(id: UInt64, remoteAddress: SocketAddress?, localAddress: SocketAddress?, logger: Logger) {
         self.id = id
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
+        self.logger = logger
     }
 }
 
