@@ -1,5 +1,5 @@
 import NIOCore
-import SMTPCore
+@testable import SMTPCore
 import TestSupport
 import Testing
 
@@ -45,6 +45,20 @@ import Testing
             #expect(whole.replies == trickle.replies, "\(name)")
             #expect(whole.messages == trickle.messages, "\(name)")
         }
+    }
+
+    /// An idle session holds no input buffer: it lets go of the bytes it consumed (usually the
+    /// channel's receive buffer, which the channel then reuses) rather than keeping an emptied copy.
+    @Test func aConsumedBufferIsNotKept() {
+        var session = ServerSession(configuration: .init(hostname: "mx.test"))
+        _ = session.start(refusal: nil)
+        #expect(!session.receive(ByteBuffer(string: "EHLO client.test\r\n")).isEmpty)
+        #expect(session.bufferCapacity == 0)
+        // A partial line is kept (the start of the next command) until it is complete.
+        _ = session.receive(ByteBuffer(string: "NOOP"))
+        #expect(session.bufferedBytes == 4)
+        #expect(session.receive(ByteBuffer(string: "\r\n")).count == 1)
+        #expect(session.bufferCapacity == 0)
     }
 
     @Test func notPreparedGreetingCloses() {

@@ -202,6 +202,9 @@ public struct ServerSession: Sendable {
     /// Octets received but not yet processed.
     public var bufferedBytes: Int { inbound.readableBytes }
 
+    /// Octets of memory the input buffer holds (its capacity): none between commands.
+    var bufferCapacity: Int { inbound.capacity }
+
     // MARK: Processing
 
     private var protocolName: String {
