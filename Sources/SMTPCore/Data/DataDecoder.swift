@@ -76,7 +76,10 @@ public struct DataDecoder: Sendable {
         let consumed = input.withUnsafeReadableBytes { raw -> Int in
             var i = 0
             let n = raw.count
-            var runStart = -1  // start of a run of plain octets to copy in one go
+            // Octets pass through unchanged except a line's leading dot and the end marker, so
+            // they are copied in runs: a run ends only at a line-start dot, a held-back CR after
+            // one, or the end of the input. Line endings are part of the run.
+            var runStart = -1
             @inline(__always) func flushRun(_ end: Int, _ output: inout ByteBuffer, _ me: inout DataDecoder) {
                 if runStart >= 0 {
                     me.emit(UnsafeRawBufferPointer(rebasing: raw[runStart..<end]), &output)
@@ -84,74 +87,75 @@ public struct DataDecoder: Sendable {
                 }
             }
             while i < n {
-                let b = raw[i]
                 switch state {
                 case .inLine:
-                    if b == 13 {
-                        flushRun(i, &output, &self)
+                    // The common case, kept tight: line content up to the next CR or LF.
+                    if runStart < 0 { runStart = i }
+                    let j = OctetScan.firstLineEnding(in: raw, from: i)
+                    lineLength += j - i
+                    if lineLength > maxLineContent { flag(.lineTooLong) }
+                    i = j
+                    guard i < n else { break }
+                    if raw[i] == 13 {
                         state = .cr
-                    } else if b == 10 {
-                        flushRun(i, &output, &self)
-                        flag(.bareLineEnding)
-                        emit(byte: 10, &output)
                     } else {
-                        if runStart < 0 { runStart = i }
-                        lineLength += 1
-                        if lineLength > maxLineContent { flag(.lineTooLong) }
+                        flag(.bareLineEnding)  // LF without CR: message content, not a line end
+                    }
+                    i += 1
+                case .cr:
+                    // The CR is message content whatever follows it.
+                    if runStart < 0 { runStart = i }
+                    let b = raw[i]
+                    if b == 10 {
+                        state = .lineStart
+                        i += 1
+                    } else {
+                        flag(.bareLineEnding)
+                        if b == 13 {
+                            i += 1
+                        } else {
+                            state = .inLine
+                        }
                     }
                 case .lineStart:
                     lineLength = 0
+                    let b = raw[i]
                     if b == UInt8(ascii: ".") {
+                        // Stuffing or the end marker: either way the dot is not message.
+                        flushRun(i, &output, &self)
                         state = .dot
-                    } else if b == 13 {
-                        state = .cr
-                    } else if b == 10 {
-                        flag(.bareLineEnding)
-                        emit(byte: 10, &output)
-                        state = .inLine
+                        i += 1
                     } else {
-                        state = .inLine
-                        runStart = i
-                        lineLength = 1
+                        if runStart < 0 { runStart = i }
+                        if b == 10 { flag(.bareLineEnding) }
+                        state = b == 13 ? .cr : .inLine
+                        if b != 13 && b != 10 { lineLength = 1 }
+                        i += 1
                     }
                 case .dot:
-                    // The dot was stuffing unless it is the end marker.
+                    let b = raw[i]
                     if b == 13 {
-                        state = .dotCR
-                    } else if b == 10 {
-                        flag(.bareLineEnding)
-                        emit(byte: 10, &output)
-                        state = .inLine
+                        state = .dotCR  // held back: it may begin the end marker's CRLF
+                        i += 1
                     } else {
-                        state = .inLine
                         runStart = i
-                        lineLength = 1
+                        if b == 10 {
+                            flag(.bareLineEnding)
+                        } else {
+                            lineLength = 1
+                        }
+                        state = .inLine
+                        i += 1
                     }
                 case .dotCR:
-                    if b == 10 {
-                        i += 1
-                        finished = true
-                        return i
+                    if raw[i] == 10 {
+                        finished = true  // CRLF.CRLF: the end
+                        return i + 1
                     }
                     flag(.bareLineEnding)
                     emit(byte: 13, &output)
-                    state = .inLine
-                    continue  // look at b again as line content
-                case .cr:
-                    if b == 10 {
-                        emit(byte: 13, &output)
-                        emit(byte: 10, &output)
-                        state = .lineStart
-                    } else {
-                        flag(.bareLineEnding)
-                        emit(byte: 13, &output)
-                        if b != 13 {
-                            state = .inLine
-                            continue
-                        }
-                    }
+                    state = .inLine  // look at this octet again as line content
                 }
-                i += 1
             }
             flushRun(n, &output, &self)
             return n

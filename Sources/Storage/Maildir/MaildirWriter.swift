@@ -3,6 +3,7 @@ import Glibc
 #endif
 import NIOConcurrencyHelpers
 import NIOCore
+import SMTPCore
 
 /// Where a message to deliver comes from: the spool file or, for a small message just received,
 /// memory. CRLF form either way.
@@ -196,8 +197,7 @@ struct LineEndingConverter {
             }
             while i < n {
                 // The next CR, or the end.
-                var cr = i
-                while cr < n && buffer[cr] != 13 { cr += 1 }
+                let cr = OctetScan.firstIndex(of: 13, in: UnsafeRawBufferPointer(buffer), from: i)
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i..<cr]))
                 if cr == n { break }
                 if cr + 1 == n {
