@@ -9,30 +9,54 @@ import Glibc
 #endif
 
 @Suite struct LogWriterTests {
-    @Test func linesKeepSwiftLogsFormatAndAllArriveAfterFlush() throws {
+    /// A writer to a new file, for the length of `body`.
+    func withLogFile(_ body: (_ writer: LogWriter, _ path: String) throws -> Void) throws {
         let dir = try TestPaths.temporaryDirectory("log")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/postie.log"
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         #expect(fd >= 0)
         defer { close(fd) }
-        let writer = LogWriter(fd: fd)
-        var base = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, metadataProvider: nil) }
-        base[metadataKey: "conn"] = "7"
-        let logger = base
-        DispatchQueue.concurrentPerform(iterations: 4) { t in
-            for i in 0..<250 { logger.info("queued", metadata: ["queue_id": "Q\(t)-\(i)", "size": "42"]) }
+        try body(LogWriter(fd: fd), path)
+    }
+
+    @Test func linesKeepSwiftLogsFormatAndAllArriveAfterFlush() throws {
+        try withLogFile { writer, path in
+            var base = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, metadataProvider: nil) }
+            base[metadataKey: "conn"] = "7"
+            let logger = base
+            DispatchQueue.concurrentPerform(iterations: 4) { t in
+                for i in 0..<250 { logger.info("queued", metadata: ["queue_id": "Q\(t)-\(i)", "size": "42"]) }
+            }
+            logger.debug("not at the default level")
+            writer.flush()
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 1000)
+            let pattern = #/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info postie: conn=7 queue_id=Q\d-\d+ size=42 \[PostieTests\] queued$/#
+            #expect(lines.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(lines.first ?? "")")
+            #expect(Set(lines.map { $0.split(separator: " ")[4] }).count == 1000, "no line lost or doubled")
+            // An error is written before log returns.
+            logger.error("disk full")
+            let last = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").last ?? ""
+            #expect(last.hasSuffix("error postie: conn=7 [PostieTests] disk full"))
         }
-        logger.debug("not at the default level")
-        writer.flush()
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 1000)
-        let pattern = #/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info postie: conn=7 queue_id=Q\d-\d+ size=42 \[PostieTests\] queued$/#
-        #expect(lines.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(lines.first ?? "")")
-        #expect(Set(lines.map { $0.split(separator: " ")[4] }).count == 1000, "no line lost or doubled")
-        // An error is written before log returns.
-        logger.error("disk full")
-        let last = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").last ?? ""
-        #expect(last.hasSuffix("error postie: conn=7 [PostieTests] disk full"))
+    }
+
+    /// Keys print in order wherever they come from, and a line's own value for a key wins over
+    /// the logger's.
+    @Test func metadataIsSortedAndTheLinesOwnValueWins() throws {
+        try withLogFile { writer, path in
+            var logger = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, metadataProvider: nil) }
+            logger[metadataKey: "conn"] = "7"
+            logger[metadataKey: "client"] = "192.0.2.1"
+            logger.info("delivered", metadata: ["to": "a@x.test", "b": "1", "zz": "2"])
+            logger.info("retried", metadata: ["conn": "8", "a": "3"])
+            writer.flush()
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1)[1] }
+            #expect(lines == [
+                "info postie: b=1 client=192.0.2.1 conn=7 to=a@x.test zz=2 [PostieTests] delivered",
+                "info postie: a=3 client=192.0.2.1 conn=8 [PostieTests] retried",
+            ])
+        }
     }
 }

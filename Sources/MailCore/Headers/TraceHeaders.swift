@@ -59,7 +59,9 @@ public enum TraceHeaders {
     /// Removes control characters (CR, LF, NUL …) and the characters that would unbalance the
     /// field's comments.
     static func clean(_ text: String) -> String {
-        String(
+        // Usually there is nothing to remove; each character removed is one UTF-8 octet.
+        guard text.utf8.contains(where: { $0 < 32 || $0 == 127 || $0 == 0x28 || $0 == 0x29 || $0 == 0x3B }) else { return text }
+        return String(
             String.UnicodeScalarView(
                 text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 && $0 != "(" && $0 != ")" && $0 != ";" }))
     }

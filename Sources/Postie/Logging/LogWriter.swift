@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// Log lines for a file descriptor (standard error), written by a thread of its own a batch at a
 /// time: a busy server logs several lines per message, and a `write(2)` for each, under a lock
@@ -110,28 +111,47 @@ public struct PostieLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var all = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty { all.merge(provided) { $1 } }
-        if let explicit = event.metadata, !explicit.isEmpty { all.merge(explicit) { $1 } }
-        if let error = event.error {
-            all["error.message"] = "\(error)"
-            all["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
         var line = Self.timestamp()
+        line.reserveCapacity(256)
         line += " \(event.level) \(label):"
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        // Keys in order, as swift-log prints them. Usually the logger's own keys (a connection's
+        // conn and client) and the line's are different and nothing else is added: a sorted array
+        // of the two, without merging dictionaries.
+        let explicit = event.metadata ?? [:]
+        let provided = metadataProvider?.get() ?? [:]
+        if provided.isEmpty, event.error == nil, !metadata.keys.contains(where: { explicit[$0] != nil }) {
+            var pairs = Array(metadata)
+            pairs.append(contentsOf: explicit)
+            pairs.sort { $0.key < $1.key }
+            for (key, value) in pairs { line += " \(key)=\(value)" }
+        } else {
+            var all = metadata
+            if !provided.isEmpty { all.merge(provided) { $1 } }
+            if !explicit.isEmpty { all.merge(explicit) { $1 } }
+            if let error = event.error {
+                all["error.message"] = "\(error)"
+                all["error.type"] = "\(String(reflecting: type(of: error)))"
+            }
+            for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        }
         line += " [\(event.source)] \(event.message)\n"
         writer.write(line, urgent: event.level >= .error)
     }
 
-    /// Local time, as swift-log prints it. `localtime_r` does not look at the time zone file again
-    /// (`localtime` does, for every line).
+    /// Local time, as swift-log prints it, made once a second. `localtime_r` does not look at the
+    /// time zone file again (`localtime` does, for every line).
     static func timestamp() -> String {
-        var now = time(nil)
+        let now = time(nil)
+        if let cached = lastTimestamp.withLockedValue({ $0.time == now ? $0.text : nil }) { return cached }
+        var t = now
         var local = tm()
-        localtime_r(&now, &local)
+        localtime_r(&t, &local)
         var buffer = [Int8](repeating: 0, count: 32)
         let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &local)
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let text = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        lastTimestamp.withLockedValue { $0 = (now, text) }
+        return text
     }
+
+    private static let lastTimestamp = NIOLockedValueBox<(time: time_t, text: String)>((0, ""))
 }
