@@ -157,6 +157,9 @@ public final class MaildirWriter: Sendable {
         return path
     }
 
+    /// Taken once: `getpid` is a system call, and the process does not fork.
+    private static let pid = getpid()
+
     private func uniqueName() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
@@ -164,7 +167,7 @@ public final class MaildirWriter: Sendable {
             c += 1
             return c
         }
-        return "\(ts.tv_sec).M\(ts.tv_nsec / 1000)P\(getpid())Q\(n).\(hostname)"
+        return "\(ts.tv_sec).M\(ts.tv_nsec / 1000)P\(Self.pid)Q\(n).\(hostname)"
     }
 
     /// The mailbox's folder, created (and synced) on first use; known mailboxes cost no system call.
