@@ -1,5 +1,5 @@
 import NIOCore
-import SMTPCore
+@testable import SMTPCore
 import Testing
 
 /// `DataDecoder` copies octets in runs for speed; this checks it against the rules written out
@@ -19,11 +19,7 @@ import Testing
         let maxSize: Int
         let maxLineContent: Int
 
-        mutating func flag(_ p: MessageDataProblem) {
-            let rank: [MessageDataProblem: Int] = [.bareLineEnding: 3, .tooBig: 2, .lineTooLong: 1]
-            if let problem, rank[problem]! >= rank[p]! { return }
-            problem = p
-        }
+        mutating func flag(_ p: MessageDataProblem) { problem = MessageDataProblem.graver(problem, p) }
 
         mutating func emit(_ b: UInt8) {
             size += 1

@@ -33,4 +33,16 @@ import Testing
             #expect(OctetScan.firstIndex(of: 10, in: raw, from: 11) == 15)
         }
     }
+
+    @Test func findsEightBitOctetsAtEveryPosition() {
+        for length in 0...20 {
+            let plain = [UInt8](repeating: 0x7F, count: length)
+            #expect(!plain.withUnsafeBytes(OctetScan.containsEightBit))
+            for position in 0..<length {
+                var bytes = plain
+                bytes[position] = 0x80
+                #expect(bytes.withUnsafeBytes(OctetScan.containsEightBit), "length \(length), at \(position)")
+            }
+        }
+    }
 }

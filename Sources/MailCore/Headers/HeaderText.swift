@@ -4,7 +4,10 @@ public enum HeaderText {
     /// or a field early.
     public static func singleLine(_ text: String) -> String {
         // Usually there is nothing to replace; a control character is one UTF-8 octet.
-        guard text.utf8.contains(where: { $0 < 32 || $0 == 127 }) else { return text }
-        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : $0 }))
+        guard text.utf8.contains(where: { isControl(UInt32($0)) }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0.value) ? " " : $0 }))
     }
+
+    /// C0 controls and DEL (each one octet in UTF-8, so octets and scalars are tested alike).
+    static func isControl(_ value: UInt32) -> Bool { value < 32 || value == 127 }
 }

@@ -60,9 +60,8 @@ public enum TraceHeaders {
     /// field's comments.
     static func clean(_ text: String) -> String {
         // Usually there is nothing to remove; each character removed is one UTF-8 octet.
-        guard text.utf8.contains(where: { $0 < 32 || $0 == 127 || $0 == 0x28 || $0 == 0x29 || $0 == 0x3B }) else { return text }
-        return String(
-            String.UnicodeScalarView(
-                text.unicodeScalars.filter { $0.value >= 32 && $0.value != 127 && $0 != "(" && $0 != ")" && $0 != ";" }))
+        func removed(_ v: UInt32) -> Bool { HeaderText.isControl(v) || v == 0x28 || v == 0x29 || v == 0x3B }  // ( ) ;
+        guard text.utf8.contains(where: { removed(UInt32($0)) }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.filter { !removed($0.value) }))
     }
 }

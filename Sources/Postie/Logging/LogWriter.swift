@@ -119,11 +119,10 @@ public struct PostieLogHandler: LogHandler {
         // of the two, without merging dictionaries.
         let explicit = event.metadata ?? [:]
         let provided = metadataProvider?.get() ?? [:]
+        var pairs: [(key: String, value: Logger.MetadataValue)]
         if provided.isEmpty, event.error == nil, !metadata.keys.contains(where: { explicit[$0] != nil }) {
-            var pairs = Array(metadata)
+            pairs = Array(metadata)
             pairs.append(contentsOf: explicit)
-            pairs.sort { $0.key < $1.key }
-            for (key, value) in pairs { line += " \(key)=\(value)" }
         } else {
             var all = metadata
             if !provided.isEmpty { all.merge(provided) { $1 } }
@@ -132,8 +131,10 @@ public struct PostieLogHandler: LogHandler {
                 all["error.message"] = "\(error)"
                 all["error.type"] = "\(String(reflecting: type(of: error)))"
             }
-            for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+            pairs = Array(all)
         }
+        pairs.sort { $0.key < $1.key }
+        for (key, value) in pairs { line += " \(key)=\(value)" }
         line += " [\(event.source)] \(event.message)\n"
         writer.write(line, urgent: event.level >= .error)
     }

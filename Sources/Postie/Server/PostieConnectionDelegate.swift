@@ -15,7 +15,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     private let context: PostieContext
     private let connection: SMTPConnectionInfo
     private let eventLoop: EventLoop
-    private var logger: Logger
+    /// The connection's logger (its `conn` and `client` metadata set by the handler).
+    private var logger: Logger { connection.logger }
     /// Where each accepted RCPT goes.
     private var targets: [AcceptedRecipient: [DeliveryTarget]] = [:]
     private var writer: SpoolWriter?
@@ -33,7 +34,6 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.context = context
         self.connection = connection
         self.eventLoop = eventLoop
-        self.logger = connection.logger
     }
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
@@ -93,23 +93,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func messageData(_ data: ByteBuffer) {
         scanner.scan(data)
-        if !sawEightBit { sawEightBit = data.withUnsafeReadableBytes(Self.hasEightBit) }
+        if !sawEightBit { sawEightBit = data.withUnsafeReadableBytes(OctetScan.containsEightBit) }
         writer?.write(data)
-    }
-
-    /// Whether any octet is above 127, eight octets at a time (large messages pass through here).
-    static func hasEightBit(_ raw: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        let n = raw.count
-        while i + 8 <= n {
-            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return true }
-            i += 8
-        }
-        while i < n {
-            if raw[i] >= 0x80 { return true }
-            i += 1
-        }
-        return false
     }
 
     var bufferedMessageBytes: Int { writer?.outstandingBytes ?? 0 }

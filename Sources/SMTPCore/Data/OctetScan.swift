@@ -1,6 +1,6 @@
-/// Finding line endings in message data eight octets at a time: the decoders' hot loops. Message
-/// text is mostly long runs between line endings, and a word-at-a-time test skips them about
-/// four times faster than looking at each octet. Written by hand (SWAR): the standard library has
+/// Looking through message data eight octets at a time: the decoders' and the 8-bit check's hot
+/// loops. Message text is mostly long runs between line endings, and a word-at-a-time test skips
+/// them about four times faster than looking at each octet. Written by hand (SWAR): the standard library has
 /// no vectorised search of a raw buffer for either of two octets.
 public enum OctetScan {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
@@ -28,6 +28,21 @@ public enum OctetScan {
             i += 1
         }
         return n
+    }
+
+    /// Whether any octet is above 127 (8-bit data in a message declared 7-bit).
+    public static func containsEightBit(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = raw.count
+        while i + 8 <= n {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & highs != 0 { return true }
+            i += 8
+        }
+        while i < n {
+            if raw[i] >= 0x80 { return true }
+            i += 1
+        }
+        return false
     }
 
     /// The index of the first `octet` in `raw` at or after `start`, or `raw.count`.

@@ -55,10 +55,11 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     public func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        let remoteAddress = context.channel.remoteAddress
-        logger[metadataKey: "client"] = .string(remoteAddress?.ipAddress ?? "unknown")
-        let info = SMTPConnectionInfo(
-            id: connectionID, remoteAddress: remoteAddress, localAddress: context.channel.localAddress, logger: logger)
+        var info = SMTPConnectionInfo(
+            id: connectionID, remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress,
+            logger: logger)
+        logger[metadataKey: "client"] = .string(info.remoteIP)
+        info.logger = logger
         self.info = info
         var refusal: Reply?
         if limiter.acquire(info.remoteIP) {
