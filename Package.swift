@@ -107,7 +107,9 @@ let package = Package(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", "TestSupport", "FuzzHarness", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(
             name: "SMTPNIOTests",
             dependencies: [

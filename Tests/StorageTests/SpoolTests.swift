@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MailCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SMTPCore
@@ -322,6 +323,32 @@ extension SpoolTests {
         deliverer.stop()
         let refused = await deliverer.deliver(.file(path: source, size: nil), jobs: [.init(prefix: "", domain: "xyz.com", user: "bob")])
         #expect(throws: StorageError.self) { try refused[0].get() }
+    }
+
+    @Test func aDeliveryIsReportedOnlyOnceItsFolderIsSyncedAndStopSyncsIt() async throws {
+        let root = try TestPaths.temporaryDirectory("maildir-linger")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/mail", withIntermediateDirectories: true)
+        // A linger longer than the test: the folder's sync, and so the report, waits for `stop`.
+        let deliverer = try MaildirDeliverer(writer: MaildirWriter(root: root + "/mail", hostname: "mx.test"), linger: .seconds(600))
+        let reported = NIOLockedValueBox<[Result<String, any Error>]?>(nil)
+        deliverer.submit(.memory([ByteBuffer(string: "Subject: s\r\n\r\nb\r\n")]), jobs: [.init(prefix: "", domain: "xyz.com", user: "carolyn")]) {
+            results in reported.withLockedValue { $0 = results }
+        }
+        let new = root + "/mail/xyz.com/carolyn/new"
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try? FileManager.default.contentsOfDirectory(atPath: new).count) != 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // The file is whole in new/ (its contents were synced first), its name not yet durable.
+        let names = try FileManager.default.contentsOfDirectory(atPath: new)
+        #expect(names.count == 1)
+        #expect(try String(contentsOfFile: new + "/" + names[0], encoding: .utf8) == "Subject: s\n\nb\n")
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(reported.withLockedValue { $0 } == nil)
+        deliverer.stop()
+        let results = try #require(reported.withLockedValue { $0 })
+        #expect(try results[0].get() == new + "/" + names[0])
     }
 
     @Test func messageInMemoryIsWrittenOnceAndLinkedIntoEveryMailbox() async throws {

@@ -9,6 +9,13 @@ import Glibc
 /// the caller hears of a delivery only once it is durable. At most two syncs of the file system
 /// per batch, however many messages (`FilesystemSync` syncs a few files one by one, which is
 /// cheaper). A message for several mailboxes is written once and hard-linked into the others.
+///
+/// A batch of one (a quiet server, or one client sending message after message) puts off the
+/// sync of its folder for up to `linger`, to share it with the lone deliveries after it or with
+/// the next larger batch; a batch whose contents took a `syncfs` makes the earlier names durable
+/// with it. So a stream of single messages costs one sync each, not two, and leaves the device
+/// freer for the next message's commit. A busy server's batches sync their folders at once:
+/// putting that off would make the batches after them smaller, and more of them.
 public final class MaildirDeliverer: Sendable {
     public struct Job: Sendable {
         /// Header lines to put first (CRLF form), e.g. `Return-Path:`.
@@ -36,13 +43,18 @@ public final class MaildirDeliverer: Sendable {
     private let fileSystem: FilesystemSync
     private let thread: BatchThread<Request>
 
-    public init(writer: MaildirWriter) throws {
+    /// How long a delivery in `new/` may wait for its folder's sync, shared with later ones.
+    public static let defaultLinger = Duration.milliseconds(4)
+
+    public init(writer: MaildirWriter, linger: Duration = defaultLinger) throws {
         self.writer = writer
         let fileSystem = try FilesystemSync(path: writer.root)
         self.fileSystem = fileSystem
+        let published = Published()
         thread = BatchThread(
-            name: "postie-maildir",
-            process: { Self.process($0, writer: writer, fileSystem: fileSystem) },
+            name: "postie-maildir", linger: linger,
+            process: { Self.process($0, writer: writer, fileSystem: fileSystem, published: published) },
+            settle: { published.settle(fileSystem) },
             refuse: { $0.completion($0.jobs.map { _ in .failure(StorageError("deliver", writer.root, errno: ESHUTDOWN)) }) })
         thread.start()
     }
@@ -70,7 +82,43 @@ public final class MaildirDeliverer: Sendable {
         var pending: MaildirWriter.Pending
     }
 
-    private static func process(_ batch: [Request], writer: MaildirWriter, fileSystem: FilesystemSync) {
+    /// Requests whose files are durable and in `new/`, waiting for their folders' sync. Used on
+    /// the delivery thread only.
+    private final class Published: @unchecked Sendable {
+        private var waiting: [(request: Request, results: Results)] = []
+        private var directories = Set<String>()
+
+        var isEmpty: Bool { waiting.isEmpty }
+
+        func add(_ request: Request, _ results: Results, directories new: Set<String>) {
+            waiting.append((request, results))
+            directories.formUnion(new)
+        }
+
+        /// Everything written before is durable (a whole-file-system sync began after it).
+        func settled() {
+            let done = waiting
+            waiting = []
+            directories = []
+            for (request, results) in done { request.completion(results) }
+        }
+
+        /// Syncs the folders, then tells every waiting request.
+        func settle(_ fileSystem: FilesystemSync) {
+            guard !waiting.isEmpty else { return }
+            do {
+                try fileSystem.sync(directories: directories.sorted())
+            } catch {
+                // Whether the names are durable is unknown: report every one as failed (to be
+                // tried again; at worst the mailbox gets a duplicate).
+                waiting = waiting.map { ($0.request, $0.results.map { _ in .failure(error) }) }
+            }
+            settled()
+        }
+    }
+
+    /// Returns whether deliveries wait for their folders' sync (`Published.settle`).
+    private static func process(_ batch: [Request], writer: MaildirWriter, fileSystem: FilesystemSync, published: Published) -> Bool {
         var results: [Results] = batch.map { $0.jobs.map { _ in .failure(StorageError("deliver", writer.root, errno: EIO)) } }
         var written: [Written] = []
         for (r, request) in batch.enumerated() {
@@ -101,7 +149,10 @@ public final class MaildirDeliverer: Sendable {
         // The contents.
         do {
             defer { for w in written { close(w.pending.fd) } }
-            try fileSystem.sync(files: written.map(\.pending.fd))
+            if try fileSystem.sync(files: written.map(\.pending.fd)) {
+                // A whole-file-system sync: the names renamed by earlier batches are durable too.
+                published.settled()
+            }
         } catch {
             // Whether the files are durable is unknown: none goes into `new/`; each is tried again.
             for w in written {
@@ -111,7 +162,7 @@ public final class MaildirDeliverer: Sendable {
             written = []
         }
         // The names: links into the other mailboxes first, while the file is still in `tmp/`.
-        var newDirectories = Set<String>()
+        var newDirectories = [Set<String>](repeating: [], count: batch.count)
         for w in written {
             let request = batch[w.request]
             for j in w.jobs.dropFirst() {
@@ -124,23 +175,28 @@ public final class MaildirDeliverer: Sendable {
                         return try writer.deliver(prefix: job.prefix, message: request.message, domain: job.domain, user: job.user)
                     }
                 }
-                if case .success(let path) = results[w.request][j] { newDirectories.insert(POSIXFile.parent(path)) }
+                if case .success(let path) = results[w.request][j] { newDirectories[w.request].insert(POSIXFile.parent(path)) }
             }
             do {
                 try writer.publish(w.pending)
                 results[w.request][w.jobs[0]] = .success(w.pending.finalPath)
-                newDirectories.insert(POSIXFile.parent(w.pending.finalPath))
+                newDirectories[w.request].insert(POSIXFile.parent(w.pending.finalPath))
             } catch {
                 results[w.request][w.jobs[0]] = .failure(error)
             }
         }
-        do {
-            try fileSystem.sync(directories: newDirectories.sorted())
-        } catch {
-            // Whether the names are durable is unknown: report every one as failed (to be tried
-            // again; at worst the mailbox gets a duplicate).
-            results = results.map { $0.map { _ in .failure(error) } }
+        for (r, request) in batch.enumerated() {
+            if newDirectories[r].isEmpty {
+                // Nothing of it reached `new/`: nothing to wait for.
+                request.completion(results[r])
+            } else {
+                published.add(request, results[r], directories: newDirectories[r])
+            }
         }
-        for (request, result) in zip(batch, results) { request.completion(result) }
+        // A lone delivery waits for company; a batch of several (the server is busy) syncs its
+        // folders now, with those of the lone ones before it: putting it off would make the next
+        // batches smaller, and a busy server is faster with fewer, larger batches.
+        if batch.count > 1 { published.settle(fileSystem) }
+        return !published.isEmpty
     }
 }

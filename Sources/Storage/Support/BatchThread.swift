@@ -3,15 +3,23 @@ import Foundation
 /// A thread of its own that takes everything queued since it last looked and handles it as one
 /// batch: the shape of group commit. While it works on one batch the next one gathers, so under
 /// load the batches grow and the fixed cost of each (a sync) is shared by more requests.
+///
+/// A batch may also leave work unsettled (`process` returns true): a last step that later
+/// batches can share, such as the sync of folders that every batch writes into. The thread then
+/// calls `settle` once `linger` has passed since the first unsettled batch (whether or not more
+/// batches came in the meantime), and before it stops; a batch that settles everything itself
+/// returns false.
 final class BatchThread<Request>: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Request] = []
     private var stopped = false
     private var running = false
     private let name: String
-    private let process: ([Request]) -> Void
+    private let process: ([Request]) -> Bool
+    private let settle: () -> Void
     private let refuse: (Request) -> Void
     private let pollNanoseconds: UInt64
+    private let lingerNanoseconds: UInt64
 
     /// `process` handles a batch on the thread; `refuse` answers a request that came after `stop`.
     /// `poll`: how long the thread keeps looking for work (yielding the CPU in between) after a
@@ -21,11 +29,36 @@ final class BatchThread<Request>: @unchecked Sendable {
     /// waiting, and at most `poll` of CPU time per batch when there is little.
     init(name: String, poll: Duration = .zero, process: @escaping ([Request]) -> Void, refuse: @escaping (Request) -> Void) {
         self.name = name
-        self.process = process
+        self.process = {
+            process($0)
+            return false
+        }
+        self.settle = {}
         self.refuse = refuse
-        let (seconds, attoseconds) = poll.components
-        self.pollNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        self.pollNanoseconds = Self.nanoseconds(poll)
+        self.lingerNanoseconds = 0
     }
+
+    /// `process` handles a batch and says whether it left work unsettled; `settle` finishes all
+    /// such work, at most `linger` after the first batch that left some.
+    init(
+        name: String, linger: Duration, process: @escaping ([Request]) -> Bool, settle: @escaping () -> Void,
+        refuse: @escaping (Request) -> Void
+    ) {
+        self.name = name
+        self.process = process
+        self.settle = settle
+        self.refuse = refuse
+        self.pollNanoseconds = 0
+        self.lingerNanoseconds = Self.nanoseconds(linger)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    private static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     func start() {
         condition.lock()
@@ -59,11 +92,25 @@ final class BatchThread<Request>: @unchecked Sendable {
 
     private func run() {
         condition.lock()
+        // When the unsettled work must be settled (uptime nanoseconds), if there is any.
+        var settleBy: UInt64?
         while true {
+            if let deadline = settleBy {
+                while queue.isEmpty && !stopped && Self.now < deadline {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - min(deadline, Self.now)) / 1e9))
+                }
+                if Self.now >= deadline || queue.isEmpty {
+                    condition.unlock()
+                    settle()
+                    condition.lock()
+                    settleBy = nil
+                    continue
+                }
+            }
             if queue.isEmpty && !stopped && pollNanoseconds > 0 {
                 condition.unlock()
-                let until = DispatchTime.now().uptimeNanoseconds + pollNanoseconds
-                while DispatchTime.now().uptimeNanoseconds < until {
+                let until = Self.now + pollNanoseconds
+                while Self.now < until {
                     sched_yield()
                     condition.lock()
                     let ready = !queue.isEmpty || stopped
@@ -77,8 +124,13 @@ final class BatchThread<Request>: @unchecked Sendable {
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
-            process(batch)
+            let unsettled = process(batch)
             condition.lock()
+            if !unsettled {
+                settleBy = nil
+            } else if settleBy == nil {
+                settleBy = Self.now + lingerNanoseconds
+            }
         }
         running = false
         condition.broadcast()

@@ -36,9 +36,14 @@ public final class FilesystemSync: @unchecked Sendable {
     public static let individualLimit = 4
 
     /// Makes these open files' data, these files' (by path) data and these directories' entries
-    /// durable, one by one when they are few, else with a shared `syncfs`. Blocking.
-    public func sync(files: [Int32] = [], filePaths: [String] = [], directories: [String] = []) throws {
-        guard files.count + filePaths.count + directories.count <= Self.individualLimit else { return try sync() }
+    /// durable, one by one when they are few, else with a shared `syncfs`. Blocking. Returns
+    /// whether it was a `syncfs`: then everything written before the call is durable too.
+    @discardableResult
+    public func sync(files: [Int32] = [], filePaths: [String] = [], directories: [String] = []) throws -> Bool {
+        guard files.count + filePaths.count + directories.count <= Self.individualLimit else {
+            try sync()
+            return true
+        }
         for fd in files { try POSIXFile.sync(fd, path: path) }
         for file in filePaths {
             let fd = try POSIXFile.open(file, O_RDONLY)
@@ -46,6 +51,7 @@ public final class FilesystemSync: @unchecked Sendable {
             try POSIXFile.sync(fd, path: file)
         }
         for directory in directories { try POSIXFile.syncDirectory(directory) }
+        return false
     }
 
     /// Blocks until everything the caller wrote before calling is durable (one shared `syncfs`).
