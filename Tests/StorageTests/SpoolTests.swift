@@ -187,8 +187,18 @@ import Testing
             try spool.remove(e.id)
             #expect(try spool.recover().isEmpty)
             #expect(!FileManager.default.fileExists(atPath: dir + "/msg/" + e.id))
-            // Recovery removed the empty files made ahead; new ones come with the next writer.
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").isEmpty)
+            // Recovery removed the empty files made ahead, and makes a new batch at once, so that
+            // the first message after a start needs no file (nor folder sync) of its own.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").count < 16, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let madeAhead = try FileManager.default.contentsOfDirectory(atPath: dir + "/msg")
+            #expect(madeAhead.count >= 16)
+            #expect(!madeAhead.contains(e.id))
+            #expect(try spool.committed().isEmpty)
+            let next = try await store(spool, loop, ["y\r\n"])
+            #expect(madeAhead.contains(next.id), "the next message goes into a file made ahead")
         }
     }
 }

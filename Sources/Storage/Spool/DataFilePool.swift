@@ -60,17 +60,30 @@ final class DataFilePool: Sendable {
             if refill { s.refilling = true }
             return (file, refill)
         }
-        if refill {
-            threadPool.submit { [self] work in
-                guard case .active = work else {
-                    // Shutting down: make no more (and never on the caller's thread).
-                    state.withLockedValue { $0.refilling = false }
-                    return
-                }
-                self.refill()
-            }
-        }
+        if refill { startRefill() }
         return file
+    }
+
+    /// Makes the first batch ahead, so that the first message needs no file of its own (which
+    /// costs its commit a sync of the folder as well).
+    func fill() {
+        let refill = state.withLockedValue { s -> Bool in
+            guard !s.closed, !s.refilling, s.files.count < Self.lowWater else { return false }
+            s.refilling = true
+            return true
+        }
+        if refill { startRefill() }
+    }
+
+    private func startRefill() {
+        threadPool.submit { [self] work in
+            guard case .active = work else {
+                // Shutting down: make no more (and never on the caller's thread).
+                state.withLockedValue { $0.refilling = false }
+                return
+            }
+            self.refill()
+        }
     }
 
     /// Takes back the file of a delivered message, already renamed to `id`, `length` octets long;
@@ -129,8 +142,10 @@ final class DataFilePool: Sendable {
         for file in recycled { POSIXFile.unlink(layout.dataPath(file.id)) }
     }
 
+    /// Takes files again, and makes the first batch ahead.
     func reopen() {
         state.withLockedValue { $0.closed = false }
+        fill()
     }
 
     private func discard(_ files: [File]) {
