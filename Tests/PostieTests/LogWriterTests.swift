@@ -14,7 +14,7 @@ import Glibc
         let dir = try TestPaths.temporaryDirectory("log")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/postie.log"
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         #expect(fd >= 0)
         defer { close(fd) }
         try body(LogWriter(fd: fd), path)

@@ -44,7 +44,7 @@ public final class PostfixInstance: @unchecked Sendable {
 extension TestPaths {
     /// A TCP port on 127.0.0.1 that was free a moment ago.
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

@@ -3,47 +3,37 @@ import NIOConcurrencyHelpers
 
 /// A program running beside the test, whose output lines are collected as they come.
 public final class RunningProcess: @unchecked Sendable {
-    public let process = Process()
+    public let process: SpawnedProcess
     private let lines = NIOLockedValueBox<(out: [String], err: [String])>(([], []))
 
-    private var stdinPipe: Pipe?
-
+    /// `keepStdinOpen`: the child's standard input is a pipe that stays open as long as this
+    /// object (so a helper that exits at end of input lives as long as the test); otherwise
+    /// /dev/null.
     public init(_ arguments: [String], environment: [String: String]? = nil, keepStdinOpen: Bool = false) throws {
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        if keepStdinOpen {
-            let input = Pipe()
-            stdinPipe = input
-            process.standardInput = input
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        for (pipe, isOut) in [(out, true), (err, false)] {
-            let handle = pipe.fileHandleForReading
+        process = try SpawnedProcess(arguments, environment: environment, pipeStdin: keepStdinOpen)
+        for (fd, isOut) in [(process.stdout, true), (process.stderr, false)] {
             let box = lines
+            let child = process
             Thread.detachNewThread {
-                var pending = Data()
+                var pending: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65536)
                 while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    pending.append(data)
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    pending += buffer[0..<n]
                     while let nl = pending.firstIndex(of: 10) {
-                        let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
-                        pending.removeSubrange(pending.startIndex...nl)
+                        let line = String(decoding: pending[..<nl], as: UTF8.self)
+                        pending.removeSubrange(...nl)
                         box.withLockedValue { isOut ? $0.out.append(line) : $0.err.append(line) }
                     }
                 }
+                withExtendedLifetime(child) {}
             }
         }
-        try process.run()
     }
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
     public var stdoutLines: [String] { lines.withLockedValue { $0.out } }
     public var stderrLines: [String] { lines.withLockedValue { $0.err } }
 
@@ -70,13 +60,13 @@ public final class RunningProcess: @unchecked Sendable {
         return false
     }
 
-    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public func signal(_ sig: Int32) { kill(process.pid, sig) }
 
     /// Waits (bounded) for the process to end; returns its status, or nil if it did not end.
     public func waitForExit(timeout: TimeInterval = 30) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        return process.terminationStatus
     }
 
     /// Resident memory and its peak, in KiB, from /proc.
