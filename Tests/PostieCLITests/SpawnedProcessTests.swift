@@ -15,6 +15,10 @@ import TestSupport
     @Test func aChildHoldsOnlyItsStandardDescriptors() throws {
         // Whatever the test process has open (sockets, other children's pipes) stays with it: a
         // pipe end inherited by another child would keep its reader from ever seeing the end.
+        // One descriptor here is open without close-on-exec, so only the spawn can keep it out.
+        let inheritable = open("/dev/null", O_RDONLY)
+        try #require(inheritable >= 0)
+        defer { close(inheritable) }
         let held = try Subprocess.run(["sh", "-c", "ls /proc/$$/fd"]).stdout.split(separator: "\n").compactMap { Int($0) }
         #expect(held.sorted() == [0, 1, 2], "\(held)")
     }

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SMTPCore
-import Storage
+@testable import Storage
 import TestSupport
 import Testing
 
@@ -190,11 +190,11 @@ import Testing
             // Recovery removed the empty files made ahead, and makes a new batch at once, so that
             // the first message after a start needs no file (nor folder sync) of its own.
             let deadline = ContinuousClock.now + .seconds(10)
-            while try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").count < 16, ContinuousClock.now < deadline {
+            while try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").count < DataFilePool.lowWater, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let madeAhead = try FileManager.default.contentsOfDirectory(atPath: dir + "/msg")
-            #expect(madeAhead.count >= 16)
+            #expect(madeAhead.count >= DataFilePool.lowWater)
             #expect(!madeAhead.contains(e.id))
             #expect(try spool.committed().isEmpty)
             let next = try await store(spool, loop, ["y\r\n"])

@@ -16,18 +16,15 @@ public final class RunningProcess: @unchecked Sendable {
             let child = process
             Thread.detachNewThread {
                 var pending: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    pending += buffer[0..<n]
+                SpawnedProcess.readChunks(fd) { chunk in
+                    pending += chunk
                     while let nl = pending.firstIndex(of: 10) {
                         let line = String(decoding: pending[..<nl], as: UTF8.self)
                         pending.removeSubrange(...nl)
                         box.withLockedValue { isOut ? $0.out.append(line) : $0.err.append(line) }
                     }
                 }
+                // The descriptor stays open (the child object alive) until its end of file.
                 withExtendedLifetime(child) {}
             }
         }

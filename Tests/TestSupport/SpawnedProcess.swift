@@ -130,16 +130,22 @@ public final class SpawnedProcess: @unchecked Sendable {
         stdin = nil
     }
 
-    /// Reads `fd` to its end of file (blocking).
-    public static func readAll(_ fd: Int32) -> Data {
-        var data = Data()
+    /// Reads `fd` to its end of file (blocking), handing each piece read to `body`.
+    public static func readChunks(_ fd: Int32, _ body: (ArraySlice<UInt8>) -> Void) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return data }
-            data.append(contentsOf: buffer[0..<n])
+            if n <= 0 { return }
+            body(buffer[0..<n])
         }
+    }
+
+    /// Reads `fd` to its end of file (blocking).
+    public static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        readChunks(fd) { data.append(contentsOf: $0) }
+        return data
     }
 
     /// Reaps the child if it has ended (`wait`: until it has); returns its status then.

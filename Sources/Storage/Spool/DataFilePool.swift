@@ -56,9 +56,7 @@ final class DataFilePool: Sendable {
             guard !s.closed else { return (nil, false) }
             // Oldest first: ids sort by time, and the queue lists messages in id order.
             let file = s.files.isEmpty ? nil : s.files.removeFirst()
-            let refill = s.files.count < Self.lowWater && !s.refilling
-            if refill { s.refilling = true }
-            return (file, refill)
+            return (file, Self.claimRefill(&s))
         }
         if refill { startRefill() }
         return file
@@ -67,12 +65,14 @@ final class DataFilePool: Sendable {
     /// Makes the first batch ahead, so that the first message needs no file of its own (which
     /// costs its commit a sync of the folder as well).
     func fill() {
-        let refill = state.withLockedValue { s -> Bool in
-            guard !s.closed, !s.refilling, s.files.count < Self.lowWater else { return false }
-            s.refilling = true
-            return true
-        }
-        if refill { startRefill() }
+        if state.withLockedValue({ !$0.closed && Self.claimRefill(&$0) }) { startRefill() }
+    }
+
+    /// Whether a refill is due (few files left, none under way); if so it is now under way.
+    private static func claimRefill(_ s: inout State) -> Bool {
+        guard s.files.count < lowWater, !s.refilling else { return false }
+        s.refilling = true
+        return true
     }
 
     private func startRefill() {

@@ -21,36 +21,34 @@ final class BatchThread<Request>: @unchecked Sendable {
     private let pollNanoseconds: UInt64
     private let lingerNanoseconds: UInt64
 
-    /// `process` handles a batch on the thread; `refuse` answers a request that came after `stop`.
+    /// `process` handles a batch on the thread and says whether it left work unsettled; `settle`
+    /// finishes all such work, at most `linger` after the first batch that left some; `refuse`
+    /// answers a request that came after `stop`.
     /// `poll`: how long the thread keeps looking for work (yielding the CPU in between) after a
     /// batch before it sleeps. On a virtual machine an idle CPU halts, and waking it for the next
     /// request costs a few hundred microseconds: a client sending message after message would
     /// wait that long for every commit. Polling costs nothing under load, when work is always
     /// waiting, and at most `poll` of CPU time per batch when there is little.
-    init(name: String, poll: Duration = .zero, process: @escaping ([Request]) -> Void, refuse: @escaping (Request) -> Void) {
-        self.name = name
-        self.process = {
-            process($0)
-            return false
-        }
-        self.settle = {}
-        self.refuse = refuse
-        self.pollNanoseconds = Self.nanoseconds(poll)
-        self.lingerNanoseconds = 0
-    }
-
-    /// `process` handles a batch and says whether it left work unsettled; `settle` finishes all
-    /// such work, at most `linger` after the first batch that left some.
     init(
-        name: String, linger: Duration, process: @escaping ([Request]) -> Bool, settle: @escaping () -> Void,
-        refuse: @escaping (Request) -> Void
+        name: String, poll: Duration = .zero, linger: Duration = .zero, process: @escaping ([Request]) -> Bool,
+        settle: @escaping () -> Void = {}, refuse: @escaping (Request) -> Void
     ) {
         self.name = name
         self.process = process
         self.settle = settle
         self.refuse = refuse
-        self.pollNanoseconds = 0
+        self.pollNanoseconds = Self.nanoseconds(poll)
         self.lingerNanoseconds = Self.nanoseconds(linger)
+    }
+
+    /// A thread whose batches never leave work unsettled.
+    convenience init(name: String, poll: Duration = .zero, process: @escaping ([Request]) -> Void, refuse: @escaping (Request) -> Void) {
+        self.init(
+            name: name, poll: poll,
+            process: {
+                process($0)
+                return false
+            }, refuse: refuse)
     }
 
     private static func nanoseconds(_ duration: Duration) -> UInt64 {
@@ -96,10 +94,13 @@ final class BatchThread<Request>: @unchecked Sendable {
         var settleBy: UInt64?
         while true {
             if let deadline = settleBy {
-                while queue.isEmpty && !stopped && Self.now < deadline {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - min(deadline, Self.now)) / 1e9))
+                var now = Self.now
+                while queue.isEmpty && !stopped && now < deadline {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
+                    now = Self.now
                 }
-                if Self.now >= deadline || queue.isEmpty {
+                // Settled when due, or (the queue empty, so stopping) before the thread ends.
+                if now >= deadline || queue.isEmpty {
                     condition.unlock()
                     settle()
                     condition.lock()
