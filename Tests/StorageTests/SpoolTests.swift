@@ -190,11 +190,13 @@ import Testing
             // Recovery removed the empty files made ahead, and makes a new batch at once, so that
             // the first message after a start needs no file (nor folder sync) of its own.
             let deadline = ContinuousClock.now + .seconds(10)
-            while try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").count < DataFilePool.lowWater, ContinuousClock.now < deadline {
+            // Files appear in msg/ before the batch's folder sync; only then are they ready.
+            while spool.dataFiles.ready == 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let madeAhead = try FileManager.default.contentsOfDirectory(atPath: dir + "/msg")
-            #expect(madeAhead.count >= DataFilePool.lowWater)
+            #expect(spool.dataFiles.ready == DataFilePool.batch)
+            #expect(madeAhead.count == DataFilePool.batch)
             #expect(!madeAhead.contains(e.id))
             #expect(try spool.committed().isEmpty)
             let next = try await store(spool, loop, ["y\r\n"])

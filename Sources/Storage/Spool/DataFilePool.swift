@@ -50,6 +50,9 @@ final class DataFilePool: Sendable {
         self.logger = logger
     }
 
+    /// Files ready to be taken (their names durable).
+    var ready: Int { state.withLockedValue { $0.files.count } }
+
     /// A ready file, or nil when none is (the caller then creates its own). Never blocks.
     func take() -> File? {
         let (file, refill) = state.withLockedValue { s -> (File?, Bool) in
