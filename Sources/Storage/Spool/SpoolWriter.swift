@@ -152,7 +152,7 @@ public final class SpoolWriter: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: Committed.self)
         // The commit thread creates the file when none was made ahead (a message held in memory,
         // an empty one). On failure it has closed and removed the file itself.
-        func submit() {
+        @Sendable func submit() {
             let envelope = makeEnvelope(file.id ?? id, size)
             spool.committer.submit(
                 .init(
@@ -164,7 +164,7 @@ public final class SpoolWriter: @unchecked Sendable {
             file.fd = -1
             file.id = file.id ?? id
         }
-        func finish() {
+        @Sendable func finish() {
             if let failure {
                 discardFile()
                 promise.fail(failure)
