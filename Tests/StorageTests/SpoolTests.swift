@@ -221,6 +221,9 @@ extension SpoolTests {
             }
             // The files wait under new names, still holding their old messages: not in the queue.
             #expect(try spool.committed().isEmpty)
+            // Kept, not unlinked (so no later file can get one of their inodes by chance).
+            let waiting = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/msg").compactMap { Self.inode(dir + "/msg/" + $0) })
+            #expect(first.isSubset(of: waiting))
             var second = Set<UInt64>()
             var stored: [(Envelope, String)] = []
             for i in 0..<200 {
