@@ -52,6 +52,8 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         // syncfs(2), for group commit of whole batches of files.
         .systemLibrary(name: "CSyncFS", path: "Sources/CSyncFS"),
+        // malloc_trim(3), to give the memory of a passed storm of connections back.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // SwiftNIO channels that run the pure sessions; DNS resolution.
         .target(
             name: "SMTPNIO",
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "Postie",
             dependencies: [
-                "SMTPCore", "MailCore", "Storage", "SMTPNIO",
+                "SMTPCore", "MailCore", "Storage", "SMTPNIO", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -54,6 +54,7 @@ public final class PostieServer: Service, Sendable {
         var queue: QueueRunner
         var server: SMTPServer
         var control: ControlServer
+        var trimmer: HeapTrimmer
         var addresses: [SocketAddress]
     }
     private let running = NIOLockedValueBox<Running?>(nil)
@@ -134,8 +135,12 @@ public final class PostieServer: Service, Sendable {
                 addresses.append(
                     try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext, requireAuthentication: true))
             }
+            let trimmer = HeapTrimmer(
+                connections: { server.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
             running.withLockedValue {
-                $0 = Running(threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, addresses: addresses)
+                $0 = Running(
+                    threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, trimmer: trimmer,
+                    addresses: addresses)
             }
             logger.info(
                 "postie started",
@@ -159,6 +164,7 @@ public final class PostieServer: Service, Sendable {
             return value
         }) else { return }
         logger.info("shutting down")
+        r.trimmer.cancel()
         await r.server.shutdown()
         await r.control.close()
         await r.queue.shutdown(grace: Int64(configuration.shutdownGrace))

@@ -5,6 +5,8 @@ public final class ConnectionLimiter: Sendable {
     private struct State {
         var total = 0
         var perClient: [String: Int] = [:]
+        /// The most open at once since `takePeak` last looked.
+        var peak = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -21,6 +23,7 @@ public final class ConnectionLimiter: Sendable {
         state.withLockedValue { s in
             guard s.total < maxTotal, s.perClient[client, default: 0] < maxPerClient else { return false }
             s.total += 1
+            s.peak = max(s.peak, s.total)
             s.perClient[client, default: 0] += 1
             return true
         }
@@ -35,4 +38,12 @@ public final class ConnectionLimiter: Sendable {
     }
 
     public var current: Int { state.withLockedValue { $0.total } }
+
+    /// The connections open now, and the most that were open at once since the last call.
+    public func takePeak() -> (current: Int, peak: Int) {
+        state.withLockedValue { s in
+            defer { s.peak = s.total }
+            return (s.total, s.peak)
+        }
+    }
 }

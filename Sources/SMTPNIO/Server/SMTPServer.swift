@@ -76,6 +76,9 @@ public final class SMTPServer: Sendable {
     /// Connections open now.
     public var connectionCount: Int { limiter.current }
 
+    /// Connections open now, and the most open at once since the last call.
+    public func takeConnectionPeak() -> (current: Int, peak: Int) { limiter.takePeak() }
+
     /// Stops accepting, lets sessions finish (bounded by the grace period), and returns when all
     /// connections are closed.
     public func shutdown() async {
