@@ -14,7 +14,7 @@ import NIOPosix
 struct HeapTrimPolicy {
     /// Smaller peaks are not worth a trim: their memory is a few MiB, which the next
     /// connections reuse.
-    var minimumPeak = 500
+    let minimumPeak: Int
     /// The highest number of connections open at once since the last trim.
     private var peak = 0
 
