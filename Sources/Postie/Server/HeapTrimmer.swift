@@ -6,6 +6,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Storage
 
 /// When to give the memory of a storm of connections back to the system, once it has passed.
 /// Every open connection holds a few KiB (more while a message is held in memory); glibc keeps
@@ -77,14 +78,9 @@ final class HeapTrimmer: Sendable {
     /// The process's resident memory in MiB, from `/proc/self/statm` (Linux); nil elsewhere.
     static func residentMiB() -> Int? {
         #if canImport(Glibc)
-        let fd = open("/proc/self/statm", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 128)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
+        guard let statm = try? POSIXFile.readAll("/proc/self/statm") else { return nil }
         // "size resident shared …", in pages.
-        let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
+        let fields = statm.split(separator: UInt8(ascii: " "))
         guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / (1024 * 1024)
         #else
