@@ -136,7 +136,8 @@ struct SendmailCommand: ParsableCommand {
         let response = try call(
             ControlRequest(command: .submit, sender: sender, recipients: recipients, length: message.count, submitter: "\(getuid())"),
             inv.options, message: message)
-        if let id = response.id { FileHandleStderr.write("postie: queued as \(id)\n") }
+        // Success is silent: cron mails whatever a job prints.
+        _ = response
     }
 
     static func removingBcc(_ message: [UInt8], headerLength: Int) -> [UInt8] {

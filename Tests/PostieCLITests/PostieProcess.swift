@@ -33,8 +33,8 @@ final class PostieProcess: @unchecked Sendable {
     }
 
     /// Starts the server and waits until it listens.
-    func start() throws {
-        process = try RunningProcess([TestPaths.postieBinary, "serve", "--config", configPath])
+    func start(environment: [String: String]? = nil) throws {
+        process = try RunningProcess([TestPaths.postieBinary, "serve", "--config", configPath], environment: environment)
         guard let line = process.waitForLine(inStderr: true, where: { $0.contains("listening") }),
             let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
             let p = Int(line[range].split(separator: ":").last ?? "")

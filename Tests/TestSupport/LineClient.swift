@@ -42,6 +42,12 @@ public final class LineClient: @unchecked Sendable {
 
     public func send(_ text: String) { send(Array(text.utf8)) }
 
+    /// Shuts down our sending side only (a TCP half-close, as `nc -N` does): the server sees a FIN
+    /// and we can still read its replies.
+    public func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Closes our side at once (a client that drops the connection).
     public func abort() {
         var l = linger(l_onoff: 1, l_linger: 0)

@@ -8,16 +8,34 @@ import SMTPCore
 /// (scrypt is slow on purpose), failures are slowed down and limited per client address, and
 /// nothing a client typed is ever logged, only the user name of a successful login.
 final class Authenticator: Sendable {
-    private let users: [String: PostieConfiguration.User]
-    private let restrictSenders: Bool
-    private let delimiter: String?
-    private let maxFailures: Int
-    private let window: TimeAmount
-    private let delay: TimeAmount
+    /// What the configuration says; replaced as a whole by a reload, while the failure counts stay.
+    struct Settings: Sendable {
+        var users: [String: PostieConfiguration.User]
+        var restrictSenders: Bool
+        var delimiter: String?
+        var maxFailures: Int
+        var window: TimeAmount
+        var delay: TimeAmount
+        /// Verified when the user is unknown, so that the reply takes as long as for a known one.
+        var decoy: PasswordHash
+
+        init(_ configuration: PostieConfiguration) {
+            users = configuration.users
+            restrictSenders = configuration.restrictSenders
+            delimiter = configuration.recipientDelimiter
+            maxFailures = configuration.authMaxFailures
+            window = .seconds(Int64(configuration.authFailureWindow))
+            delay = .nanoseconds(Int64(configuration.authFailureDelay * 1e9))
+            // The costliest user's parameters with random salt and hash: checking against it takes
+            // as long as a real check, and making it costs nothing at start.
+            decoy = PasswordHash.decoy(like: configuration.users.values.map(\.password).max { $0.logRounds < $1.logRounds })
+        }
+    }
+
+    private let current: NIOLockedValueBox<Settings>
+    private var settings: Settings { current.withLockedValue { $0 } }
     private let threadPool: NIOThreadPool
     private let logger: Logger
-    /// Verified when the user is unknown, so that the reply takes as long as for a known one.
-    private let decoy: PasswordHash
     /// Recent failures per client address.
     private let failures = NIOLockedValueBox<[String: [NIODeadline]]>([:])
 
@@ -26,22 +44,26 @@ final class Authenticator: Sendable {
     static let longestFailureDelay = TimeAmount.seconds(30)
 
     init(configuration: PostieConfiguration, threadPool: NIOThreadPool, logger: Logger) {
-        self.users = configuration.users
-        self.restrictSenders = configuration.restrictSenders
-        self.delimiter = configuration.recipientDelimiter
-        self.maxFailures = configuration.authMaxFailures
-        self.window = .seconds(Int64(configuration.authFailureWindow))
-        self.delay = .nanoseconds(Int64(configuration.authFailureDelay * 1e9))
+        self.current = NIOLockedValueBox(Settings(configuration))
         self.threadPool = threadPool
         self.logger = logger
-        // The costliest user's parameters with random salt and hash: checking against it takes as
-        // long as a real check, and making it costs nothing at start.
-        self.decoy = PasswordHash.decoy(like: configuration.users.values.map(\.password).max { $0.logRounds < $1.logRounds })
+    }
+
+    /// The users and policies of a reloaded configuration, for the next AUTH.
+    func update(configuration: PostieConfiguration) {
+        let settings = Settings(configuration)
+        current.withLockedValue { $0 = settings }
     }
 
     /// What a user may put in MAIL FROM.
     func senderPolicy(for user: String) -> SenderPolicy {
-        guard restrictSenders else { return .any }
+        senderPolicy(for: user, settings)
+    }
+
+    private func senderPolicy(for user: String, _ settings: Settings) -> SenderPolicy {
+        let users = settings.users
+        let delimiter = settings.delimiter
+        guard settings.restrictSenders else { return .any }
         var addresses: Set<String> = []
         var domains: Set<String> = []
         if Mailbox.parse(user) != nil { addresses.insert(user) }
@@ -52,6 +74,8 @@ final class Authenticator: Sendable {
     }
 
     func authenticate(_ credentials: SASLCredentials, client: String, eventLoop: EventLoop) -> EventLoopFuture<AuthenticationOutcome> {
+        let settings = self.settings
+        let (window, maxFailures, delay) = (settings.window, settings.maxFailures, settings.delay)
         let now = NIODeadline.now()
         let recent = failures.withLockedValue { table in
             table[client] = table[client]?.filter { now - $0 < window }
@@ -63,10 +87,10 @@ final class Authenticator: Sendable {
                 .refused(Reply(421, .init(4, 7, 0), "Error: too many failed authentication attempts, try again later")))
         }
         let name = credentials.user.lowercased()
-        let user = users[name]
+        let user = settings.users[name]
         // No acting as someone else (PLAIN's authorization identity).
         let authzOK = credentials.authorizationID.isEmpty || credentials.authorizationID.lowercased() == name
-        let hash = user?.password ?? decoy
+        let hash = user?.password ?? settings.decoy
         let password = credentials.password
         return threadPool.runIfActive(eventLoop: eventLoop) { hash.verify(password) }
             .flatMap { [self] matches in
@@ -75,9 +99,9 @@ final class Authenticator: Sendable {
                         "authenticated",
                         metadata: ["client": .string(client), "user": .string(name), "mechanism": .string(credentials.mechanism)])
                     return eventLoop.makeSucceededFuture(
-                        .accepted(AuthenticatedIdentity(user: name, senders: senderPolicy(for: name))))
+                        .accepted(AuthenticatedIdentity(user: name, senders: senderPolicy(for: name, settings))))
                 }
-                let count = recordFailure(client: client)
+                let count = recordFailure(client: client, window: window)
                 // The attempted name is not logged: people type passwords into it.
                 logger.notice(
                     "authentication failed",
@@ -87,7 +111,7 @@ final class Authenticator: Sendable {
             }
     }
 
-    private func recordFailure(client: String) -> Int {
+    private func recordFailure(client: String, window: TimeAmount) -> Int {
         let now = NIODeadline.now()
         return failures.withLockedValue { table in
             // Keep the table bounded: forget addresses whose failures are all old.

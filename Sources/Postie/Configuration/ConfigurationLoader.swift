@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
+import NIOSSL
 import MailCore
 import SMTPCore
 import TOMLKit
@@ -137,6 +141,18 @@ public enum ConfigurationLoader {
             }
         }
 
+        /// A file the configuration names must be readable and hold what the key says.
+        func usable(_ file: String, _ path: [String], _ what: String, _ parse: (String) throws -> Void) throws {
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw error(path, "cannot read \(file): \(String(cString: strerror(errno)))") }
+            close(fd)
+            do {
+                try parse(file)
+            } catch {
+                throw self.error(path, "\(file) is not \(what)")
+            }
+        }
+
         func subtable(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> TOMLTable? {
             guard let value = table[key] else { return nil }
             guard let t = value.tomlValue.table else { throw error(path + [key], "must be a table") }
@@ -149,11 +165,19 @@ public enum ConfigurationLoader {
                 keys: ["hostname", "data_dir", "mail_root", "log_level", "smtp", "recipients", "relay", "domains", "queue", "tls", "submission", "auth"])
             if let tls = try subtable(root, "tls", []) {
                 let path = ["tls"]
-                try only(tls, path, keys: ["certificate", "key"])
+                try only(tls, path, keys: ["certificate", "key", "reload_interval"])
+                if let n = try int(tls, "reload_interval", path, range: 1...86400) { config.tlsReloadInterval = n }
                 config.tlsCertificate = try string(tls, "certificate", path)
                 config.tlsKey = try string(tls, "key", path)
                 guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
                     throw error(path + [config.tlsCertificate == nil ? "certificate" : "key"], "certificate and key go together")
+                }
+                // Found now, with the key that names them, rather than as a library error at start.
+                if let file = config.tlsCertificate {
+                    try usable(file, path + ["certificate"], "a PEM certificate") { _ = try NIOSSLCertificate.fromPEMFile($0) }
+                }
+                if let file = config.tlsKey {
+                    try usable(file, path + ["key"], "a PEM private key") { _ = try NIOSSLPrivateKey(file: $0, format: .pem) }
                 }
             }
             if let h = try string(root, "hostname", []) {

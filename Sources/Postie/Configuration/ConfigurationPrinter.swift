@@ -94,9 +94,11 @@ public enum ConfigurationPrinter {
             lines += ["[auth.users.\(q(name))]", "password = \(q(user.password.description))"]
             if !user.sendAs.isEmpty { lines.append("send_as = \(list(user.sendAs))") }
         }
+        lines += ["", "[tls]"]
         if let cert = c.tlsCertificate, let key = c.tlsKey {
-            lines += ["", "[tls]", "certificate = \(q(cert))", "key = \(q(key))"]
+            lines += ["certificate = \(q(cert))", "key = \(q(key))"]
         }
+        lines.append("reload_interval = \(c.tlsReloadInterval)")
         for name in c.domains.keys.sorted() {
             let d = c.domains[name]!
             lines += ["", "[domains.\(q(name))]", "users = \(list(d.users.sorted()))"]

@@ -52,6 +52,9 @@ public struct PostieConfiguration: Sendable {
     /// self-signed certificate for its host name on first start.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// Seconds between readings of the certificate and key files (a renewed certificate is used
+    /// from the next handshake on, without a reload).
+    public var tlsReloadInterval = 300
     /// Submission listeners (RFC 6409): STARTTLS, and AUTH before MAIL.
     public var submissionListen: [ListenAddress] = []
     /// Submission listeners where TLS starts with the connection (RFC 8314, port 465).

@@ -6,7 +6,7 @@ import Foundation
 /// mail from any sender, as with Postfix's `postdrop`.
 public struct ControlRequest: Codable, Sendable {
     public enum Command: String, Codable, Sendable {
-        case list, show, flush, delete, bounce, submit
+        case list, show, flush, delete, bounce, submit, reload
     }
 
     public var command: Command
@@ -54,8 +54,13 @@ public struct ControlResponse: Codable, Sendable {
     public var text: String?
     /// `submit`: the queue id given to the message.
     public var id: String?
+    /// `reload`: what changed.
+    public var reload: ReloadReport?
 
-    public init(ok: Bool, error: String? = nil, entries: [QueueEntry]? = nil, text: String? = nil, id: String? = nil) {
+    public init(
+        ok: Bool, error: String? = nil, entries: [QueueEntry]? = nil, text: String? = nil, id: String? = nil, reload: ReloadReport? = nil
+    ) {
+        self.reload = reload
         self.ok = ok
         self.error = error
         self.entries = entries

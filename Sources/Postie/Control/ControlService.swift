@@ -10,14 +10,23 @@ import Storage
 
 /// Carries out control requests against the running server's spool and queue.
 struct ControlService: Sendable {
-    let configuration: PostieConfiguration
-    let directory: LocalDirectory
+    let live: LiveConfiguration
+    var configuration: PostieConfiguration { live.configuration }
+    var directory: LocalDirectory { live.directory }
+    /// Reads the configuration again and puts it in place (`postie reload`); nil when the server
+    /// was not started from a file.
+    let reload: (@Sendable () async -> ReloadReport)?
     let spool: Spool
     let queue: QueueRunner
     let threadPool: NIOThreadPool
     let logger: Logger
 
     func handle(_ request: ControlRequest, message: [UInt8]) async -> ControlResponse {
+        if request.command == .reload {
+            guard let reload else { return .failure("this server cannot reload") }
+            let report = await reload()
+            return ControlResponse(ok: report.ok, error: report.error, reload: report)
+        }
         do {
             return try await threadPool.runIfActive { try self.handleBlocking(request, message: message) }
         } catch {
@@ -57,6 +66,8 @@ struct ControlService: Sendable {
             return ControlResponse(ok: true, text: report.map { "bounced \(id); report \($0.id)" } ?? "bounced \(id); no report due")
         case .submit:
             return try submit(request, message: message)
+        case .reload:
+            return .failure("reload is not a queue operation")
         }
     }
 

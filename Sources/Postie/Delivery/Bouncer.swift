@@ -10,8 +10,7 @@ import Storage
 /// recipients it concerns, from the null sender, queued like any other message. Never for a
 /// message whose sender is `<>`, so reports cannot loop.
 struct Bouncer: Sendable {
-    let configuration: PostieConfiguration
-    let directory: LocalDirectory
+    let live: LiveConfiguration
     let spool: Spool
     let logger: Logger
 
@@ -36,6 +35,9 @@ struct Bouncer: Sendable {
 
     /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
     func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
+        let snapshot = live.snapshot
+        let configuration = snapshot.configuration
+        let directory = snapshot.directory
         guard case .mailbox(let sender) = envelope.sender else { return nil }
         let wanted = notices.filter { Self.wants(envelope.recipients[$0.index], $0.action) }
         guard !wanted.isEmpty else { return nil }

@@ -22,10 +22,12 @@ public final class QueueRunner: Sendable {
     private let threadPool: NIOThreadPool
     private let eventLoop: EventLoop
     private let logger: Logger
-    private let retryMinimum: Int64
-    private let retryMaximum: Int64
-    private let maxLifetime: Int64
-    private let delayWarning: Int64
+    /// The retry and expiry policy is read from the current configuration at each attempt.
+    private let live: LiveConfiguration
+    private var retryMinimum: Int64 { Int64(live.configuration.retryMinimum) }
+    private var retryMaximum: Int64 { Int64(live.configuration.retryMaximum) }
+    private var maxLifetime: Int64 { Int64(live.configuration.maxLifetime) }
+    private var delayWarning: Int64 { Int64(live.configuration.delayWarning) }
 
     private struct State {
         var running: Set<String> = []
@@ -37,7 +39,7 @@ public final class QueueRunner: Sendable {
 
     init(
         spool: Spool, maildir: MaildirDeliverer, relay: RelayAgent?, bouncer: Bouncer, threadPool: NIOThreadPool, eventLoop: EventLoop,
-        logger: Logger, configuration: PostieConfiguration
+        logger: Logger, live: LiveConfiguration
     ) {
         self.spool = spool
         self.maildir = maildir
@@ -46,10 +48,7 @@ public final class QueueRunner: Sendable {
         self.threadPool = threadPool
         self.eventLoop = eventLoop
         self.logger = logger
-        self.retryMinimum = Int64(configuration.retryMinimum)
-        self.retryMaximum = Int64(configuration.retryMaximum)
-        self.maxLifetime = Int64(configuration.maxLifetime)
-        self.delayWarning = Int64(configuration.delayWarning)
+        self.live = live
     }
 
     /// Delivers a freshly committed (or recovered) message now, or schedules it for its next attempt.

@@ -19,7 +19,9 @@ final class RelayAgent: Sendable {
         var relay: String?
     }
 
-    let configuration: PostieConfiguration
+    let live: LiveConfiguration
+    /// The current configuration: read once per destination and attempt.
+    var configuration: PostieConfiguration { live.configuration }
     let resolver: DNSResolver
     let spool: Spool
     let threadPool: NIOThreadPool
@@ -46,11 +48,13 @@ final class RelayAgent: Sendable {
     }
 
     init(
-        configuration: PostieConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger
+        live: LiveConfiguration, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool, group: EventLoopGroup, logger: Logger
     ) throws {
+        let configuration = live.configuration
         anyCertificate = try TLSCredentials.clientContext(verify: false)
-        verifiedCertificate = try TLSCredentials.clientContext(verify: true, trustedCAs: configuration.tlsCAFile)
-        self.configuration = configuration
+        verified = NIOLockedValueBox(
+            (configuration.tlsCAFile, try TLSCredentials.clientContext(verify: true, trustedCAs: configuration.tlsCAFile)))
+        self.live = live
         self.resolver = resolver
         self.spool = spool
         self.threadPool = threadPool
@@ -88,6 +92,7 @@ final class RelayAgent: Sendable {
     }
 
     private func route(_ domain: String) async -> Route {
+        let configuration = self.configuration
         if domain.hasPrefix("[") && domain.hasSuffix("]") {
             var literal = String(domain.dropFirst().dropLast())
             if literal.lowercased().hasPrefix("ipv6:") { literal = String(literal.dropFirst(5)) }
@@ -118,9 +123,20 @@ final class RelayAgent: Sendable {
         }
     }
 
-    /// TLS contexts for relaying, made once (loading the trust store is not free).
+    /// TLS contexts for relaying, made once (loading the trust store is not free); the verifying
+    /// one again when a reload names other trusted CAs.
     let anyCertificate: NIOSSLContext
-    let verifiedCertificate: NIOSSLContext
+    private let verified: NIOLockedValueBox<(caFile: String?, context: NIOSSLContext)>
+
+    var verifiedCertificate: NIOSSLContext {
+        let caFile = configuration.tlsCAFile
+        return verified.withLockedValue { current in
+            if current.caFile != caFile, let context = try? TLSCredentials.clientContext(verify: true, trustedCAs: caFile) {
+                current = (caFile, context)
+            }
+            return current.context
+        }
+    }
 
     /// One message's recipients for one destination.
     struct Job: Sendable {
@@ -146,6 +162,7 @@ final class RelayAgent: Sendable {
 
     /// Delivers several messages for one destination over one connection; an outcome map per job.
     func deliverBatch(_ domain: String, _ jobs: [Job]) async -> [[Int: Outcome]] {
+        let configuration = self.configuration
         let hosts: [(host: String, port: Int)]
         let credentials: ClientCredentials?
         switch await route(domain) {

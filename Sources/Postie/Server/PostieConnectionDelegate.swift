@@ -37,15 +37,12 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     }
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
-    private func mayRelay(_ session: ServerSession) -> Bool {
-        session.authenticatedUser != nil || context.configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
+    private func mayRelay(_ session: ServerSession, _ configuration: PostieConfiguration) -> Bool {
+        session.authenticatedUser != nil || configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
     }
 
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
-        guard let authenticator = context.authenticator else {
-            return eventLoop.makeSucceededFuture(.refused(Authenticator.badCredentials))
-        }
-        return authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop)
+        context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop)
     }
 
     func checkRecipient(_ recipient: AcceptedRecipient, transaction: SessionTransaction, session: ServerSession) -> EventLoopFuture<Reply> {
@@ -53,12 +50,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         targets = targets.filter { transaction.recipients.contains($0.key) }
         let address = recipient.path.description
         let reply: Reply
-        switch context.directory.resolve(recipient.path) {
+        let snapshot = context.live.snapshot
+        switch snapshot.directory.resolve(recipient.path) {
         case .deliver(let t):
             targets[recipient] = t
             reply = Reply(250, .init(2, 1, 5), "Ok")
         case .notLocal:
-            if case .mailbox(let m) = recipient.path, mayRelay(session) {
+            if case .mailbox(let m) = recipient.path, mayRelay(session, snapshot.configuration) {
                 targets[recipient] = [.remote(m)]
                 reply = Reply(250, .init(2, 1, 5), "Ok")
             } else {
@@ -85,7 +83,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let single: String? =
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
         let hop = TraceHeaders.Hop(
-            heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.configuration.hostname,
+            heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.live.snapshot.configuration.hostname,
             protocolName: start.protocolName, tls: tlsDescription, queueID: writer.queueID, singleRecipient: single,
             unixTime: Int64(time(nil)))
         writer.write(ByteBuffer(string: TraceHeaders.received(hop)))
@@ -106,7 +104,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.writer = nil
         self.start = nil
         let tx = start.transaction
-        if scanner.receivedCount > context.configuration.maxReceivedHeaders {
+        if scanner.receivedCount > context.live.snapshot.configuration.maxReceivedHeaders {
             writer.abort()
             logger.notice(
                 "reject: too many hops",
@@ -152,7 +150,18 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 queue.enqueue(envelope, message: committed.message, fresh: true)
             }
             return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
-        }.flatMapErrorThrowing { error in
+        }.flatMapErrorThrowing { [spoolRoot = context.spool.layout.root] error in
+            if let storage = error as? StorageError, storage.isOutOfSpace {
+                // Not the client's fault, and not "local error": it is told to come back later,
+                // and the operator which file system to look at.
+                logger.error(
+                    "cannot store message: file system full",
+                    metadata: [
+                        "queue_id": .string(writer.queueID), "file_system": .string(POSIXFile.mountPoint(of: spoolRoot)),
+                        "error": .string("\(error)"),
+                    ])
+                return Reply(452, .init(4, 3, 1), "Error: insufficient system storage, try again later")
+            }
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
             throw error
         }

@@ -7,25 +7,22 @@ import SMTPCore
 import SMTPNIO
 import NIOSSL
 import ServiceLifecycle
+import UnixSignals
 import Storage
 
 /// What every connection of a running server shares: a class, so that each connection's
 /// delegate holds one reference rather than its own copy of the configuration.
 final class PostieContext: Sendable {
-    let configuration: PostieConfiguration
-    let directory: LocalDirectory
+    /// Read at each transaction: a reload reaches sessions already open from their next message.
+    let live: LiveConfiguration
     let spool: Spool
     let queue: QueueRunner
-    /// Nil when no users are configured (AUTH is not offered).
-    let authenticator: Authenticator?
+    /// AUTH is offered only when users are configured; it still answers (a refusal) without them.
+    let authenticator: Authenticator
     let logger: Logger
 
-    init(
-        configuration: PostieConfiguration, directory: LocalDirectory, spool: Spool, queue: QueueRunner,
-        authenticator: Authenticator?, logger: Logger
-    ) {
-        self.configuration = configuration
-        self.directory = directory
+    init(live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger) {
+        self.live = live
         self.spool = spool
         self.queue = queue
         self.authenticator = authenticator
@@ -42,44 +39,76 @@ struct PostieDelegateFactory: SMTPServerDelegate {
 }
 
 /// A whole Postie: spool recovery, the queue, and the SMTP listeners. Run it as a service (it
-/// shuts down gracefully on SIGTERM/SIGINT through swift-service-lifecycle), or `start()` and
-/// `stop()` it when embedding it in another program.
+/// shuts down gracefully on SIGTERM/SIGINT through swift-service-lifecycle, reloads on SIGHUP),
+/// or `start()` and `stop()` it when embedding it in another program, and `reload(_:)` it with a
+/// new configuration.
 public final class PostieServer: Service, Sendable {
-    public let configuration: PostieConfiguration
+    /// The configuration in force (after reloads, the last one applied).
+    public var configuration: PostieConfiguration { live.configuration }
+    private let live: LiveConfiguration
     private let logger: Logger
+    /// Where SIGHUP and `postie reload` read the configuration again (the file and the
+    /// command-line overrides); nil when the server was given a configuration in code only.
+    private let source: (@Sendable () throws -> PostieConfiguration)?
+    private let notifier: SystemdNotifier?
 
     private struct Running: @unchecked Sendable {
+        var lock: DataDirectoryLock
         var threadPool: NIOThreadPool
         var spool: Spool
         var queue: QueueRunner
         var server: SMTPServer
+        var authenticator: Authenticator
         var control: ControlServer
         var trimmer: HeapTrimmer
         var addresses: [SocketAddress]
     }
     private let running = NIOLockedValueBox<Running?>(nil)
+    /// The server certificate in use (a reload naming other files replaces it) and the task that
+    /// reads its files again now and then.
+    private let tls = NIOLockedValueBox<(credentials: TLSCredentials, refresher: Task<Void, Never>)?>(nil)
+    /// One reload at a time.
+    private let reloading = NIOLockedValueBox(false)
 
-    public init(configuration: PostieConfiguration, logger: Logger) {
-        self.configuration = configuration
+    public init(
+        configuration: PostieConfiguration, logger: Logger, reloadFrom source: (@Sendable () throws -> PostieConfiguration)? = nil,
+        notifier: SystemdNotifier? = SystemdNotifier()
+    ) {
+        self.live = LiveConfiguration(configuration)
         self.logger = logger
+        self.source = source
+        self.notifier = notifier
     }
 
     /// The addresses the listeners are bound to (after `start`).
     public var addresses: [SocketAddress] { running.withLockedValue { $0?.addresses ?? [] } }
 
-    /// Recovers the spool, starts the queue and binds every listener.
+    /// Takes the data directory's lock, binds every listener, recovers the spool, starts the
+    /// queue and then takes connections. Whatever can stop a start (another Postie on the same
+    /// data directory, a certificate that cannot be read, a port in use) is found before the spool,
+    /// the Maildirs or the control socket are touched.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let config = configuration
+        let config = live.configuration
+        if !Self.isFullyQualified(config.hostname) {
+            logger.warning(
+                "hostname is not a fully qualified domain name: receivers refuse such EHLO names; set hostname",
+                metadata: ["hostname": .string(config.hostname)])
+        }
+        let lock = try DataDirectoryLock(directory: config.dataDirectory)
         // The process-wide event loops: they live as long as the process, so embedding programs and
         // tests can start and stop servers freely.
         let group = MultiThreadedEventLoopGroup.singleton
         let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
         threadPool.start()
+        var server: SMTPServer?
         do {
+            let credentials = try TLSCredentials.load(configuration: config, logger: logger)
+            useCredentials(credentials)
             let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
-            let maildir = try MaildirDeliverer(writer: MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname))
+            let writer = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
+            let maildir = try MaildirDeliverer(writer: writer)
             var dnsConfig = SystemDNSResolver.Configuration(timeout: config.dnsTimeout, attempts: config.dnsAttempts)
             if let d = config.dnsServer {
                 dnsConfig.server = d.host
@@ -87,74 +116,183 @@ public final class PostieServer: Service, Sendable {
             }
             let resolver = SystemDNSResolver(configuration: dnsConfig, threadPool: threadPool)
             let relay = try RelayAgent(
-                configuration: config, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
-            let bouncer = Bouncer(configuration: config, directory: config.directory, spool: spool, logger: logger)
+                live: live, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
+            let bouncer = Bouncer(live: live, spool: spool, logger: logger)
             let queue = QueueRunner(
                 spool: spool, maildir: maildir, relay: relay, bouncer: bouncer, threadPool: threadPool, eventLoop: group.next(),
-                logger: logger, configuration: config)
+                logger: logger, live: live)
+            let authenticator = Authenticator(configuration: config, threadPool: threadPool, logger: logger)
+            let context = PostieContext(live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
+            let tls = self.tls
+            let tlsContext: @Sendable () -> NIOSSLContext = { tls.withLockedValue { $0!.credentials.context } }
+            let smtp = SMTPServer(
+                configuration: Self.serverConfiguration(config), delegate: PostieDelegateFactory(context: context), group: group,
+                logger: logger, startTLS: { channel in TLSHandshake.startServer(on: channel, context: tlsContext()) })
+            server = smtp
+            let addresses = try await Self.bindListeners(of: config, on: smtp, tls: tlsContext)
+
+            let dead = try await threadPool.runIfActive { writer.removeDeadWrites() }
+            if !dead.isEmpty {
+                logger.notice("removed unfinished Maildir writes of an earlier run", metadata: ["count": "\(dead.count)"])
+            }
             let recovered = try await threadPool.runIfActive { try spool.recover() }
             if !recovered.isEmpty {
                 logger.info("recovered messages from the spool", metadata: ["count": "\(recovered.count)"])
             }
             for envelope in recovered { queue.enqueue(envelope) }
-
-            let authenticator = config.users.isEmpty ? nil : Authenticator(configuration: config, threadPool: threadPool, logger: logger)
-            let context = PostieContext(
-                configuration: config, directory: config.directory, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
-            let credentials = try TLSCredentials.load(configuration: config, logger: logger)
-            let tlsContext = try credentials.serverContext()
-            var serverConfig = SMTPServerConfiguration(
-                session: ServerSessionConfiguration(
-                    hostname: config.hostname, limits: config.limits, extensions: AdvertisedExtensions(
-                        startTLS: true, auth: config.users.isEmpty ? [] : SASLExchange.supportedMechanisms, dsn: true)))
-            serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
-            serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
-            serverConfig.dataPhaseLimit = .seconds(Int64(config.dataPhaseLimit))
-            serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
-            serverConfig.maxConnections = config.maxConnections
-            serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
-            let server = SMTPServer(
-                configuration: serverConfig, delegate: PostieDelegateFactory(context: context), group: group, logger: logger,
-                startTLS: { channel in TLSHandshake.startServer(on: channel, context: tlsContext) })
             let control = try await ControlServer(
                 path: config.controlSocket,
                 service: ControlService(
-                    configuration: config, directory: config.directory, spool: spool, queue: queue, threadPool: threadPool, logger: logger),
+                    live: live, reload: { [weak self] in await self?.reload() ?? .refused("the server is stopping") }, spool: spool,
+                    queue: queue, threadPool: threadPool, logger: logger),
                 group: group)
-            var addresses: [SocketAddress] = []
-            for listen in config.listen {
-                addresses.append(try await server.bind(host: listen.host, port: listen.port))
-            }
-            for listen in config.tlsListen {
-                addresses.append(try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext))
-            }
-            for listen in config.submissionListen {
-                addresses.append(try await server.bind(host: listen.host, port: listen.port, requireAuthentication: true))
-            }
-            for listen in config.submissionTLSListen {
-                addresses.append(
-                    try await server.bind(host: listen.host, port: listen.port, implicitTLS: tlsContext, requireAuthentication: true))
-            }
             let trimmer = HeapTrimmer(
-                connections: { server.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
+                connections: { smtp.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
             running.withLockedValue {
                 $0 = Running(
-                    threadPool: threadPool, spool: spool, queue: queue, server: server, control: control, trimmer: trimmer,
-                    addresses: addresses)
+                    lock: lock, threadPool: threadPool, spool: spool, queue: queue, server: smtp, authenticator: authenticator,
+                    control: control, trimmer: trimmer, addresses: addresses)
             }
+            try await smtp.startAccepting()
             logger.info(
                 "postie started",
                 metadata: [
+                    "version": .string(PostieVersion.current),
                     "hostname": .string(config.hostname), "data_dir": .string(config.dataDirectory),
                     "mail_root": .string(config.effectiveMailRoot),
                     "domains": .string(config.domains.keys.sorted().joined(separator: ",")),
                 ])
             return addresses
         } catch {
+            running.withLockedValue { $0 = nil }
+            await server?.shutdown()
+            stopRefreshingCredentials()
             try? await threadPool.shutdownGracefully()
+            lock.release()
             throw error
         }
     }
+
+    /// A host name with at least two labels (`mx.example.com`), as EHLO needs (RFC 5321 §4.1.1.1).
+    static func isFullyQualified(_ hostname: String) -> Bool {
+        let labels = hostname.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty } && hostname.lowercased() != "localhost.localdomain"
+    }
+
+    /// Puts a certificate in use and keeps its files under watch; the one it replaces stops.
+    private func useCredentials(_ credentials: TLSCredentials) {
+        let refresher = Task<Void, Never> { _ = try? await credentials.reloader.run() }
+        let old = tls.withLockedValue { current in
+            defer { current = (credentials, refresher) }
+            return current
+        }
+        old?.refresher.cancel()
+    }
+
+    private func stopRefreshingCredentials() {
+        tls.withLockedValue { $0?.refresher.cancel() }
+    }
+
+    static func serverConfiguration(_ config: PostieConfiguration) -> SMTPServerConfiguration {
+        var serverConfig = SMTPServerConfiguration(
+            session: ServerSessionConfiguration(
+                hostname: config.hostname, limits: config.limits,
+                extensions: AdvertisedExtensions(
+                    startTLS: true, auth: config.users.isEmpty ? [] : SASLExchange.supportedMechanisms, dsn: true)))
+        serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
+        serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
+        serverConfig.dataPhaseLimit = .seconds(Int64(config.dataPhaseLimit))
+        serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
+        serverConfig.maxConnections = config.maxConnections
+        serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
+        return serverConfig
+    }
+
+    /// Binds every configured listener, not yet accepting.
+    private static func bindListeners(
+        of config: PostieConfiguration, on server: SMTPServer, tls: @escaping @Sendable () -> NIOSSLContext
+    ) async throws -> [SocketAddress] {
+        var addresses: [SocketAddress] = []
+        for listen in config.listen {
+            addresses.append(try await server.bind(host: listen.host, port: listen.port, accepting: false))
+        }
+        for listen in config.tlsListen {
+            addresses.append(try await server.bind(host: listen.host, port: listen.port, implicitTLS: tls, accepting: false))
+        }
+        for listen in config.submissionListen {
+            addresses.append(
+                try await server.bind(host: listen.host, port: listen.port, requireAuthentication: true, accepting: false))
+        }
+        for listen in config.submissionTLSListen {
+            addresses.append(
+                try await server.bind(
+                    host: listen.host, port: listen.port, implicitTLS: tls, requireAuthentication: true, accepting: false))
+        }
+        return addresses
+    }
+
+    // MARK: Reload
+
+    /// Reads the configuration again from where the server was started (SIGHUP, `postie reload`)
+    /// and applies it; a file that does not load is refused and the running configuration stays.
+    public func reload() async -> ReloadReport {
+        guard let source else { return .refused("this server was not started from a configuration file") }
+        let configuration: PostieConfiguration
+        do {
+            configuration = try source()
+        } catch {
+            logger.error("reload refused: the configuration has errors; the running one stays", metadata: ["error": .string("\(error)")])
+            return .refused("\(error)")
+        }
+        return await reload(configuration)
+    }
+
+    /// Applies a new configuration to new transactions without closing listeners or sessions:
+    /// domains, users, aliases, routes, relay and TLS policy, trusted networks, AUTH users,
+    /// limits, timeouts, the certificate. Keys that need a restart (`ConfigurationChanges`) keep
+    /// their running values and are named in a warning.
+    public func reload(_ new: PostieConfiguration) async -> ReloadReport {
+        guard reloading.withLockedValue({ busy in
+            defer { busy = true }
+            return !busy
+        }) else { return .refused("a reload is already under way") }
+        defer { reloading.withLockedValue { $0 = false } }
+        guard let r = running.withLockedValue({ $0 }) else { return .refused("the server is not running") }
+        notifier?.send(SystemdNotifier.reloading())
+        defer { notifier?.send("READY=1\nSTATUS=accepting mail") }
+        let old = live.configuration
+        let changes = ConfigurationChanges(from: old, to: new)
+        let applied = ConfigurationChanges.applicable(new, running: old)
+        // The certificate first: it is the one part that can still fail.
+        var credentials: TLSCredentials?
+        if old.tlsCertificate != applied.tlsCertificate || old.tlsKey != applied.tlsKey
+            || old.tlsReloadInterval != applied.tlsReloadInterval
+        {
+            do {
+                credentials = try TLSCredentials.load(configuration: applied, logger: logger)
+            } catch {
+                logger.error("reload refused: the running configuration stays", metadata: ["error": .string("\(error)")])
+                return .refused("\(error)")
+            }
+        } else if let current = tls.withLockedValue({ $0?.credentials }) {
+            // The same files: read them now, so that a renewed certificate is in use from here on.
+            try? current.reloader.reload()
+        }
+        live.replace(with: applied)
+        r.authenticator.update(configuration: applied)
+        r.server.update(configuration: Self.serverConfiguration(applied))
+        if let credentials { useCredentials(credentials) }
+        logger.notice(
+            changes.changed.isEmpty ? "configuration reloaded: nothing changed" : "configuration reloaded",
+            metadata: ["changed": .string(changes.changed.joined(separator: ","))])
+        if !changes.needRestart.isEmpty {
+            logger.warning(
+                "these changes take effect only after a restart", metadata: ["keys": .string(changes.needRestart.joined(separator: ","))])
+        }
+        return ReloadReport(ok: true, error: nil, changed: changes.changed, needRestart: changes.needRestart)
+    }
+
+    // MARK: Stopping
 
     /// Stops accepting, lets sessions finish within the grace period, finishes deliveries under
     /// way and releases everything.
@@ -165,11 +303,13 @@ public final class PostieServer: Service, Sendable {
         }) else { return }
         logger.info("shutting down")
         r.trimmer.cancel()
+        stopRefreshingCredentials()
         await r.server.shutdown()
         await r.control.close()
         await r.queue.shutdown(grace: Int64(configuration.shutdownGrace))
         r.spool.close()
         try? await r.threadPool.shutdownGracefully()
+        r.lock.release()
         logger.info("stopped")
     }
 
@@ -179,10 +319,38 @@ public final class PostieServer: Service, Sendable {
         await queue.waitUntilIdle()
     }
 
-    /// The `Service` entry point: start, wait for graceful shutdown (SIGTERM, SIGINT), stop.
+    /// The `Service` entry point: start, then serve until graceful shutdown (SIGTERM, SIGINT),
+    /// reloading on SIGHUP; SIGUSR1, SIGUSR2 and SIGALRM are logged and otherwise ignored (their
+    /// default action would end the process in the middle of sessions). Then stop.
     public func run() async throws {
+        // Trapped before anything else, so that no early HUP can end the process.
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1, .sigusr2, .sigalrm)
         try await start()
-        try? await gracefulShutdown()
+        notifier?.send("READY=1\nSTATUS=accepting mail")
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await signal in signals {
+                    if signal == .sighup {
+                        _ = await reload()
+                    } else {
+                        logger.notice("signal ignored", metadata: ["signal": .string("\(signal)")])
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        notifier?.send("STOPPING=1\nSTATUS=shutting down")
         await stop()
     }
+}
+
+/// What a reload did: the keys it changed and those that wait for a restart, or why it was refused.
+public struct ReloadReport: Codable, Sendable, Equatable {
+    public var ok: Bool
+    public var error: String?
+    public var changed: [String]
+    public var needRestart: [String]
+
+    public static func refused(_ why: String) -> ReloadReport { ReloadReport(ok: false, error: why, changed: [], needRestart: []) }
 }

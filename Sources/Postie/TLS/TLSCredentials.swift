@@ -1,24 +1,65 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCertificateReloading
 import NIOSSL
 import X509
 
 /// The server's certificate and key: from the PEM files the configuration names, or, with none
 /// named, a self-signed certificate for our host name made on first start (swift-certificates)
 /// and kept in `<data_dir>/tls/`.
-struct TLSCredentials {
-    let certificateChain: [NIOSSLCertificate]
-    let privateKey: NIOSSLPrivateKey
-    /// Where they came from, for the log.
-    let source: String
+///
+/// The files are read again every `tls.reload_interval` seconds (and at every reload) by
+/// swift-nio-extras' `TimedCertificateReloader`, whose pair each new TLS handshake uses: a
+/// renewed certificate is picked up without a restart. A pair that does not load (or whose key
+/// does not match) is refused and the last good one stays in use.
+struct TLSCredentials: Sendable {
+    let certificatePath: String
+    let keyPath: String
+    let reloader: TimedCertificateReloader
+    /// The server context: its certificate and key come from the reloader at each handshake.
+    let context: NIOSSLContext
 
+    /// Finds or makes the files and loads them; throws a `ConfigurationError`-like description
+    /// naming the file when they cannot be used.
     static func load(configuration: PostieConfiguration, logger: Logger) throws -> TLSCredentials {
-        if let certPath = configuration.tlsCertificate, let keyPath = configuration.tlsKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(certPath)
-            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-            return TLSCredentials(certificateChain: chain, privateKey: key, source: certPath)
+        let (certPath, keyPath) = try files(configuration: configuration, logger: logger)
+        let reloaderConfiguration = TimedCertificateReloader.Configuration(
+            refreshInterval: .seconds(configuration.tlsReloadInterval),
+            certificateSource: .init(location: .file(path: certPath), format: .pem),
+            privateKeySource: .init(location: .file(path: keyPath), format: .pem)
+        ) { reloader in
+            reloader.onCertificateLoaded = { diff in
+                guard let previous = diff.previousX509CertificateChain?.first, let current = diff.currentX509CertificateChain.first,
+                    previous != current
+                else { return }
+                logger.notice(
+                    "a new TLS certificate is in use",
+                    metadata: [
+                        "certificate": .string(certPath), "subject": .string("\(current.subject)"),
+                        "not_after": .string("\(current.notValidAfter)"),
+                    ])
+            }
+            reloader.onCertificateLoadFailed = { failure in
+                logger.warning(
+                    "cannot load the TLS certificate; the last good one stays in use",
+                    metadata: ["certificate": .string(certPath), "key": .string(keyPath), "error": .string("\(failure.error)")])
+            }
         }
+        let reloader: TimedCertificateReloader
+        do {
+            reloader = try TimedCertificateReloader.makeReloaderValidatingSources(configuration: reloaderConfiguration)
+        } catch {
+            throw CertificateError(certificate: certPath, key: keyPath, reason: "\(error)")
+        }
+        var tls = try TLSConfiguration.makeServerConfiguration(certificateReloader: reloader)
+        tls.minimumTLSVersion = .tlsv12  // RFC 8996 retired 1.0 and 1.1
+        return TLSCredentials(certificatePath: certPath, keyPath: keyPath, reloader: reloader, context: try NIOSSLContext(configuration: tls))
+    }
+
+    /// The certificate and key files in use, made (self-signed) when none are configured.
+    private static func files(configuration: PostieConfiguration, logger: Logger) throws -> (String, String) {
+        if let certPath = configuration.tlsCertificate, let keyPath = configuration.tlsKey { return (certPath, keyPath) }
         let dir = configuration.dataDirectory + "/tls"
         let certPath = dir + "/cert.pem"
         let keyPath = dir + "/key.pem"
@@ -33,9 +74,15 @@ struct TLSCredentials {
             logger.notice(
                 "no TLS certificate configured: made a self-signed one", metadata: ["certificate": .string(certPath), "hostname": .string(configuration.hostname)])
         }
-        let chain = try NIOSSLCertificate.fromPEMFile(certPath)
-        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        return TLSCredentials(certificateChain: chain, privateKey: key, source: certPath)
+        return (certPath, keyPath)
+    }
+
+    /// A certificate and key that cannot be used, in words for the operator.
+    struct CertificateError: Error, CustomStringConvertible {
+        var certificate: String
+        var key: String
+        var reason: String
+        var description: String { "TLS certificate \(certificate) with key \(key): \(reason)" }
     }
 
     /// A P-256 key and a certificate for `hostname`, valid for ten years from a day ago.
@@ -52,14 +99,6 @@ struct TLSCredentials {
                 SubjectAlternativeNames([.dnsName(hostname)])
             }, issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
-    }
-
-    /// TLS 1.2 at least (RFC 8996 retired 1.0 and 1.1).
-    func serverContext() throws -> NIOSSLContext {
-        var config = TLSConfiguration.makeServerConfiguration(
-            certificateChain: certificateChain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-        config.minimumTLSVersion = .tlsv12
-        return try NIOSSLContext(configuration: config)
     }
 
     /// For relaying: opportunistic TLS accepts any certificate (RFC 7435); a required TLS policy

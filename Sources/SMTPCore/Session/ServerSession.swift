@@ -34,6 +34,8 @@ public struct ServerSession: Sendable {
     private var inbound = ByteBuffer()
     /// The rest of an over-long command line is being skipped.
     private var skippingLongLine = false
+    /// The client sent its FIN: no more input will come.
+    private var inputHasEnded = false
 
     public private(set) var heloName: String?
     public private(set) var usedEHLO = false
@@ -109,7 +111,8 @@ public struct ServerSession: Sendable {
         transaction = nil
         chunkDecoder = nil
         phase = .command
-        reply_(reply, &actions)
+        // A temporary failure to store is ours, not the client's.
+        reply_(reply, &actions, clientsFault: !reply.isTransient)
         process(&actions)
         return actions
     }
@@ -157,6 +160,18 @@ public struct ServerSession: Sendable {
         shuttingDown = true
         var actions: [ServerAction] = []
         closeIfShuttingDown(&actions)
+        return actions
+    }
+
+    /// The client closed its sending side (a TCP half-close, as `nc -N` and many scripts do after
+    /// `QUIT`): everything it sent before is still processed and answered, including commands that
+    /// wait for a commit; once the session would need more input, it closes. A message cut off
+    /// by the close is thrown away.
+    public mutating func inputEnded() -> [ServerAction] {
+        if case .closed = phase { return [] }
+        inputHasEnded = true
+        var actions: [ServerAction] = []
+        process(&actions)
         return actions
     }
 
@@ -211,7 +226,17 @@ public struct ServerSession: Sendable {
         (usedEHLO ? "ESMTP" : "SMTP") + (isTLS ? "S" : "") + (authenticatedUser != nil ? "A" : "")
     }
 
+    /// Processes buffered input until it runs out or an answer is needed; after the client's
+    /// half-close, running out of input ends the session.
     private mutating func process(_ actions: inout [ServerAction]) {
+        processInput(&actions)
+        guard inputHasEnded, !isWaiting, !isClosed else { return }
+        abandonMessage(&actions)
+        phase = .closed
+        actions.append(.close)
+    }
+
+    private mutating func processInput(_ actions: inout [ServerAction]) {
         while true {
             switch phase {
             case .notGreeted, .awaitingRecipient, .awaitingCommit, .awaitingTLS, .awaitingAuthentication, .closed:
@@ -577,9 +602,11 @@ public struct ServerSession: Sendable {
     // MARK: Helpers
 
     /// Sends a reply, counting errors and closing after too many of them or when shutting down.
-    private mutating func reply_(_ reply: Reply, _ actions: inout [ServerAction]) {
+    /// Sends a reply; a refusal counts toward the error limit unless `clientsFault` is false (the
+    /// server's own temporary trouble, such as a full disk, must not cut off a client that retries).
+    private mutating func reply_(_ reply: Reply, _ actions: inout [ServerAction], clientsFault: Bool = true) {
         actions.append(.send(reply))
-        if reply.code >= 400 && reply.code != 421 {
+        if reply.code >= 400 && reply.code != 421 && clientsFault {
             errorCount += 1
             if errorCount >= configuration.limits.maxErrors {
                 abandonMessage(&actions)

@@ -7,21 +7,31 @@ public final class ConnectionLimiter: Sendable {
         var perClient: [String: Int] = [:]
         /// The most open at once since `takePeak` last looked.
         var peak = 0
+        var maxTotal: Int
+        var maxPerClient: Int
     }
 
-    private let state = NIOLockedValueBox(State())
-    public let maxTotal: Int
-    public let maxPerClient: Int
+    private let state: NIOLockedValueBox<State>
+    public var maxTotal: Int { state.withLockedValue { $0.maxTotal } }
+    public var maxPerClient: Int { state.withLockedValue { $0.maxPerClient } }
 
     public init(maxTotal: Int, maxPerClient: Int) {
-        self.maxTotal = maxTotal
-        self.maxPerClient = maxPerClient
+        state = NIOLockedValueBox(State(maxTotal: maxTotal, maxPerClient: maxPerClient))
+    }
+
+    /// New limits (a reload): connections already open keep their places; new ones are counted
+    /// against the new limits.
+    public func setLimits(maxTotal: Int, maxPerClient: Int) {
+        state.withLockedValue {
+            $0.maxTotal = maxTotal
+            $0.maxPerClient = maxPerClient
+        }
     }
 
     /// Takes a place for this client, or says no.
     public func acquire(_ client: String) -> Bool {
         state.withLockedValue { s in
-            guard s.total < maxTotal, s.perClient[client, default: 0] < maxPerClient else { return false }
+            guard s.total < s.maxTotal, s.perClient[client, default: 0] < s.maxPerClient else { return false }
             s.total += 1
             s.peak = max(s.peak, s.total)
             s.perClient[client, default: 0] += 1

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -9,7 +12,9 @@ import NIOSSL
 /// `SMTPServerHandler`. Shutdown stops accepting, lets sessions finish within the grace period
 /// (idle ones get `421` at once), and completes when every connection is closed.
 public final class SMTPServer: Sendable {
-    public let configuration: SMTPServerConfiguration
+    /// What new connections get; `update(configuration:)` changes it for the next ones.
+    public var configuration: SMTPServerConfiguration { current.withLockedValue { $0 } }
+    private let current: NIOLockedValueBox<SMTPServerConfiguration>
     private let delegate: SMTPServerDelegate
     private let group: EventLoopGroup
     private let logger: Logger
@@ -23,7 +28,7 @@ public final class SMTPServer: Sendable {
         configuration: SMTPServerConfiguration, delegate: SMTPServerDelegate, group: EventLoopGroup, logger: Logger,
         startTLS: (@Sendable (Channel) -> EventLoopFuture<Void>)? = nil
     ) {
-        self.configuration = configuration
+        self.current = NIOLockedValueBox(configuration)
         self.delegate = delegate
         self.group = group
         self.logger = logger
@@ -32,16 +37,36 @@ public final class SMTPServer: Sendable {
         self.startTLS = startTLS
     }
 
+    /// Replaces the configuration for connections accepted from now on (a reload): sessions in
+    /// progress keep theirs; the connection limits apply to the next connection.
+    public func update(configuration: SMTPServerConfiguration) {
+        current.withLockedValue { $0 = configuration }
+        limiter.setLimits(maxTotal: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient)
+    }
+
+    /// A listener that could not be bound: the address and the system's reason, for an operator.
+    public struct BindError: Error, CustomStringConvertible, Sendable {
+        public var address: String
+        public var reason: String
+        public var description: String { "cannot listen on \(address): \(reason)" }
+    }
+
     /// Listens on `host:port` (port 0 picks a free one); returns the bound address. With `tls`,
-    /// the connection is encrypted from its start (implicit TLS, RFC 8314). With
+    /// the connection is encrypted from its start (implicit TLS, RFC 8314), with the context `tls`
+    /// returns when the connection arrives (so that a reload can replace it). With
     /// `requireAuthentication` it is a submission port (RFC 6409): AUTH comes before MAIL.
+    ///
+    /// With `accepting: false` the socket is bound and listening (clients wait in its backlog) but
+    /// no connection is taken until `startAccepting()`: a server binds its ports before it touches
+    /// its data, so that a port in use stops it before anything has changed.
     public func bind(
-        host: String, port: Int, implicitTLS tls: NIOSSLContext? = nil, requireAuthentication: Bool = false
+        host: String, port: Int, implicitTLS tls: (@Sendable () -> NIOSSLContext)? = nil, requireAuthentication: Bool = false, accepting: Bool = true
     ) async throws -> SocketAddress {
         let quiesce = self.quiesce
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.autoRead, value: accepting)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
@@ -49,28 +74,50 @@ public final class SMTPServer: Sendable {
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // A client that sends its last commands and then shuts down its sending side still
+            // gets every answer (the handler closes once they are written): without this, NIO
+            // would close at the FIN and drop the 250 of a message already being committed.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
                 let id = nextConnectionID.withLockedValue { n -> UInt64 in
                     n += 1
                     return n
                 }
-                var configuration = self.configuration
+                var configuration = self.current.withLockedValue { $0 }
                 if tls != nil { configuration.session.implicitTLS = true }
                 if requireAuthentication { configuration.session.requiresAuthentication = true }
                 let handler = SMTPServerHandler(
                     configuration: configuration, delegate: delegate, limiter: limiter, connectionID: id, logger: logger,
                     startTLS: startTLS)
                 return channel.eventLoop.makeCompletedFuture {
-                    if let tls { try TLSHandshake.addServerHandlers(to: channel.pipeline.syncOperations, context: tls, position: .last) }
+                    if let tls { try TLSHandshake.addServerHandlers(to: channel.pipeline.syncOperations, context: tls(), position: .last) }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch let error as IOError {
+            throw BindError(address: Self.describe(host: host, port: port), reason: String(cString: strerror(error.errnoCode)))
+        } catch let error as SocketAddressError {
+            throw BindError(address: Self.describe(host: host, port: port), reason: "\(error)")
+        }
         channels.withLockedValue { $0.append(channel) }
         guard let address = channel.localAddress else { throw ChannelError.ioOnClosedChannel }
-        let ip = address.ipAddress ?? host
-        logger.info("listening", metadata: ["address": .string(ip.contains(":") ? "[\(ip)]:\(address.port ?? port)" : "\(ip):\(address.port ?? port)")])
+        logger.info("listening", metadata: ["address": .string(Self.describe(host: address.ipAddress ?? host, port: address.port ?? port))])
         return address
+    }
+
+    /// `127.0.0.1:25`, `[::1]:25`.
+    static func describe(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Starts taking connections on listeners bound with `accepting: false`.
+    public func startAccepting() async throws {
+        for channel in channels.withLockedValue({ $0 }) {
+            try await channel.setOption(.autoRead, value: true).get()
+        }
     }
 
     /// Connections open now.

@@ -119,6 +119,12 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
             logger.debug("TLS established", metadata: ["version": .string(version ?? "unknown"), "cipher": .string(cipher ?? "unknown")])
             delegate?.tlsEstablished(version: version, cipher: cipher)
         }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client's FIN (the channel allows half-closure): answer what came before it.
+            logger.debug("client closed its sending side")
+            perform(session.inputEnded())
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             logger.debug("shutting down")
             perform(session.shutdown())

@@ -157,8 +157,43 @@ public final class MaildirWriter: Sendable {
         return path
     }
 
+    /// Removes what a Postie that died while writing left in the mailboxes' `tmp/` folders: files
+    /// named as this writer names them (`<s>.M<µs>P<pid>Q<n>.<host>`) by another process. Call
+    /// it only while holding the data directory's lock, so that no other Postie can be writing
+    /// there; files of other programs (Dovecot names its own without `Q<n>`) are left alone.
+    /// Returns the paths removed. Blocking.
+    @discardableResult
+    public func removeDeadWrites() -> [String] {
+        var removed: [String] = []
+        for domain in (try? POSIXFile.listDirectory(root)) ?? [] {
+            for user in (try? POSIXFile.listDirectory("\(root)/\(domain)")) ?? [] {
+                let tmp = "\(root)/\(domain)/\(user)/tmp"
+                for name in (try? POSIXFile.listDirectory(tmp)) ?? [] {
+                    guard let pid = Self.writerPID(name), pid != Self.pid else { continue }
+                    POSIXFile.unlink("\(tmp)/\(name)")
+                    removed.append("\(tmp)/\(name)")
+                }
+            }
+        }
+        return removed
+    }
+
+    /// The pid in a name this writer made, nil for any other name.
+    static func writerPID(_ name: String) -> pid_t? {
+        func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, digits(parts[0]), parts[1].first == "M" else { return nil }
+        let unique = parts[1].dropFirst()
+        guard let p = unique.firstIndex(of: "P"), let q = unique.firstIndex(of: "Q"), p < q else { return nil }
+        let micro = unique[..<p]
+        let pid = unique[unique.index(after: p)..<q]
+        let count = unique[unique.index(after: q)...]
+        guard digits(micro), digits(pid), digits(count) else { return nil }
+        return pid_t(pid)
+    }
+
     /// Taken once: `getpid` is a system call, and the process does not fork.
-    private static let pid = getpid()
+    static let pid = getpid()
 
     private func uniqueName() -> String {
         var ts = timespec()

@@ -112,7 +112,13 @@ public final class Spool: Sendable {
         for name in messages {
             do {
                 guard let envelope = try recoveredEnvelope(name, updated: updated.contains(name)) else {
-                    logger.info("removing incomplete message", metadata: ["queue_id": .string(name)])
+                    // Files made ahead (empty) and recycled ones are the spool's own stock, not
+                    // mail: only a write that was cut short is worth a line in the log.
+                    if (POSIXFile.size(layout.dataPath(name)) ?? 0) > 0,
+                        case .uncommitted? = try? Self.contents(of: name, layout: layout)
+                    {
+                        logger.info("removing a message that was never acknowledged", metadata: ["queue_id": .string(name)])
+                    }
                     POSIXFile.unlink(layout.dataPath(name))
                     continue
                 }

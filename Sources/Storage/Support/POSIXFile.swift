@@ -18,6 +18,10 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+
+    /// The file system (or the user's quota on it) is full: a temporary condition for clients
+    /// (`452 4.3.1`), and one the operator must hear about.
+    public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
 }
 
 /// Thin wrappers over the POSIX calls the spool and Maildir need, with EINTR handled. Written by
@@ -145,6 +149,23 @@ public enum POSIXFile {
             result.append(contentsOf: chunk[0..<n])
         }
         return result
+    }
+
+    /// The mount point of the file system that holds `path` (the path itself when it cannot be
+    /// told), so that a log line can say which file system is full.
+    public static func mountPoint(of path: String) -> String {
+        var st = stat()
+        guard let resolved = realpath(path, nil) else { return path }
+        var current = String(cString: resolved)
+        free(resolved)
+        guard stat(current, &st) == 0 else { return path }
+        let device = st.st_dev
+        while current != "/" {
+            let up = parent(current)
+            guard stat(up, &st) == 0, st.st_dev == device else { break }
+            current = up
+        }
+        return current
     }
 
     /// The parent directory of a path.
