@@ -108,12 +108,13 @@ struct Serve: AsyncParsableCommand {
         do {
             config = try options.load()
         } catch let error as ConfigurationError {
-            printError("postie: \(error)")
+            printConfigurationError(error)
             throw ExitCode(78)  // EX_CONFIG
         }
         let level = config.logLevel
+        let format = config.logFormat
         LoggingSystem.bootstrap { label in
-            var handler = PostieLogHandler(label: label)
+            var handler = PostieLogHandler(label: label, format: format)
             handler.logLevel = level
             return handler
         }
@@ -192,10 +193,15 @@ struct CheckConfig: AsyncParsableCommand {
             let config = try ConfigurationLoader.load(file: file)
             print(ConfigurationPrinter.render(config))
         } catch let error as ConfigurationError {
-            printError("postie: \(error)")
+            printConfigurationError(error)
             throw ExitCode(78)
         }
     }
+}
+
+/// Every problem of a configuration file, one line each.
+func printConfigurationError(_ error: ConfigurationError) {
+    for problem in error.all { printError("postie: \(problem)") }
 }
 
 func printError(_ text: String) {

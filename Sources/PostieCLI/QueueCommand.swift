@@ -74,7 +74,7 @@ func call(_ request: ControlRequest, _ options: ConfigOverrides, message: [UInt8
     do {
         config = try options.load()
     } catch let error as ConfigurationError {
-        printError("postie: \(error)")
+        printConfigurationError(error)
         throw ExitCode(78)
     }
     let response: ControlResponse

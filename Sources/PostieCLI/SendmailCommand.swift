@@ -102,7 +102,7 @@ struct SendmailCommand: ParsableCommand {
         do {
             config = try inv.options.load()
         } catch let error as ConfigurationError {
-            printError("postie: \(error)")
+            printConfigurationError(error)
             throw ExitCode(78)
         }
         let input = FileHandle.standardInput.readDataToEndOfFile()

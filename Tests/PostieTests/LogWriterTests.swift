@@ -59,4 +59,45 @@ import Glibc
             ])
         }
     }
+
+    /// logfmt: a value with a space, a quote or `=` is quoted, control characters escaped, so a
+    /// line is always one line and splits back into its keys.
+    @Test func valuesWithSpacesAreQuoted() throws {
+        try withLogFile { writer, path in
+            let logger = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, metadataProvider: nil) }
+            logger.info(
+                "reject",
+                metadata: [
+                    "reply": "550 5.1.1 <x@y>: User unknown", "helo": "plain", "text": "say \"hi\"\nbye", "eq": "a=b", "empty": "",
+                ])
+            writer.flush()
+            let line = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(line.split(separator: "\n").count == 1)
+            #expect(
+                line.split(separator: " ", maxSplits: 1)[1]
+                    == #"info postie: empty="" eq="a=b" helo=plain reply="550 5.1.1 <x@y>: User unknown" text="say \"hi\"\nbye" [PostieTests] reject"#
+                    + "\n")
+        }
+    }
+
+    /// `log_format = "json"`: one object per line with the same fields, valid JSON whatever the values hold.
+    @Test func jsonLinesCarryTheSameFields() throws {
+        try withLogFile { writer, path in
+            var logger = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, format: .json, metadataProvider: nil) }
+            logger[metadataKey: "conn"] = "7"
+            logger.info("queued", metadata: ["queue_id": "Q1", "reply": "250 2.0.0 \"Ok\"\n\u{1}"])
+            writer.flush()
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.split(separator: "\n").count == 1)
+            let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+            #expect(object?["level"] == "info")
+            #expect(object?["label"] == "postie")
+            #expect(object?["source"] == "PostieTests")
+            #expect(object?["message"] == "queued")
+            #expect(object?["conn"] == "7")
+            #expect(object?["queue_id"] == "Q1")
+            #expect(object?["reply"] == "250 2.0.0 \"Ok\"\n\u{1}")
+            #expect(object?["time"]?.wholeMatch(of: #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}/#) != nil)
+        }
+    }
 }

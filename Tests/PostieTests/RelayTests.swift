@@ -85,6 +85,27 @@ import Testing
         await server.stop()
     }
 
+    /// An exchanger that refuses the connection: the log and the queue say so in the system's
+    /// words, name the exchanger in `relay=`, and never claim the server "said" anything.
+    @Test func aRefusedConnectionIsReportedPlainly() async throws {
+        let port = try TestPaths.freePort()  // nothing listens there
+        let log = CapturedLog()
+        let server = try await TestServer(logger: log.logger) { c in
+            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.routes["remote.test"] = .init(host: "127.0.0.1", port: port)
+            c.retryMinimum = 60
+        }
+        _ = try await send(server, to: ["bob@remote.test"])
+        let expected = "connect to 127.0.0.1[127.0.0.1]:\(port): Connection refused"
+        #expect(try await eventually { log.text.contains("deferred") })
+        let line = log.text.split(separator: "\n").first { $0.contains(" deferred ") } ?? ""
+        #expect(line.contains("relay=127.0.0.1[127.0.0.1]:\(port)"), "\(line)")
+        #expect(line.contains("reply=451 4.4.1 \(expected)"), "\(line)")
+        #expect(!log.text.contains("said"), "\(log.text)")
+        #expect(!log.text.contains("NIOConnectionError") && !log.text.contains("IOError"))
+        await server.stop()
+    }
+
     @Test func deferredThenDeliveredOnce() async throws {
         let fake = try FakeSMTPServer(mode: "defer-first", host: "127.0.0.6")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.6", port: fake.port) }

@@ -18,6 +18,11 @@ import Testing
         ("MAIL FROM:<a@b.c> SIZE=100 BODY=8BITMIME", .mail(.mailbox(Mailbox(localPart: "a", domain: "b.c")), [.init("SIZE", "100"), .init("BODY", "8BITMIME")])),
         ("MAIL FROM:<a@b.c> smtputf8", .mail(.mailbox(Mailbox(localPart: "a", domain: "b.c")), [.init("SMTPUTF8")])),
         ("RCPT TO:<carolyn@xyz.com>", .rcpt(.mailbox(Mailbox(localPart: "carolyn", domain: "xyz.com")), [])),
+        // Without angle brackets, as Postfix and chasquid take them.
+        ("MAIL FROM:a@b.c", .mail(.mailbox(Mailbox(localPart: "a", domain: "b.c")), [])),
+        ("MAIL FROM: a@b.c SIZE=100", .mail(.mailbox(Mailbox(localPart: "a", domain: "b.c")), [.init("SIZE", "100")])),
+        ("RCPT TO: user@example.com", .rcpt(.mailbox(Mailbox(localPart: "user", domain: "example.com")), [])),
+        ("RCPT TO:Postmaster NOTIFY=NEVER", .rcpt(.postmaster, [.init("NOTIFY", "NEVER")])),
         ("RCPT TO:<Postmaster>", .rcpt(.postmaster, [])),
         ("RCPT TO:<postmaster>", .rcpt(.postmaster, [])),
         ("RCPT TO:<\"john doe\"@example.com>", .rcpt(.mailbox(Mailbox(localPart: "john doe", domain: "example.com")), [])),
@@ -57,7 +62,9 @@ import Testing
         ("EHLO ", 501, "5.5.4"),
         ("MAIL", 501, "5.5.4"),
         ("MAIL TO:<a@b>", 501, "5.5.4"),
-        ("MAIL FROM:a@b.c", 501, "5.1.7"),
+        ("MAIL FROM:a@", 501, "5.1.7"),
+        ("RCPT TO: user", 501, "5.1.3"),
+        ("RCPT TO: ", 501, "5.1.3"),
         ("MAIL FROM:<a@b.c", 501, "5.1.7"),
         ("MAIL FROM:<a@>", 501, "5.1.7"),
         ("MAIL FROM:<@b.c>", 501, "5.1.7"),
@@ -91,6 +98,16 @@ import Testing
         #expect(error.reply.code == code)
         #expect(error.reply.enhancedCode?.description == enhanced)
         #expect(!error.closesConnection)
+    }
+
+    @Test(arguments: ["MAIL FROM:a@b.c", "MAIL FROM: a@b.c", "RCPT TO: user@example.com", "RCPT TO:postmaster"])
+    func theStrictSwitchWantsAngleBrackets(line: String) {
+        guard case .failure(let error) = CommandParser(strictPaths: true).parse(Array(line.utf8)) else {
+            Issue.record("\(line) parsed")
+            return
+        }
+        #expect(error.reply.code == 501)
+        #expect(error.reply.text.contains("must be in <>") || error.reply.text.contains("Syntax"), "\(error.reply)")
     }
 
     @Test func localPartOver64OctetsIsRefused() throws {

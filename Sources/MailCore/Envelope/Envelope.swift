@@ -13,6 +13,11 @@ public enum DeliveryTarget: Hashable, Sendable, CustomStringConvertible {
         case .remote(let m): return m.description
         }
     }
+
+    public var isRemote: Bool {
+        if case .remote = self { return true }
+        return false
+    }
 }
 
 /// One delivery of a message: a target, the RCPT it came from, and how far it got.

@@ -8,7 +8,7 @@ public struct ConfigurationChanges: Sendable, Equatable {
     public var needRestart: [String]
 
     public static let restartKeys: Set<String> = [
-        "data_dir", "mail_root", "log_level", "smtp.listen", "smtp.tls_listen", "submission.listen", "submission.tls_listen",
+        "data_dir", "mail_root", "log_level", "log_format", "smtp.listen", "smtp.tls_listen", "submission.listen", "submission.tls_listen",
         "relay.dns_server", "relay.dns_timeout", "relay.dns_attempts", "relay.max_connections",
         "relay.max_connections_per_destination", "relay.max_messages_per_connection",
     ]
@@ -31,6 +31,7 @@ public struct ConfigurationChanges: Sendable, Equatable {
         c.dataDirectory = old.dataDirectory
         c.mailRoot = old.mailRoot
         c.logLevel = old.logLevel
+        c.logFormat = old.logFormat
         c.listen = old.listen
         c.tlsListen = old.tlsListen
         c.submissionListen = old.submissionListen

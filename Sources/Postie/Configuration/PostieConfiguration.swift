@@ -44,6 +44,8 @@ public struct PostieConfiguration: Sendable {
     /// Maildirs: `<mailRoot>/<domain>/<user>/`. Defaults to `<dataDirectory>/mail`.
     public var mailRoot: String?
     public var logLevel: Logger.Level = .info
+    /// `text` (swift-log's layout, logfmt values) or `json` (one object per line).
+    public var logFormat = PostieLogHandler.Format.text
 
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)]
     /// Listeners where TLS starts with the connection (RFC 8314 implicit TLS, port 465).
@@ -93,6 +95,9 @@ public struct PostieConfiguration: Sendable {
     public var limits = SMTPLimits()
     /// Loop guard: more `Received:` fields than this and the message is refused (`554 5.4.6`).
     public var maxReceivedHeaders = 100
+    /// MAIL and RCPT need `<address>`; by default a bare address is taken too, as Postfix and
+    /// chasquid take it.
+    public var strictAddressSyntax = false
 
     public var domains: [String: LocalDirectory.Domain]
     public var primaryDomain: String?

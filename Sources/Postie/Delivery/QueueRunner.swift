@@ -322,7 +322,7 @@ public final class QueueRunner: Sendable {
             "\(status)",
             metadata: [
                 "queue_id": .string(envelope.id), "to": .string(r.target.description), "orig_to": .string(r.original),
-                "relay": .string(relay ?? "local"), "delay": .string("\(now - envelope.arrivalTime)s"),
+                "relay": .string(relay ?? (r.target.isRemote ? "none" : "local")), "delay": .string("\(now - envelope.arrivalTime)s"),
                 "dsn": .string(reply.enhancedCode?.description ?? "\(reply.code / 100).0.0"), "status": .string(status),
                 "reply": .string(reply.description),
             ])

@@ -181,6 +181,8 @@ final class RelayAgent: Sendable {
         let envelopes = jobs.map(\.envelope)
         let level = configuration.tlsPolicy[domain] ?? configuration.relayTLS
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
+        /// The last exchanger tried, for the log's `relay=` of a deferral.
+        var lastRelay: String?
         for (host, port) in hosts {
             let addresses: [String]
             if IPNetwork.parseAddress(host) != nil {
@@ -219,13 +221,24 @@ final class RelayAgent: Sendable {
                     ) { index in try SpoolMessageReader(spool: spool, envelope: envelopes[index], threadPool: pool) }
                 }
                 let relay = "\(host)[\(address)]:\(port)"
+                let queueIDs = envelopes.map(\.id).joined(separator: ",")
+                lastRelay = relay
+                if let reason = result.unreachable {
+                    // No dialogue: nothing was "said"; the reason as the system gives it.
+                    lastProblem = Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)")
+                    logger.info(
+                        "exchanger unreachable",
+                        metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reason": .string(reason)])
+                    continue
+                }
                 if let refusal = result.notPrepared {
                     logger.info(
                         "exchanger not prepared",
-                        metadata: ["queue_id": .string(envelopes.map(\.id).joined(separator: ",")), "relay": .string(relay), "reply": .string(refusal.description)])
+                        metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reply": .string(refusal.description)])
+                    // Our own verdict (TLS required and not offered) is not the server's words.
+                    let words = refusal == ClientSession.tlsRequired ? "\(relay): \(refusal.text)" : "\(relay) said: \(refusal.text)"
                     lastProblem = Reply(
-                        refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) },
-                        "\(relay) said: \(refusal.text)")
+                        refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, words)
                     continue
                 }
                 return jobs.enumerated().map { k, job in
@@ -238,7 +251,7 @@ final class RelayAgent: Sendable {
             }
         }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
-        return jobs.map { all($0.members, .deferred(lastProblem)) }
+        return jobs.map { all($0.members, .deferred(lastProblem), relay: lastRelay) }
     }
 }
 

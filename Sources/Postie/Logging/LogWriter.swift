@@ -93,15 +93,29 @@ public final class LogWriter: @unchecked Sendable {
 /// swift-log's line format (`<time> <level> <label>: <key=value …> [<module>] <message>`), written
 /// through a `LogWriter`.
 public struct PostieLogHandler: LogHandler {
+    /// One line per event either way, with the same fields.
+    public enum Format: String, Sendable, CaseIterable {
+        /// `<time> <level> <label>: key=value … [<source>] <message>`: swift-log's layout, values
+        /// quoted as logfmt quotes them when they hold a space, a quote or `=`.
+        case text
+        /// One JSON object: `time`, `level`, `label`, `source`, `message` and the metadata keys.
+        case json
+    }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let writer: LogWriter
+    private let format: Format
 
-    public init(label: String, writer: LogWriter = .standardError, metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider) {
+    public init(
+        label: String, writer: LogWriter = .standardError, format: Format = .text,
+        metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider
+    ) {
         self.label = label
         self.writer = writer
+        self.format = format
         self.metadataProvider = metadataProvider
     }
 
@@ -111,9 +125,6 @@ public struct PostieLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.timestamp()
-        line.reserveCapacity(256)
-        line += " \(event.level) \(label):"
         // Keys in order, as swift-log prints them. Usually the logger's own keys (a connection's
         // conn and client) and the line's are different and nothing else is added: a sorted array
         // of the two, without merging dictionaries.
@@ -134,9 +145,74 @@ public struct PostieLogHandler: LogHandler {
             pairs = Array(all)
         }
         pairs.sort { $0.key < $1.key }
-        for (key, value) in pairs { line += " \(key)=\(value)" }
-        line += " [\(event.source)] \(event.message)\n"
+        var line = Self.timestamp()
+        line.reserveCapacity(256)
+        switch format {
+        case .text:
+            line += " \(event.level) \(label):"
+            for (key, value) in pairs {
+                line += " \(key)="
+                Self.appendLogfmt("\(value)", to: &line)
+            }
+            line += " [\(event.source)] \(event.message)\n"
+        case .json:
+            line = "{\"time\":\"\(line)\",\"level\":\"\(event.level)\",\"label\":"
+            Self.appendJSON(label, to: &line)
+            line += ",\"source\":"
+            Self.appendJSON(event.source, to: &line)
+            line += ",\"message\":"
+            Self.appendJSON("\(event.message)", to: &line)
+            for (key, value) in pairs where !Self.reservedJSONKeys.contains(key) {
+                line += ","
+                Self.appendJSON(key, to: &line)
+                line += ":"
+                Self.appendJSON("\(value)", to: &line)
+            }
+            line += "}\n"
+        }
         writer.write(line, urgent: event.level >= .error)
+    }
+
+    private static let reservedJSONKeys: Set<String> = ["time", "level", "label", "source", "message"]
+
+    /// A logfmt value: as it is when it is a plain word, else in quotes with `"` and `\` escaped
+    /// and control characters written as escapes, so that every line stays one line.
+    static func appendLogfmt(_ value: String, to line: inout String) {
+        let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 32 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != 127 }
+        if plain {
+            line += value
+            return
+        }
+        line += "\""
+        appendEscaped(value, to: &line)
+        line += "\""
+    }
+
+    static func appendJSON(_ value: String, to line: inout String) {
+        line += "\""
+        appendEscaped(value, to: &line)
+        line += "\""
+    }
+
+    /// `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX` for other control characters: valid in JSON and
+    /// in logfmt alike.
+    private static func appendEscaped(_ value: String, to line: inout String) {
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": line += "\\\""
+            case "\\": line += "\\\\"
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    let hex = String(scalar.value, radix: 16)
+                    line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    line.unicodeScalars.append(scalar)
+                }
+            }
+        }
     }
 
     /// Local time, as swift-log prints it, made once a second. `localtime_r` does not look at the

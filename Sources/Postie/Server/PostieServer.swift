@@ -205,6 +205,7 @@ public final class PostieServer: Service, Sendable {
         serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
         serverConfig.maxConnections = config.maxConnections
         serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
+        serverConfig.session.strictAddressSyntax = config.strictAddressSyntax
         return serverConfig
     }
 

@@ -76,7 +76,7 @@ public struct ClientSession: Sendable {
         self.credentials = credentials
     }
 
-    static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
+    public static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
 
     /// What the next reply is, for the timeout to apply.
     public var waitingFor: ClientWait {

@@ -14,9 +14,13 @@ public struct CommandParseError: Error, Hashable, Sendable {
 /// is small, and every byte of it faces the internet.
 public struct CommandParser: Sendable {
     public var limits: SMTPLimits
+    /// Only `<address>` in MAIL and RCPT, as RFC 5321 writes it. Off by default: many clients
+    /// send `RCPT TO: user@example.com`, and Postfix and chasquid take it.
+    public var strictPaths: Bool
 
-    public init(limits: SMTPLimits = SMTPLimits()) {
+    public init(limits: SMTPLimits = SMTPLimits(), strictPaths: Bool = false) {
         self.limits = limits
+        self.strictPaths = strictPaths
     }
 
     static let httpVerbs: Set<String> = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE"]
@@ -130,7 +134,7 @@ public struct CommandParser: Sendable {
                 path = .null
                 cursor += 2
             } else {
-                let (mailbox, end) = try parsePath(rest)
+                let (mailbox, end) = try parsePathOrBareAddress(rest)
                 path = .mailbox(mailbox)
                 cursor = end
             }
@@ -155,8 +159,13 @@ public struct CommandParser: Sendable {
             {
                 path = .postmaster
                 cursor = close + 1
+            } else if !strictPaths, rest.first != UInt8(ascii: "<"),
+                String(decoding: rest.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self).lowercased() == "postmaster"
+            {
+                path = .postmaster
+                cursor = rest.startIndex + "postmaster".utf8.count
             } else {
-                let (mailbox, end) = try parsePath(rest)
+                let (mailbox, end) = try parsePathOrBareAddress(rest)
                 path = .mailbox(mailbox)
                 cursor = end
             }
@@ -170,6 +179,17 @@ public struct CommandParser: Sendable {
     }
 
     struct PathError: Error { var reason: String }
+
+    /// A path in angle brackets, or (unless `strictPaths`) a bare address running to the next
+    /// space, read with the same grammar as if it had its brackets.
+    func parsePathOrBareAddress(_ bytes: ArraySlice<UInt8>) throws -> (Mailbox, ArraySlice<UInt8>.Index) {
+        if strictPaths || bytes.first == UInt8(ascii: "<") { return try parsePath(bytes) }
+        let end = bytes.firstIndex(of: UInt8(ascii: " ")) ?? bytes.endIndex
+        guard end > bytes.startIndex else { throw PathError(reason: "address must be in <>") }
+        let wrapped = [UInt8(ascii: "<")] + bytes[..<end] + [UInt8(ascii: ">")]
+        let (mailbox, _) = try parsePath(wrapped[...])
+        return (mailbox, end)
+    }
 
     /// `Path = "<" [ A-d-l ":" ] Mailbox ">"`; returns the mailbox and the index after `>`.
     /// A source route is checked and then ignored (RFC 5321 §4.1.1.3, Appendix C).

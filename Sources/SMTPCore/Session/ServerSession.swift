@@ -54,7 +54,7 @@ public struct ServerSession: Sendable {
 
     public init(configuration: ServerSessionConfiguration) {
         self.configuration = configuration
-        self.parser = CommandParser(limits: configuration.limits)
+        self.parser = CommandParser(limits: configuration.limits, strictPaths: configuration.strictAddressSyntax)
         self.longestLine = configuration.limits.longestLine(extensions: configuration.extensions)
         self.isTLS = configuration.implicitTLS
     }

@@ -8,6 +8,8 @@ public struct ServerSessionConfiguration: Hashable, Sendable {
     public var requiresAuthentication: Bool
     /// The connection is encrypted from its start (implicit TLS, RFC 8314).
     public var implicitTLS: Bool
+    /// MAIL and RCPT need `<address>`; by default a bare address is taken too (`CommandParser`).
+    public var strictAddressSyntax = false
 
     public init(
         hostname: String, limits: SMTPLimits = SMTPLimits(), extensions: AdvertisedExtensions = AdvertisedExtensions(),

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -40,12 +43,30 @@ public enum SMTPClient {
         do {
             _ = try await bootstrap.connect(host: host, port: port).get()
         } catch {
-            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(host):\(port) failed: \(error)")))
+            let reason = Self.describe(error)
+            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(host):\(port): \(reason)"), unreachable: reason))
         }
         do {
             return try await promise.futureResult.get()
         } catch {
-            return ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "\(host):\(port): \(error)"))
+            let reason = Self.describe(error)
+            return ClientResult(notPrepared: Reply(451, .init(4, 4, 2), "\(host):\(port): \(reason)"), unreachable: reason)
+        }
+    }
+
+    /// A connection error as the system says it (`Connection refused`), not as a library type.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let first = error.connectionErrors.first { return describe(first.error) }
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return describe(dns) }
+            return "no address to connect to"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        case ChannelError.connectTimeout:
+            return String(cString: strerror(ETIMEDOUT))
+        default:
+            return "\(error)"
         }
     }
 }

@@ -46,14 +46,18 @@ public struct ClientResult: Sendable {
     /// Set when the server was not prepared (refused greeting, EHLO and HELO, or no connection):
     /// no message was attempted.
     public var notPrepared: Reply?
+    /// Set when there was no SMTP dialogue at all: the reason in words (`Connection refused`, `lost
+    /// connection before the greeting`), for logs that must not say the server "said" it.
+    public var unreachable: String?
     /// Outcomes per message index, each in recipient order.
     public var outcomes: [Int: [RecipientOutcome]] = [:]
     public var peer = PeerExtensions()
     public var usedEHLO = false
     public var tls = false
 
-    public init(notPrepared: Reply? = nil) {
+    public init(notPrepared: Reply? = nil, unreachable: String? = nil) {
         self.notPrepared = notPrepared
+        self.unreachable = unreachable
     }
 }
 
@@ -179,6 +183,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 result.outcomes[index] = outcomes
             case .notPrepared(let reply):
                 result.notPrepared = reply
+                // The connection broke before the server said anything we could act on.
+                if reply.enhancedCode == .init(4, 4, 2) { result.unreachable = reply.text }
             case .close:
                 flush()
                 timer?.cancel()
