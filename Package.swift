@@ -89,7 +89,8 @@ let package = Package(
         .executableTarget(
             name: "PostieCLI",
             dependencies: [
-                "Postie",
+                "Postie", "SMTPCore", "SMTPNIO", "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

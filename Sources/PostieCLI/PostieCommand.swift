@@ -122,7 +122,15 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "postie")
         // SIGHUP and `postie reload` read the same file with the same overrides again.
         let overrides = options.overrides
-        let server = PostieServer(configuration: config, logger: logger, reloadFrom: { try overrides.load() })
+        let activation: SocketActivation?
+        do {
+            activation = try SocketActivation.takeFromEnvironment()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(78)
+        }
+        let server = PostieServer(
+            configuration: config, logger: logger, reloadFrom: { try overrides.load() }, activation: activation)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -22,6 +22,11 @@ struct QueueCommand: ParsableCommand {
                 print(String(decoding: try encoder.encode(response.entries ?? []), as: UTF8.self))
                 return
             }
+            Self.show(response)
+        }
+
+        /// The queue as a table (also `sendmail -bp`).
+        static func show(_ response: ControlResponse) {
             let entries = response.entries ?? []
             let now = Int64(Date().timeIntervalSince1970)
             for e in entries {

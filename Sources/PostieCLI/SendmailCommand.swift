@@ -18,13 +18,22 @@ struct SendmailCommand: ParsableCommand {
             Options: -t (recipients from To, Cc and Bcc; Bcc is removed), -i or -oi (a line with a \
             single dot does not end the message), -f SENDER or -r SENDER (envelope sender), -F NAME \
             (full name for a From line that is added), --config FILE, --data-dir DIR. Other sendmail \
-            options (-o…, -B…, -odi …) are accepted and ignored.
+            options (-o…, -B…, -odi, -oem, -v …) are accepted and ignored. Modes: -bm (the default: \
+            queue a message), -bp (list the queue, as mailq), -q (try deferred mail now), -bs (an SMTP \
+            dialogue on standard input and output), -bi (newaliases: nothing to rebuild). Nothing is \
+            printed on success.
             """)
 
     @Argument(parsing: .captureForPassthrough, help: "Options and recipients, as for sendmail.")
     var arguments: [String] = []
 
+    /// What sendmail is asked to do (`-b…`, `-q`).
+    enum Mode: Equatable {
+        case send, listQueue, flushQueue, smtp, rebuildAliases, help
+    }
+
     struct Invocation {
+        var mode = Mode.send
         var readRecipientsFromHeaders = false
         var ignoreDots = false
         var sender: String?
@@ -53,6 +62,17 @@ struct SendmailCommand: ParsableCommand {
                 inv.options.config = try value("--config", "--")
             } else if arg == "--data-dir" {
                 inv.options.dataDir = try value("--data-dir", "--")
+            } else if arg == "--help" || arg == "-help" {
+                inv.mode = .help
+            } else if arg == "-bp" {
+                inv.mode = .listQueue
+            } else if arg == "-bs" {
+                inv.mode = .smtp
+            } else if arg == "-bi" {
+                inv.mode = .rebuildAliases
+            } else if arg.hasPrefix("-q") {
+                // -q, -q30m (a run interval for a daemon, which the server keeps itself), -qI…
+                inv.mode = .flushQueue
             } else if arg == "-t" {
                 inv.readRecipientsFromHeaders = true
             } else if arg == "-i" || arg == "-oi" {
@@ -98,6 +118,23 @@ struct SendmailCommand: ParsableCommand {
 
     func run() throws {
         let inv = try Self.parse(arguments)
+        switch inv.mode {
+        case .send: break
+        case .help:
+            print(Self.helpMessage())
+            return
+        case .listQueue:
+            QueueCommand.List.show(try call(ControlRequest(command: .list), inv.options))
+            return
+        case .flushQueue:
+            _ = try call(ControlRequest(command: .flush), inv.options)
+            return
+        case .rebuildAliases:
+            try NewAliases().run()
+            return
+        case .smtp:
+            throw ExitCode(try SendmailSMTP.run(options: inv.options))
+        }
         let config: PostieConfiguration
         do {
             config = try inv.options.load()

@@ -156,8 +156,39 @@ import Glibc
         #expect(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"))
         try unit.replacingOccurrences(of: "/usr/local/bin/postie", with: TestPaths.postieBinary)
             .write(toFile: dir + "/postie.service", atomically: true, encoding: .utf8)
-        let verify = try Subprocess.run(["systemd-analyze", "verify", "--man=no", dir + "/postie.service"])
+        for socket in ["postie.socket", "postie-submission.socket"] {
+            try FileManager.default.copyItem(atPath: TestPaths.packageRoot + "/dist/" + socket, toPath: dir + "/" + socket)
+        }
+        let verify = try Subprocess.run([
+            "systemd-analyze", "verify", "--man=no", dir + "/postie.service", dir + "/postie.socket", dir + "/postie-submission.socket",
+        ])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stderr.isEmpty, "\(verify.stderr)")
+    }
+}
+
+/// systemd's socket activation, with systemd's own tool holding the port.
+@Suite(.serialized) struct SocketActivationTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate"), "needs systemd-socket-activate"))
+    func servesTheSocketSystemdPasses() async throws {
+        let dir = try TestPaths.temporaryDirectory("activation")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = try TestPaths.freePort()
+        // The configured listener is not used when a socket is passed.
+        let postie = try PostieProcess(directory: dir)
+        let process = try RunningProcess([
+            "/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "--fdname=smtp", TestPaths.postieBinary, "serve", "--config",
+            postie.configPath,
+        ])
+        #expect(process.waitForLine(inStderr: true) { $0.hasPrefix("Listening on 127.0.0.1:\(port)") } != nil, "\(process.stderrLines)")
+        // systemd-socket-activate starts the service at the first connection, which waits in the
+        // socket's backlog meanwhile (as with systemd itself).
+        let problems = try await blocking { try LineClient(port: port, timeout: 30).run(Transcript.named("figure1.smtp")) }
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(process.waitForLine(inStderr: true) { $0.contains("listening") && $0.contains("127.0.0.1:\(port)") } != nil, "\(process.stderrLines)")
+        #expect(process.stderrLines.filter { $0.contains("[SMTPNIO] listening") }.count == 1, "only the passed socket: \(process.stderrLines)")
+        #expect(try await eventually { postie.delivered("carolyn").count == 1 })
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 20) == 0)
     }
 }

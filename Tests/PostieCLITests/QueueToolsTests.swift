@@ -99,3 +99,53 @@ import Testing
         _ = server.process.waitForExit(timeout: 20)
     }
 }
+
+/// sendmail as programs call it: its modes and the flags they pass.
+@Suite(.serialized) struct SendmailModesTests {
+    @Test func smtpOnStandardInputAndOutputQueueAndHelp() async throws {
+        let dir = try TestPaths.temporaryDirectory("sendmail-modes")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try PostieProcess(directory: dir)
+        try server.start()
+        let postie = TestPaths.postieBinary
+
+        // -bs: a whole SMTP dialogue on a pipe; each recipient answered on its own.
+        let dialogue = [
+            "HELO script.example", "MAIL FROM:<cron@xyz.com>", "RCPT TO:<bob@xyz.com>", "RCPT TO:<nobody@xyz.com>",
+            "RCPT TO:carolyn@xyz.com", "DATA", "Subject: over a pipe", "", "..dot", "hello", ".", "QUIT",
+        ].map { $0 + "\r\n" }.joined()
+        let bs = try Subprocess.run([postie, "sendmail", "-bs", "--config", server.configPath], stdin: dialogue)
+        #expect(bs.status == 0, "\(bs.stderr)")
+        let codes = bs.stdout.split(separator: "\r\n").map { String($0.prefix(3)) }
+        #expect(codes == ["220", "250", "250", "250", "550", "250", "354", "250", "221"], "\(bs.stdout)")
+        #expect(bs.stdout.contains("550 5.1.1 <nobody@xyz.com>: nobody@xyz.com: no such local user"), "\(bs.stdout)")
+        #expect(try await eventually { server.delivered("bob").count == 1 && server.delivered("carolyn").count == 1 })
+        let bob = server.delivered("bob").first ?? ""
+        #expect(bob.hasPrefix("Return-Path: <cron@xyz.com>\n"))
+        #expect(bob.contains("\nSubject: over a pipe\n\n.dot\nhello\n"))
+
+        // -bp lists the queue as mailq does; -q flushes it; both silent on stderr.
+        let bp = try Subprocess.run([postie, "sendmail", "-bp", "--config", server.configPath])
+        #expect(bp.status == 0, "\(bp.stderr)")
+        #expect(bp.stdout == "The queue is empty.\n")
+        let q = try Subprocess.run([postie, "sendmail", "-q", "--config", server.configPath])
+        #expect(q.status == 0 && q.stdout.isEmpty && q.stderr.isEmpty, "\(q.stdout)\(q.stderr)")
+
+        // Flags programs pass and sendmail ignores; success is silent (cron mails any output).
+        let flags = try Subprocess.run(
+            [postie, "sendmail", "-oi", "-odi", "-oem", "-v", "-F", "Cron Daemon", "-f", "cron@xyz.com", "--config", server.configPath, "bob@xyz.com"],
+            stdin: "Subject: flags\n\nbody\n")
+        #expect(flags.status == 0, "\(flags.stderr)")
+        #expect(flags.stdout.isEmpty && flags.stderr.isEmpty)
+        #expect(try await eventually { server.delivered("bob").contains { $0.contains("From: Cron Daemon <cron@xyz.com>") } })
+
+        let help = try Subprocess.run([postie, "sendmail", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("-bs") && help.stdout.contains("-bp"), "\(help.stdout)")
+        let bi = try Subprocess.run([postie, "sendmail", "-bi"])
+        #expect(bi.status == 0)
+
+        server.process.signal(SIGTERM)
+        _ = server.process.waitForExit(timeout: 20)
+    }
+}

@@ -6,12 +6,13 @@ import Foundation
 /// mail from any sender, as with Postfix's `postdrop`.
 public struct ControlRequest: Codable, Sendable {
     public enum Command: String, Codable, Sendable {
-        case list, show, flush, delete, bounce, submit, reload
+        case list, show, flush, delete, bounce, submit, reload, verify
     }
 
     public var command: Command
     public var id: String?
-    /// `submit`: the envelope sender (empty for `<>`) and recipients.
+    /// `submit`: the envelope sender (empty for `<>`) and recipients; `verify`: the recipients
+    /// to check as `submit` would (ok, or the reason one is refused).
     public var sender: String?
     public var recipients: [String]?
     /// `submit`: the octets of message that follow the request line.

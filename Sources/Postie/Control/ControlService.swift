@@ -66,6 +66,11 @@ struct ControlService: Sendable {
             return ControlResponse(ok: true, text: report.map { "bounced \(id); report \($0.id)" } ?? "bounced \(id); no report due")
         case .submit:
             return try submit(request, message: message)
+        case .verify:
+            for text in request.recipients ?? [] {
+                if case .failure(let refusal) = recipients(for: text) { return .failure(refusal.reason) }
+            }
+            return ControlResponse(ok: true)
         case .reload:
             return .failure("reload is not a queue operation")
         }
@@ -79,6 +84,23 @@ struct ControlService: Sendable {
             }, nextAttempt: e.nextAttempt)
     }
 
+    struct Refusal: Error { var reason: String }
+
+    /// Where a locally handed-over recipient goes (a bare name is in the primary domain); any
+    /// remote address is taken, as from a trusted client.
+    private func recipients(for text: String) -> Result<[EnvelopeRecipient], Refusal> {
+        let address = text.contains("@") ? text : "\(text)@\(directory.primaryDomain)"
+        guard let mailbox = Mailbox.parse(address) else { return .failure(Refusal(reason: "bad recipient address: \(text)")) }
+        switch directory.resolve(.mailbox(mailbox)) {
+        case .deliver(let targets):
+            return .success(targets.map { EnvelopeRecipient(target: $0, original: "<\(mailbox)>") })
+        case .notLocal:
+            return .success([EnvelopeRecipient(target: .remote(mailbox), original: "<\(mailbox)>")])
+        default:
+            return .failure(Refusal(reason: "\(address): no such local user"))
+        }
+    }
+
     /// Queues a message handed over locally (`postie sendmail`): any sender, any recipient.
     private func submit(_ request: ControlRequest, message: [UInt8]) throws -> ControlResponse {
         let senderText = request.sender ?? ""
@@ -87,17 +109,11 @@ struct ControlService: Sendable {
         }
         var recipients: [EnvelopeRecipient] = []
         for text in request.recipients ?? [] {
-            let address = text.contains("@") ? text : "\(text)@\(directory.primaryDomain)"
-            guard let mailbox = Mailbox.parse(address) else { return .failure("bad recipient address: \(text)") }
-            switch directory.resolve(.mailbox(mailbox)) {
-            case .deliver(let targets):
-                for t in targets where !recipients.contains(where: { $0.target == t }) {
-                    recipients.append(EnvelopeRecipient(target: t, original: "<\(mailbox)>"))
-                }
-            case .notLocal:
-                recipients.append(EnvelopeRecipient(target: .remote(mailbox), original: "<\(mailbox)>"))
-            default:
-                return .failure("\(address): no such local user")
+            switch self.recipients(for: text) {
+            case .success(let targets):
+                for r in targets where !recipients.contains(where: { $0.target == r.target }) { recipients.append(r) }
+            case .failure(let refusal):
+                return .failure(refusal.reason)
             }
         }
         guard !recipients.isEmpty else { return .failure("no recipients") }

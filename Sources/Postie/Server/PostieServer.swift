@@ -51,6 +51,8 @@ public final class PostieServer: Service, Sendable {
     /// command-line overrides); nil when the server was given a configuration in code only.
     private let source: (@Sendable () throws -> PostieConfiguration)?
     private let notifier: SystemdNotifier?
+    /// Listening sockets systemd passed; when given, they replace the configured listen addresses.
+    private let activation: SocketActivation?
 
     private struct Running: @unchecked Sendable {
         var lock: DataDirectoryLock
@@ -72,8 +74,9 @@ public final class PostieServer: Service, Sendable {
 
     public init(
         configuration: PostieConfiguration, logger: Logger, reloadFrom source: (@Sendable () throws -> PostieConfiguration)? = nil,
-        notifier: SystemdNotifier? = SystemdNotifier()
+        notifier: SystemdNotifier? = SystemdNotifier(), activation: SocketActivation? = nil
     ) {
+        self.activation = activation
         self.live = LiveConfiguration(configuration)
         self.logger = logger
         self.source = source
@@ -129,7 +132,15 @@ public final class PostieServer: Service, Sendable {
                 configuration: Self.serverConfiguration(config), delegate: PostieDelegateFactory(context: context), group: group,
                 logger: logger, startTLS: { channel in TLSHandshake.startServer(on: channel, context: tlsContext()) })
             server = smtp
-            let addresses = try await Self.bindListeners(of: config, on: smtp, tls: tlsContext)
+            let addresses: [SocketAddress]
+            if let activation {
+                logger.notice(
+                    "listening on the sockets systemd passed; the configured listen addresses are not used",
+                    metadata: ["sockets": "\(activation.listeners.count)"])
+                addresses = try await Self.listen(on: activation, with: smtp, tls: tlsContext)
+            } else {
+                addresses = try await Self.bindListeners(of: config, on: smtp, tls: tlsContext)
+            }
 
             let dead = try await threadPool.runIfActive { writer.removeDeadWrites() }
             if !dead.isEmpty {
@@ -228,6 +239,22 @@ public final class PostieServer: Service, Sendable {
             addresses.append(
                 try await server.bind(
                     host: listen.host, port: listen.port, implicitTLS: tls, requireAuthentication: true, accepting: false))
+        }
+        return addresses
+    }
+
+    /// Serves on the sockets systemd passed, each as its name says, not yet accepting.
+    private static func listen(
+        on activation: SocketActivation, with server: SMTPServer, tls: @escaping @Sendable () -> NIOSSLContext
+    ) async throws -> [SocketAddress] {
+        var addresses: [SocketAddress] = []
+        for listener in activation.listeners {
+            let implicitTLS = listener.kind == .smtps || listener.kind == .submissions
+            let submission = listener.kind == .submission || listener.kind == .submissions
+            addresses.append(
+                try await server.listen(
+                    onDescriptor: listener.descriptor, implicitTLS: implicitTLS ? tls : nil, requireAuthentication: submission,
+                    accepting: false))
         }
         return addresses
     }

@@ -62,8 +62,46 @@ public final class SMTPServer: Sendable {
     public func bind(
         host: String, port: Int, implicitTLS tls: (@Sendable () -> NIOSSLContext)? = nil, requireAuthentication: Bool = false, accepting: Bool = true
     ) async throws -> SocketAddress {
+        let bootstrap = makeBootstrap(implicitTLS: tls, requireAuthentication: requireAuthentication, accepting: accepting)
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch let error as IOError {
+            throw BindError(address: Self.describe(host: host, port: port), reason: String(cString: strerror(error.errnoCode)))
+        } catch let error as SocketAddressError {
+            throw BindError(address: Self.describe(host: host, port: port), reason: "\(error)")
+        }
+        return try listening(on: channel, described: host, port: port)
+    }
+
+    /// Serves on a socket that is already bound and listening (socket activation: systemd passes
+    /// it as a descriptor), with the same options as `bind`.
+    public func listen(
+        onDescriptor descriptor: CInt, implicitTLS tls: (@Sendable () -> NIOSSLContext)? = nil, requireAuthentication: Bool = false,
+        accepting: Bool = true
+    ) async throws -> SocketAddress {
+        let bootstrap = makeBootstrap(implicitTLS: tls, requireAuthentication: requireAuthentication, accepting: accepting)
+        let channel: Channel
+        do {
+            channel = try await bootstrap.withBoundSocket(descriptor).get()
+        } catch let error as IOError {
+            throw BindError(address: "descriptor \(descriptor)", reason: String(cString: strerror(error.errnoCode)))
+        }
+        return try listening(on: channel, described: "descriptor \(descriptor)", port: 0)
+    }
+
+    private func listening(on channel: Channel, described host: String, port: Int) throws -> SocketAddress {
+        channels.withLockedValue { $0.append(channel) }
+        guard let address = channel.localAddress else { throw ChannelError.ioOnClosedChannel }
+        logger.info("listening", metadata: ["address": .string(Self.describe(host: address.ipAddress ?? host, port: address.port ?? port))])
+        return address
+    }
+
+    private func makeBootstrap(implicitTLS tls: (@Sendable () -> NIOSSLContext)?, requireAuthentication: Bool, accepting: Bool)
+        -> ServerBootstrap
+    {
         let quiesce = self.quiesce
-        let bootstrap = ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.autoRead, value: accepting)
@@ -94,18 +132,6 @@ public final class SMTPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-        let channel: Channel
-        do {
-            channel = try await bootstrap.bind(host: host, port: port).get()
-        } catch let error as IOError {
-            throw BindError(address: Self.describe(host: host, port: port), reason: String(cString: strerror(error.errnoCode)))
-        } catch let error as SocketAddressError {
-            throw BindError(address: Self.describe(host: host, port: port), reason: "\(error)")
-        }
-        channels.withLockedValue { $0.append(channel) }
-        guard let address = channel.localAddress else { throw ChannelError.ioOnClosedChannel }
-        logger.info("listening", metadata: ["address": .string(Self.describe(host: address.ipAddress ?? host, port: address.port ?? port))])
-        return address
     }
 
     /// `127.0.0.1:25`, `[::1]:25`.
