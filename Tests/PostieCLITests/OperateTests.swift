@@ -46,6 +46,11 @@ import Glibc
 
         let queue = try Subprocess.run([TestPaths.postieBinary, "queue", "list", "--config", a.configPath])
         #expect(queue.status == 0, "postie queue list still reaches A: \(queue.stderr)")
+        // Without --config, from any folder: $POSTIE_CONFIG names the file, as for every command.
+        let fromEnvironment = try Subprocess.run(
+            ["sh", "-c", "cd / && exec \"$0\" queue list", TestPaths.postieBinary], environment: ["POSTIE_CONFIG": a.configPath])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stdout.hasSuffix("in the queue.\n") || fromEnvironment.stdout == "The queue is empty.\n")
 
         try "stop".write(toFile: stopFile, atomically: true, encoding: .utf8)
         #expect(client.waitForExit(timeout: 60) == 0, "\(client.stderrLines)")

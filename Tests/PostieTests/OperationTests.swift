@@ -165,4 +165,39 @@ import Glibc
             #expect(log.text.contains("file_system=\(data)"))
         }
     }
+
+    /// The spool's own stock (files made ahead, recycled ones) is not mail: a restart removes it
+    /// without a word; only a write that was cut short is worth a line.
+    @Test func aRestartLogsOnlyWritesThatWereCutShort() async throws {
+        let data = try TestPaths.temporaryDirectory("restart-log")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        // TestServer.stop() would remove the folder: the servers are stopped by hand.
+        let first = try await TestServer { $0.dataDirectory = data }
+        try await Self.waitUntil { Self.madeAhead(first.dataDirectory).count >= 64 }
+        let problems = try await blocking { try first.client().run(Transcript.named("figure1.smtp")) }
+        #expect(problems.isEmpty)
+        _ = await first.messages("carolyn")
+        await first.server.stop()
+        // What a kill -9 leaves: empty files made ahead (a graceful stop removes them itself).
+        for n in 0..<20 { FileManager.default.createFile(atPath: data + "/spool/msg/00000000000AHEAD\(n)", contents: nil) }
+        try "Subject: cut short\r\n\r\nhalf".write(toFile: data + "/spool/msg/0000000000000CUT", atomically: false, encoding: .utf8)
+        let log = CapturedLog()
+        let second = try await TestServer(logger: log.logger) { $0.dataDirectory = data }
+        let lines = log.text.split(separator: "\n").filter { $0.contains("never acknowledged") || $0.contains("incomplete") }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.first?.contains("queue_id=0000000000000CUT") == true)
+        #expect(!Self.madeAhead(data).contains { $0.contains("AHEAD") || $0.contains("CUT") }, "all removed")
+        await second.server.stop()
+    }
+
+    @Test func aHostnameThatIsNotFullyQualifiedIsWarnedAbout() async throws {
+        let log = CapturedLog()
+        try await withServer(logger: log.logger, { $0.hostname = "mailhost" }) { _ in
+            #expect(log.text.contains("warning hostname is not a fully qualified domain name"))
+        }
+        let quiet = CapturedLog()
+        try await withServer(logger: quiet.logger) { _ in
+            #expect(!quiet.text.contains("fully qualified"))
+        }
+    }
 }
