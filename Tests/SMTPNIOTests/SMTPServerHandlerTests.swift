@@ -58,12 +58,20 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
 }
 
 @Suite struct SMTPServerHandlerTests {
+    /// What the handler calls to start TLS (a struct, so that trailing closures still mean `configure`).
+    struct StartTLS {
+        var start: (Channel) -> EventLoopFuture<Void>
+    }
+
     struct Harness {
         let channel: EmbeddedChannel
         let delegate: ManualDelegate
         let counter: ReadCounter
 
-        init(maxConnections: Int = 10, configure: (inout SMTPServerConfiguration) -> Void = { _ in }) throws {
+        init(
+            maxConnections: Int = 10, startTLS: StartTLS? = nil,
+            configure: (inout SMTPServerConfiguration) -> Void = { _ in }
+        ) throws {
             channel = EmbeddedChannel()
             delegate = ManualDelegate(eventLoop: channel.eventLoop)
             counter = ReadCounter()
@@ -72,7 +80,7 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
             let handler = SMTPServerHandler(
                 configuration: config, delegate: ManualFactory(delegate: delegate),
                 limiter: ConnectionLimiter(maxTotal: maxConnections, maxPerClient: maxConnections), connectionID: 1,
-                logger: Logger(label: "test"))
+                logger: Logger(label: "test"), startTLS: startTLS?.start)
             try channel.pipeline.syncOperations.addHandler(counter)
             try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 25)).wait()
@@ -182,6 +190,65 @@ final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
         #expect(try h.output().hasPrefix("421 4.4.2"))
         #expect(!h.channel.isActive)
         #expect(h.delegate.aborted == 1)
+    }
+
+    /// A client that says STARTTLS and then nothing: the handshake waits for the client, so the
+    /// command timeout applies (it used to re-arm for ever, as for our own work).
+    @Test func aStalledHandshakeAfterSTARTTLSIsTimedOut() throws {
+        var handshake: EventLoopPromise<Void>?
+        let h = try Harness(startTLS: StartTLS { channel in
+            let p = channel.eventLoop.makePromise(of: Void.self)
+            handshake = p
+            return p.futureResult
+        }) {
+            $0.commandTimeout = .seconds(10)
+            $0.session.extensions = .init(startTLS: true)
+        }
+        _ = try h.output()
+        try h.send("EHLO c\r\nSTARTTLS\r\n")
+        #expect(try h.output().hasSuffix("220 2.0.0 Ready to start TLS\r\n"))
+        #expect(handshake != nil)
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(h.channel.isActive)
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(try h.output().hasPrefix("421 4.4.2"))
+        #expect(!h.channel.isActive)
+        handshake?.fail(ChannelError.ioOnClosedChannel)
+    }
+
+    /// Our own work (a commit that takes long) is not the client's idleness.
+    @Test func aSlowCommitIsNotTheClientsTimeout() throws {
+        let h = try Harness { $0.commandTimeout = .seconds(10) }
+        try h.openTransaction()
+        try h.send("DATA\r\nhello\r\n.\r\n")
+        _ = try h.output()
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(h.channel.isActive)
+        h.delegate.commitPromises.last?.succeed(Reply(250, .init(2, 0, 0), "Ok"))
+        #expect(try h.output() == "250 2.0.0 Ok\r\n")
+    }
+
+    /// The limit on a message's data phase holds for BDAT too: chunks a little at a time, each
+    /// within the command timeout, are cut off once the message has taken too long.
+    @Test func bdatTricklingPastThePhaseLimitIsCutOff() throws {
+        let h = try Harness {
+            $0.commandTimeout = .seconds(60)
+            $0.dataTimeout = .seconds(60)
+            $0.dataPhaseLimit = .seconds(100)
+        }
+        try h.openTransaction()
+        var replies = ""
+        for _ in 0..<4 {
+            try h.send("BDAT 1\r\nx")
+            replies += try h.output()
+            h.channel.embeddedEventLoop.advanceTime(by: .seconds(40))
+        }
+        try h.send("BDAT 1\r\nx")
+        replies += try h.output()
+        #expect(replies.contains("421 4.4.2"), "\(replies)")
+        #expect(!h.channel.isActive)
+        #expect(h.delegate.aborted == 1)
+        #expect(h.delegate.commitPromises.isEmpty)
     }
 
     @Test func droppedConnectionAbandonsTheMessage() throws {

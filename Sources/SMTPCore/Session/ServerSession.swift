@@ -214,6 +214,16 @@ public struct ServerSession: Sendable {
         }
     }
 
+    /// A message has begun and is not finished: DATA under way, or a series of BDAT chunks (also
+    /// between two chunks, when the session reads commands), or its commit. The limit on the whole
+    /// data phase counts from its beginning to here.
+    public var hasMessageInProgress: Bool {
+        switch phase {
+        case .data, .chunk, .awaitingCommit: return true
+        default: return chunkDecoder != nil
+        }
+    }
+
     /// Octets received but not yet processed.
     public var bufferedBytes: Int { inbound.readableBytes }
 

@@ -96,14 +96,15 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         guard !closing else { return }
-        if session.isReadingMessage, let started = dataStarted, context.eventLoop.now - started > configuration.dataPhaseLimit {
+        if session.hasMessageInProgress, let started = dataStarted, context.eventLoop.now - started > configuration.dataPhaseLimit {
             // A client that trickles data to hold the connection: time is up for this message.
             logger.info("data phase too long")
             perform(session.timedOut())
             return
         }
         perform(session.receive(bytes))
-        if !session.isReadingMessage { dataStarted = nil }
+        // A BDAT series reads commands between its chunks: the limit runs until the message ends.
+        if !session.hasMessageInProgress { dataStarted = nil }
         armTimer()
     }
 
@@ -274,7 +275,9 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
         timerDue = nil
         guard !closing, let context else { return }
         let now = context.eventLoop.now
-        if session.isWaiting {
+        // While we work for the client (a recipient lookup, a commit, a password check) it is not to
+        // blame; a TLS handshake after STARTTLS waits for the client, and is timed like a command.
+        if session.holdsInput {
             lastActivity = now
         }
         let due = lastActivity + currentTimeout
