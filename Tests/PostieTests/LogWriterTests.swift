@@ -101,3 +101,27 @@ import Glibc
         }
     }
 }
+
+@Suite struct LogCleaningTests {
+    /// Text from outside (a remote server's reply, a client's HELO) cannot drive the operator's
+    /// terminal, split a line or turn its text around: ESC, NUL, bare CR, C1, U+2028 and U+202E
+    /// are written as escapes.
+    @Test func hostileTextIsEscaped() throws {
+        let dir = try TestPaths.temporaryDirectory("log-clean")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/postie.log"
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        defer { close(fd) }
+        let writer = LogWriter(fd: fd)
+        let logger = Logger(label: "postie") { PostieLogHandler(label: $0, writer: writer, metadataProvider: nil) }
+        let hostile = "451 \u{1B}[31mred\u{0}nul\rcr\u{85}nel\u{2028}ls\u{202E}moc.elpmaxe"
+        logger.info("exchanger not prepared", metadata: ["reply": .string(hostile), "helo": .string("evil\u{2028}host")])
+        logger.info("said \(hostile)")
+        writer.flush()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 2)
+        #expect(!text.unicodeScalars.contains { [0x1B, 0x0, 0x0D, 0x85, 0x2028, 0x202E].contains($0.value) }, "\(text.debugDescription)")
+        #expect(text.contains(#"reply="451 \u001b[31mred\u0000nul\rcr\u0085nel\u2028ls\u202emoc.elpmaxe""#), "\(text)")
+        #expect(text.contains(#"helo="evil\u2028host""#))
+    }
+}

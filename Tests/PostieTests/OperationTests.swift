@@ -201,3 +201,18 @@ import Glibc
         }
     }
 }
+
+@Suite struct DataDirectoryModeTests {
+    @Test func aDataDirectoryOpenToAllIsClosedToOthers() async throws {
+        let data = try TestPaths.temporaryDirectory("open-data")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        chmod(data, 0o755)
+        let log = CapturedLog()
+        try await withServer(logger: log.logger, { $0.dataDirectory = data }) { _ in
+            let mode = (try FileManager.default.attributesOfItem(atPath: data)[.posixPermissions] as? Int) ?? -1
+            #expect(mode == 0o750, "\(String(mode, radix: 8))")
+            #expect(log.text.contains("the data directory was open to all users: others' access removed"))
+            #expect(log.text.contains("mode=755"))
+        }
+    }
+}

@@ -83,6 +83,34 @@ import Testing
         }
     }
 
+    /// TLS 1.2 with a CBC-SHA1 suite only: refused unless `tls.legacy_ciphers` is on; an AEAD
+    /// suite is taken either way.
+    static let oneCipher = """
+        import smtplib, ssl, sys
+        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(sys.argv[2])
+        s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10)
+        try:
+            s.starttls(context=ctx)
+            print('handshake', s.sock.cipher()[0])
+        except ssl.SSLError as e:
+            print('refused')
+        """
+
+    @Test func onlyAEADSuitesUnlessLegacyIsAsked() async throws {
+        try await withServer { server in
+            let cbc = try await blocking { try Subprocess.python(Self.oneCipher, ["\(server.port)", "ECDHE-ECDSA-AES128-SHA"]) }
+            #expect(cbc.stdout == "refused\n", "\(cbc.stdout)\(cbc.stderr)")
+            let gcm = try await blocking { try Subprocess.python(Self.oneCipher, ["\(server.port)", "ECDHE-ECDSA-AES128-GCM-SHA256"]) }
+            #expect(gcm.stdout == "handshake ECDHE-ECDSA-AES128-GCM-SHA256\n", "\(gcm.stdout)\(gcm.stderr)")
+        }
+        try await withServer({ $0.tlsLegacyCiphers = true }) { server in
+            let cbc = try await blocking { try Subprocess.python(Self.oneCipher, ["\(server.port)", "ECDHE-ECDSA-AES128-SHA"]) }
+            #expect(cbc.stdout == "handshake ECDHE-ECDSA-AES128-SHA\n", "\(cbc.stdout)\(cbc.stderr)")
+        }
+    }
+
     @Test func pipelinedPlaintextAfterSTARTTLSIsDiscarded() async throws {
         try await withServer { server in
             let r = try await blocking { try Subprocess.python(Self.pythonTLS, ["\(server.port)", "injection"]) }

@@ -148,3 +148,21 @@ import Testing
         #expect(Mailbox.parse("not an address") == nil)
     }
 }
+
+@Suite struct MisleadingAddressTests {
+    /// Addresses that would carry a line separator or a direction override into Return-Path:,
+    /// the log and the reader's screen are refused; joiners, which some scripts need, are not.
+    @Test(arguments: ["a\u{2028}b@x.org", "a@x\u{202E}gro.org", "\u{202E}moc@x.org", "a\u{85}b@x.org", "a\u{2066}b@x.org"])
+    func refused(address: String) {
+        guard case .failure(let error) = CommandParser().parse(Array("MAIL FROM:<\(address)> SMTPUTF8".utf8)) else {
+            Issue.record("\(address.debugDescription) accepted")
+            return
+        }
+        #expect(error.reply.code == 501)
+    }
+
+    @Test func joinersStay() throws {
+        let parsed = try CommandParser().parse(Array("MAIL FROM:<می\u{200C}خواهم@example.ir> SMTPUTF8".utf8)).get()
+        #expect(parsed != .data)
+    }
+}

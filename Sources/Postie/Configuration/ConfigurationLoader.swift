@@ -275,7 +275,8 @@ public enum ConfigurationLoader {
 
         func applyTLS(_ tls: TOMLTable, to config: inout PostieConfiguration) throws {
             let path = ["tls"]
-            try only(tls, path, keys: ["certificate", "key", "reload_interval"])
+            try only(tls, path, keys: ["certificate", "key", "reload_interval", "legacy_ciphers"])
+            if let b = try bool(tls, "legacy_ciphers", path) { config.tlsLegacyCiphers = b }
             if let n = try int(tls, "reload_interval", path, range: 1...86400) { config.tlsReloadInterval = n }
             config.tlsCertificate = try string(tls, "certificate", path)
             config.tlsKey = try string(tls, "key", path)

@@ -101,6 +101,7 @@ public enum ConfigurationPrinter {
             lines += ["certificate = \(q(cert))", "key = \(q(key))"]
         }
         lines.append("reload_interval = \(c.tlsReloadInterval)")
+        lines.append("legacy_ciphers = \(c.tlsLegacyCiphers)")
         for name in c.domains.keys.sorted() {
             let d = c.domains[name]!
             lines += ["", "[domains.\(q(name))]", "users = \(list(d.users.sorted()))"]

@@ -57,6 +57,9 @@ public struct PostieConfiguration: Sendable {
     /// Seconds between readings of the certificate and key files (a renewed certificate is used
     /// from the next handshake on, without a reload).
     public var tlsReloadInterval = 300
+    /// Also offer BoringSSL's older TLS 1.2 suites (CBC with SHA-1), for peers that have nothing
+    /// better; off: AEAD suites only.
+    public var tlsLegacyCiphers = false
     /// Submission listeners (RFC 6409): STARTTLS, and AUTH before MAIL.
     public var submissionListen: [ListenAddress] = []
     /// Submission listeners where TLS starts with the connection (RFC 8314, port 465).

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import SMTPCore
 
 /// Log lines for a file descriptor (standard error), written by a thread of its own a batch at a
 /// time: a busy server logs several lines per message, and a `write(2)` for each, under a lock
@@ -154,7 +155,14 @@ public struct PostieLogHandler: LogHandler {
                 line += " \(key)="
                 Self.appendLogfmt("\(value)", to: &line)
             }
-            line += " [\(event.source)] \(event.message)\n"
+            line += " [\(event.source)] "
+            let message = "\(event.message)"
+            if message.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }), message.unicodeScalars.contains(where: AddressGrammar.isMisleading) {
+                Self.appendEscaped(message, to: &line)
+            } else {
+                line += message
+            }
+            line += "\n"
         case .json:
             line = "{\"time\":\"\(line)\",\"level\":\"\(event.level)\",\"label\":"
             Self.appendJSON(label, to: &line)
@@ -178,7 +186,8 @@ public struct PostieLogHandler: LogHandler {
     /// A logfmt value: as it is when it is a plain word, else in quotes with `"` and `\` escaped
     /// and control characters written as escapes, so that every line stays one line.
     static func appendLogfmt(_ value: String, to line: inout String) {
-        let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 32 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != 127 }
+        var plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 32 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != 127 }
+        if plain, value.utf8.contains(where: { $0 >= 0x80 }) { plain = !value.unicodeScalars.contains(where: AddressGrammar.isMisleading) }
         if plain {
             line += value
             return
@@ -194,8 +203,9 @@ public struct PostieLogHandler: LogHandler {
         line += "\""
     }
 
-    /// `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX` for other control characters: valid in JSON and
-    /// in logfmt alike.
+    /// `\"`, `\\`, `\n`, `\r`, `\t` and `\uXXXX` for other control, separator and bidirectional
+    /// characters: valid in JSON and in logfmt alike. Every text from outside (a client's HELO, a
+    /// remote server's reply) goes through here before it reaches the log.
     private static func appendEscaped(_ value: String, to line: inout String) {
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -205,7 +215,9 @@ public struct PostieLogHandler: LogHandler {
             case "\r": line += "\\r"
             case "\t": line += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
+                // Controls (an ESC sequence would drive the operator's terminal), and what would
+                // break the line or turn its text around (U+2028, U+202E …), as escapes.
+                if AddressGrammar.isMisleading(scalar) {
                     let hex = String(scalar.value, radix: 16)
                     line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

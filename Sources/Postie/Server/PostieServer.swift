@@ -99,6 +99,18 @@ public final class PostieServer: Service, Sendable {
                 metadata: ["hostname": .string(config.hostname)])
         }
         let lock = try DataDirectoryLock(directory: config.dataDirectory)
+        // Mail is private: a data directory others can read or enter is closed to them. The group's
+        // access stays (an IMAP server reading the Maildirs may be given it).
+        do {
+            if let old = try POSIXFile.removeOthersAccess(config.dataDirectory) {
+                logger.warning(
+                    "the data directory was open to all users: others' access removed",
+                    metadata: ["data_dir": .string(config.dataDirectory), "mode": .string(String(old, radix: 8))])
+            }
+        } catch {
+            lock.release()
+            throw error
+        }
         // The process-wide event loops: they live as long as the process, so embedding programs and
         // tests can start and stop servers freely.
         let group = MultiThreadedEventLoopGroup.singleton
@@ -294,7 +306,7 @@ public final class PostieServer: Service, Sendable {
         // The certificate first: it is the one part that can still fail.
         var credentials: TLSCredentials?
         if old.tlsCertificate != applied.tlsCertificate || old.tlsKey != applied.tlsKey
-            || old.tlsReloadInterval != applied.tlsReloadInterval
+            || old.tlsReloadInterval != applied.tlsReloadInterval || old.tlsLegacyCiphers != applied.tlsLegacyCiphers
         {
             do {
                 credentials = try TLSCredentials.load(configuration: applied, logger: logger)

@@ -54,8 +54,16 @@ struct TLSCredentials: Sendable {
         }
         var tls = try TLSConfiguration.makeServerConfiguration(certificateReloader: reloader)
         tls.minimumTLSVersion = .tlsv12  // RFC 8996 retired 1.0 and 1.1
+        if !configuration.tlsLegacyCiphers { tls.cipherSuites = modernTLS12Suites }
         return TLSCredentials(certificatePath: certPath, keyPath: keyPath, reloader: reloader, context: try NIOSSLContext(configuration: tls))
     }
+
+    /// TLS 1.2 suites of Mozilla's "intermediate" profile that BoringSSL has: forward secrecy and
+    /// AEAD only (no CBC with SHA-1). TLS 1.3's suites are all AEAD and not configurable.
+    static let modernTLS12Suites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
 
     /// The certificate and key files in use, made (self-signed) when none are configured.
     private static func files(configuration: PostieConfiguration, logger: Logger) throws -> (String, String) {

@@ -19,6 +19,17 @@ public enum AddressGrammar {
         }
     }
 
+    /// Characters no address needs and that mislead whoever reads one: C0 and C1 controls, the
+    /// line and paragraph separators (U+2028, U+2029), and the bidirectional overrides, embeddings
+    /// and isolates (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F), which can make `moc.elpmaxe`
+    /// display as `example.com`. Joiners (U+200C, U+200D) stay: some scripts need them.
+    public static func isMisleading(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F: return true
+        default: return false
+        }
+    }
+
     static func isLetDig(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),

@@ -259,6 +259,10 @@ public struct CommandParser: Sendable {
         guard let localText = String(validating: local, as: UTF8.self),
             let domainText = String(validating: domain, as: UTF8.self)
         else { throw PathError(reason: "invalid UTF-8") }
+        // They would reach Return-Path:, the log and the user's screen as they are.
+        guard !localText.unicodeScalars.contains(where: AddressGrammar.isMisleading),
+            !domainText.unicodeScalars.contains(where: AddressGrammar.isMisleading)
+        else { throw PathError(reason: "control or direction-changing character in the address") }
         return (Mailbox(localPart: localText, domain: domainText), close + 1)
     }
 

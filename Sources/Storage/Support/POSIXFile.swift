@@ -151,6 +151,17 @@ public enum POSIXFile {
         return result
     }
 
+    /// Takes away all access by others (the `o` bits) from a file or folder; returns the mode it
+    /// had when there was any to take, nil when there was none.
+    public static func removeOthersAccess(_ path: String) throws -> mode_t? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw StorageError("stat", path) }
+        let mode = st.st_mode & 0o7777
+        guard mode & 0o007 != 0 else { return nil }
+        guard chmod(path, mode & ~0o007) == 0 else { throw StorageError("chmod", path) }
+        return mode
+    }
+
     /// The mount point of the file system that holds `path` (the path itself when it cannot be
     /// told), so that a log line can say which file system is full.
     public static func mountPoint(of path: String) -> String {
