@@ -196,6 +196,37 @@ import Testing
         }
     }
 
+    /// Twenty connections from one address guess at once: only as many passwords are checked as
+    /// the limit allows (3 here); the others are refused without a check.
+    @Test func simultaneousGuessesCannotOutrunTheLimit() async throws {
+        try await withServer(Self.users) { server in
+            let port = server.server.addresses[1].port!
+            let script = """
+                import smtplib, ssl, sys, threading
+                ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+                ready = threading.Barrier(20)
+                results = []
+                def guess(i):
+                    s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=60)
+                    s.starttls(context=ctx)
+                    s.ehlo('c')
+                    s.user, s.password = 'alice@xyz.com', 'guess%d' % i
+                    ready.wait()
+                    try:
+                        code, _ = s.auth('PLAIN', s.auth_plain)
+                    except smtplib.SMTPResponseException as e:
+                        code = e.smtp_code
+                    results.append(code)
+                ts = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+                for t in ts: t.start()
+                for t in ts: t.join()
+                print(sorted(results))
+                """
+            let r = try await blocking { try Subprocess.python(script, ["\(port)"]) }
+            #expect(r.stdout == "[421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 421, 535, 535, 535]\n", "\(r.stdout)\(r.stderr)")
+        }
+    }
+
     @Test func credentialsNeverReachTheLog() async throws {
         let log = CapturedLog()
         try await withServer(logger: log.logger, Self.users) { server in

@@ -106,6 +106,83 @@ import Testing
         await server.stop()
     }
 
+    /// A server for the limit tests: its log captured, relaying to `port` through `dns`.
+    func limitServer(dns: TestDNSServer, port: Int, log: CapturedLog, _ more: @escaping (inout PostieConfiguration) -> Void = { _ in })
+        async throws -> TestServer
+    {
+        try await TestServer(logger: log.logger) { c in
+            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.relayPort = port
+            c.dnsServer = .init(host: "127.0.0.1", port: dns.port)
+            c.dnsTimeout = 1
+            c.dnsAttempts = 1
+            c.retryMinimum = 600
+            more(&c)
+        }
+    }
+
+    func lines(_ log: CapturedLog, _ text: String) -> Int { log.text.split(separator: "\n").filter { $0.contains(text) }.count }
+
+    /// A domain with twenty exchangers, or one exchanger with twenty addresses: one attempt tries
+    /// five addresses (relay.mx_address_limit), not all of them.
+    @Test(arguments: ["many-mx", "many-addresses"])
+    func oneAttemptTriesAtMostFiveAddresses(shape: String) async throws {
+        let port = try TestPaths.freePort()  // nothing listens there
+        var zone: [String: Any] = [:]
+        if shape == "many-mx" {
+            zone["far.test"] = ["MX": (0..<20).map { [10 + $0, "mx\($0).far.test"] }]
+            for i in 0..<20 { zone["mx\(i).far.test"] = ["A": ["127.0.1.\(i + 1)"]] }
+        } else {
+            zone["far.test"] = ["MX": [[10, "mx.far.test"]]]
+            zone["mx.far.test"] = ["A": (0..<20).map { "127.0.1.\($0 + 1)" }]
+        }
+        let dns = try TestDNSServer(zone: zone)
+        let log = CapturedLog()
+        let server = try await limitServer(dns: dns, port: port, log: log)
+        _ = try await send(server, to: ["bob@far.test"])
+        #expect(try await eventually { self.lines(log, " deferred ") == 1 })
+        #expect(lines(log, "exchanger unreachable") == 5, "\(log.text)")
+        await server.stop()
+    }
+
+    /// Exchangers that greet with 421 are sessions: two of them end the attempt (relay.mx_session_limit).
+    @Test func oneAttemptHoldsAtMostTwoSessions() async throws {
+        let first = try FakeSMTPServer(mode: "greet-421", host: "127.0.0.31")
+        let second = try FakeSMTPServer(mode: "greet-421", host: "127.0.0.32", port: first.port)
+        let third = try FakeSMTPServer(mode: "accept", host: "127.0.0.33", port: first.port)
+        let dns = try TestDNSServer(zone: [
+            "far.test": ["MX": [[10, "a.far.test"], [20, "b.far.test"], [30, "c.far.test"]]],
+            "a.far.test": ["A": ["127.0.0.31"]], "b.far.test": ["A": ["127.0.0.32"]], "c.far.test": ["A": ["127.0.0.33"]],
+        ])
+        let log = CapturedLog()
+        let server = try await limitServer(dns: dns, port: first.port, log: log)
+        _ = try await send(server, to: ["bob@far.test"])
+        #expect(try await eventually { self.lines(log, " deferred ") == 1 })
+        #expect(lines(log, "exchanger not prepared") == 2)
+        #expect(third.messages.isEmpty, "the third exchanger waits for the next attempt")
+        await server.stop()
+        _ = second
+    }
+
+    /// An MX that names this server, or an exchanger at its own address and port: the mail would
+    /// come back, so it fails at once with 5.4.6 (it used to run a hundred hops first).
+    @Test(arguments: ["mx-names-us", "mx-is-our-address"])
+    func mailThatWouldLoopBackFailsAtOnce(shape: String) async throws {
+        let port = try TestPaths.freePort()
+        let dns = try TestDNSServer(zone: [
+            "loop.test": ["MX": [[10, shape == "mx-names-us" ? "mx.test" : "self.loop.test"]]],
+            "self.loop.test": ["A": ["127.0.0.1"]],
+        ])
+        let log = CapturedLog()
+        let server = try await limitServer(dns: dns, port: port, log: log) { $0.listen = [.init(host: "127.0.0.1", port: port)] }
+        _ = try await send(server, to: ["bob@loop.test"])
+        #expect(try await eventually { self.lines(log, " bounced ") == 1 })
+        #expect(log.text.contains("5.4.6 mail for loop.test loops back to myself"), "\(log.text)")
+        #expect(lines(log, "too many hops") == 0)
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").first?.contains("loops back to myself") == true })
+        await server.stop()
+    }
+
     @Test func deferredThenDeliveredOnce() async throws {
         let fake = try FakeSMTPServer(mode: "defer-first", host: "127.0.0.6")
         let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.6", port: fake.port) }

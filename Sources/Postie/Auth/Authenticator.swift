@@ -36,8 +36,8 @@ final class Authenticator: Sendable {
     private var settings: Settings { current.withLockedValue { $0 } }
     private let threadPool: NIOThreadPool
     private let logger: Logger
-    /// Recent failures per client address.
-    private let failures = NIOLockedValueBox<[String: [NIODeadline]]>([:])
+    /// Attempts and failures per client and per account.
+    private let ledger = NIOLockedValueBox(FailureLedger())
 
     static let badCredentials = Reply(535, .init(5, 7, 8), "Error: authentication failed")
     /// However many failures, a refusal is held back no longer than this (docs/configuration.md).
@@ -76,48 +76,54 @@ final class Authenticator: Sendable {
     func authenticate(_ credentials: SASLCredentials, client: String, eventLoop: EventLoop) -> EventLoopFuture<AuthenticationOutcome> {
         let settings = self.settings
         let (window, maxFailures, delay) = (settings.window, settings.maxFailures, settings.delay)
-        let now = NIODeadline.now()
-        let recent = failures.withLockedValue { table in
-            table[client] = table[client]?.filter { now - $0 < window }
-            return table[client]?.count ?? 0
+        let name = credentials.user.lowercased()
+        let admission = ledger.withLockedValue {
+            $0.admit(client: client, account: name, now: .now(), window: window, maxFailures: maxFailures)
         }
-        if recent >= maxFailures {
-            logger.notice("authentication refused: too many failures", metadata: ["client": .string(client), "failures": "\(recent)"])
+        let accountFailures: Int
+        switch admission {
+        case .refused(let failures):
+            logger.notice("authentication refused: too many failures", metadata: ["client": .string(client), "failures": "\(failures)"])
             return eventLoop.makeSucceededFuture(
                 .refused(Reply(421, .init(4, 7, 0), "Error: too many failed authentication attempts, try again later")))
+        case .check(let failures):
+            accountFailures = failures
         }
-        let name = credentials.user.lowercased()
+        // An account under attack from many places: every attempt at it waits, the right one too.
+        let accountWait = FailureLedger.accountDelay(
+            failures: accountFailures, maxFailures: maxFailures, delay: delay, longest: Self.longestFailureDelay)
         let user = settings.users[name]
         // No acting as someone else (PLAIN's authorization identity).
         let authzOK = credentials.authorizationID.isEmpty || credentials.authorizationID.lowercased() == name
         let hash = user?.password ?? settings.decoy
         let password = credentials.password
         return threadPool.runIfActive(eventLoop: eventLoop) { hash.verify(password) }
-            .flatMap { [self] matches in
-                if matches, user != nil, authzOK {
+            .map { Optional($0) }
+            .recover { _ in nil }
+            .flatMap { [self] checked in
+                guard let matches = checked else {
+                    // Not checked (the server is stopping): not the client's failure.
+                    ledger.withLockedValue { $0.finish(client: client, account: name, failed: false, now: .now(), window: window) }
+                    return eventLoop.makeSucceededFuture(.refused(Reply(454, .init(4, 7, 0), "Temporary authentication failure")))
+                }
+                let accepted = matches && user != nil && authzOK
+                let count = ledger.withLockedValue {
+                    $0.finish(client: client, account: name, failed: !accepted, now: .now(), window: window)
+                }
+                if accepted {
                     logger.info(
                         "authenticated",
                         metadata: ["client": .string(client), "user": .string(name), "mechanism": .string(credentials.mechanism)])
-                    return eventLoop.makeSucceededFuture(
-                        .accepted(AuthenticatedIdentity(user: name, senders: senderPolicy(for: name, settings))))
+                    let outcome = AuthenticationOutcome.accepted(AuthenticatedIdentity(user: name, senders: senderPolicy(for: name, settings)))
+                    return eventLoop.scheduleTask(in: accountWait) { outcome }.futureResult
                 }
-                let count = recordFailure(client: client, window: window)
                 // The attempted name is not logged: people type passwords into it.
                 logger.notice(
                     "authentication failed",
                     metadata: ["client": .string(client), "mechanism": .string(credentials.mechanism), "failures": "\(count)"])
-                let wait = TimeAmount.nanoseconds(min(delay.nanoseconds * Int64(count), Self.longestFailureDelay.nanoseconds))
-                return eventLoop.scheduleTask(in: wait) { AuthenticationOutcome.refused(Self.badCredentials) }.futureResult
+                let clientWait = TimeAmount.nanoseconds(min(delay.nanoseconds * Int64(count), Self.longestFailureDelay.nanoseconds))
+                return eventLoop.scheduleTask(in: max(clientWait, accountWait)) { AuthenticationOutcome.refused(Self.badCredentials) }
+                    .futureResult
             }
-    }
-
-    private func recordFailure(client: String, window: TimeAmount) -> Int {
-        let now = NIODeadline.now()
-        return failures.withLockedValue { table in
-            // Keep the table bounded: forget addresses whose failures are all old.
-            if table.count > 10_000 { table = table.filter { $0.value.contains { now - $0 < window } } }
-            table[client, default: []].append(now)
-            return table[client]!.count
-        }
     }
 }

@@ -327,7 +327,7 @@ public enum ConfigurationLoader {
                 keys: [
                     "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
                     "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection", "tls",
-                    "tls_policy", "tls_ca_file", "smarthost_user", "smarthost_password_file",
+                    "tls_policy", "tls_ca_file", "smarthost_user", "smarthost_password_file", "mx_address_limit", "mx_session_limit",
                 ])
             if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
             let tlsLevels = PostieConfiguration.RelayTLS.allCases.map(\.rawValue).joined(separator: ", ")
@@ -348,6 +348,8 @@ public enum ConfigurationLoader {
                 config.relayMaxConnectionsPerDestination = n
             }
             if let n = try int(relay, "port", path, range: 1...65535) { config.relayPort = n }
+            if let n = try int(relay, "mx_address_limit", path, range: 1...1000) { config.relayMXAddressLimit = n }
+            if let n = try int(relay, "mx_session_limit", path, range: 1...100) { config.relayMXSessionLimit = n }
             if let h = try address(relay, "smarthost", path) { config.smarthost = h }
             config.smarthostUser = try string(relay, "smarthost_user", path)
             if let ca = try string(relay, "tls_ca_file", path) {

@@ -59,6 +59,8 @@ public enum ConfigurationPrinter {
             "max_connections = \(c.relayMaxConnections)",
             "max_connections_per_destination = \(c.relayMaxConnectionsPerDestination)",
             "max_messages_per_connection = \(c.relayMaxMessagesPerConnection)",
+            "mx_address_limit = \(c.relayMXAddressLimit)",
+            "mx_session_limit = \(c.relayMXSessionLimit)",
             "connect_timeout = \(c.relayConnectTimeout)",
             "command_timeout = \(c.relayCommandTimeout)",
         ]

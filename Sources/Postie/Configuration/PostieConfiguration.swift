@@ -139,6 +139,10 @@ public struct PostieConfiguration: Sendable {
     public var relayMaxConnectionsPerDestination = 10
     /// Messages one outbound connection may carry, one after another.
     public var relayMaxMessagesPerConnection = 20
+    /// Addresses (of all exchangers together) one delivery attempt tries, and SMTP sessions it
+    /// holds, at most (Postfix's smtp_mx_address_limit and smtp_mx_session_limit).
+    public var relayMXAddressLimit = 5
+    public var relayMXSessionLimit = 2
     /// Seconds to wait for a remote server's connection and for each reply.
     public var relayConnectTimeout = 30
     public var relayCommandTimeout = 300

@@ -107,9 +107,14 @@ final class RelayAgent: Sendable {
         }
         do {
             let records = try await resolver.mx(domain)
-            switch ExchangerOrder.decide(domain: domain, records: records.map { ($0.preference, $0.exchange) }, random: { Int.random(in: 0..<$0) }) {
+            switch ExchangerOrder.decide(
+                domain: domain, records: records.map { ($0.preference, $0.exchange) }, ourName: configuration.hostname,
+                random: { Int.random(in: 0..<$0) })
+            {
             case .nullMX:
                 return .end(Reply(556, .init(5, 1, 10), "\(domain) does not accept mail (null MX, RFC 7505)"))
+            case .loopsToSelf:
+                return .end(Self.loopsBack(domain))
             case .tryHosts(let hosts):
                 return .hosts(hosts.map { ($0, configuration.relayPort) }, credentials: nil)
             }
@@ -121,6 +126,11 @@ final class RelayAgent: Sendable {
                 return .end(Reply(451, .init(4, 4, 3), "\(domain): \(why)"))
             }
         }
+    }
+
+    /// Mail whose best exchanger is this server would come back to it (RFC 5321 §5.1).
+    static func loopsBack(_ domain: String) -> Reply {
+        Reply(554, .init(5, 4, 6), "mail for \(domain) loops back to myself")
     }
 
     /// TLS contexts for relaying, made once (loading the trust store is not free); the verifying
@@ -183,8 +193,16 @@ final class RelayAgent: Sendable {
         var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
         /// The last exchanger tried, for the log's `relay=` of a deferral.
         var lastRelay: String?
-        for (host, port) in hosts {
-            let addresses: [String]
+        // One attempt tries at most this many addresses and holds at most this many SMTP sessions
+        // (Postfix's smtp_mx_address_limit and smtp_mx_session_limit): a domain with a thousand
+        // MX records, or an MX with a thousand addresses, costs no more than a few.
+        var addressesLeft = configuration.relayMXAddressLimit
+        var sessionsLeft = configuration.relayMXSessionLimit
+        let ourselves = LocalAddresses.listening(configuration)
+        var skippedSelf = false
+        hostLoop: for (host, port) in hosts {
+            guard addressesLeft > 0, sessionsLeft > 0 else { break }
+            var addresses: [String]
             if IPNetwork.parseAddress(host) != nil {
                 addresses = [host]
             } else {
@@ -199,7 +217,13 @@ final class RelayAgent: Sendable {
                     continue
                 }
             }
+            // Our own listening address is no exchanger: that would be a loop to ourselves.
+            let foreign = addresses.filter { !ourselves.contains(address: $0, port: port) }
+            if foreign.count < addresses.count { skippedSelf = true }
+            addresses = Array(foreign.prefix(addressesLeft))
             for address in addresses {
+                guard sessionsLeft > 0 else { break hostLoop }
+                addressesLeft -= 1
                 let spool = self.spool
                 let pool = self.threadPool
                 let heloName = configuration.hostname
@@ -223,6 +247,7 @@ final class RelayAgent: Sendable {
                 let relay = "\(host)[\(address)]:\(port)"
                 let queueIDs = envelopes.map(\.id).joined(separator: ",")
                 lastRelay = relay
+                if result.unreachable == nil { sessionsLeft -= 1 }
                 if let reason = result.unreachable {
                     // No dialogue: nothing was "said"; the reason as the system gives it.
                     lastProblem = Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)")
@@ -250,6 +275,8 @@ final class RelayAgent: Sendable {
                 }
             }
         }
+        // Every exchanger was this server itself: a loop, not a delay.
+        if skippedSelf && lastRelay == nil { return jobs.map { all($0.members, .failed(Self.loopsBack(domain))) } }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
         return jobs.map { all($0.members, .deferred(lastProblem), relay: lastRelay) }
     }
