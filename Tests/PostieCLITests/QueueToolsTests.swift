@@ -149,3 +149,78 @@ import Testing
         _ = server.process.waitForExit(timeout: 20)
     }
 }
+
+/// The control socket as an attacker with access to it (any local user the socket admits) might
+/// use it: a huge submission, a silent connection, a submission cut off.
+@Suite(.serialized) struct ControlSocketLimitsTests {
+    /// A client of the control protocol written out in Python: the request line, then `size`
+    /// octets of message (`stop` of them only, then silence, when given).
+    static let client = """
+        import json, socket, sys, time
+        path, size = sys.argv[1], int(sys.argv[2])
+        stop = int(sys.argv[3]) if len(sys.argv) > 3 else size
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.sendall((json.dumps({'command': 'submit', 'sender': 'cron@xyz.com', 'recipients': ['bob@xyz.com'], 'length': size, 'submitter': '0'}) + '\\n').encode())
+        line = ('x' * 76 + '\\r\\n').encode()
+        chunk = b'Subject: big\\r\\n\\r\\n' + line * ((1 << 20) // len(line))
+        sent = 0
+        while sent < stop:
+            part = chunk[: min(len(chunk), stop - sent)]
+            s.sendall(part)
+            sent += len(part)
+        started = time.monotonic()
+        answer = s.makefile().readline().strip()
+        print(answer)
+        print('waited %.1f' % (time.monotonic() - started))
+        """
+
+    @Test func aLargeSubmissionStreamsToTheSpool() async throws {
+        let dir = try TestPaths.temporaryDirectory("control-large")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let postie = try PostieProcess(directory: dir)
+        try postie.start()
+        let socket = dir + "/data/control.sock"
+        let warm = try await blocking { try Subprocess.python(Self.client, [socket, "1000"]) }
+        #expect(warm.stdout.hasPrefix("{\"id\":") || warm.stdout.contains("\"ok\":true"), "\(warm.stdout)\(warm.stderr)")
+        try await Task.sleep(for: .milliseconds(300))
+        let before = try #require(postie.process.memory())
+        let big = try await blocking { try Subprocess.python(Self.client, [socket, "\(40 << 20)"]) }
+        #expect(big.stdout.contains("\"ok\":true"), "\(big.stdout)\(big.stderr)")
+        let after = try #require(postie.process.memory())
+        let growthMiB = Double(after.peak - before.peak) / 1024
+        #expect(growthMiB < 16, "peak RSS grew by \(growthMiB) MiB for a 40 MiB submission")
+        #expect(try await eventually(30) { postie.delivered("bob").count == 2 })
+        postie.process.signal(SIGTERM)
+        _ = postie.process.waitForExit(timeout: 20)
+    }
+
+    @Test func aSilentOrCutOffConnectionIsClosedAndNothingQueued() async throws {
+        let dir = try TestPaths.temporaryDirectory("control-idle")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let postie = try PostieProcess(directory: dir, extra: "command_timeout = 1")
+        try postie.start()
+        let socket = dir + "/data/control.sock"
+        // Half a message, then silence: answered "timed out" after about a second, nothing kept.
+        let cut = try await blocking { try Subprocess.python(Self.client, [socket, "100000", "5000"]) }
+        let lines = cut.stdout.split(separator: "\n")
+        #expect(lines.first == #"{"error":"timed out","ok":false}"# || lines.first?.contains("timed out") == true, "\(cut.stdout)\(cut.stderr)")
+        #expect(Double(lines.last?.split(separator: " ").last ?? "") ?? 99 < 5)
+        // A silent connection: the same.
+        let silent = try await blocking {
+            try Subprocess.python(
+                "import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\ns.connect(sys.argv[1])\nprint(s.makefile().readline().strip())",
+                [socket])
+        }
+        #expect(silent.stdout.contains("timed out"), "\(silent.stdout)\(silent.stderr)")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(postie.spooled.isEmpty)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/data/spool/msg")) ?? []).filter {
+            ((try? FileManager.default.attributesOfItem(atPath: dir + "/data/spool/msg/" + $0)[.size] as? Int) ?? 0) > 0
+        }
+        #expect(files.isEmpty, "the cut-off message was dropped: \(files)")
+        #expect(postie.delivered("bob").isEmpty)
+        postie.process.signal(SIGTERM)
+        _ = postie.process.waitForExit(timeout: 20)
+    }
+}

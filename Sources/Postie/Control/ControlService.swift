@@ -21,20 +21,20 @@ struct ControlService: Sendable {
     let threadPool: NIOThreadPool
     let logger: Logger
 
-    func handle(_ request: ControlRequest, message: [UInt8]) async -> ControlResponse {
+    func handle(_ request: ControlRequest) async -> ControlResponse {
         if request.command == .reload {
             guard let reload else { return .failure("this server cannot reload") }
             let report = await reload()
             return ControlResponse(ok: report.ok, error: report.error, reload: report)
         }
         do {
-            return try await threadPool.runIfActive { try self.handleBlocking(request, message: message) }
+            return try await threadPool.runIfActive { try self.handleBlocking(request) }
         } catch {
             return .failure("\(error)")
         }
     }
 
-    private func handleBlocking(_ request: ControlRequest, message: [UInt8]) throws -> ControlResponse {
+    private func handleBlocking(_ request: ControlRequest) throws -> ControlResponse {
         switch request.command {
         case .list:
             return ControlResponse(ok: true, entries: try spool.committed().map(Self.entry))
@@ -65,7 +65,7 @@ struct ControlService: Sendable {
             let report = try queue.bounceNow(id)
             return ControlResponse(ok: true, text: report.map { "bounced \(id); report \($0.id)" } ?? "bounced \(id); no report due")
         case .submit:
-            return try submit(request, message: message)
+            return .failure("a submission streams through the control handler")
         case .verify:
             for text in request.recipients ?? [] {
                 if case .failure(let refusal) = recipients(for: text) { return .failure(refusal.reason) }
@@ -101,11 +101,27 @@ struct ControlService: Sendable {
         }
     }
 
-    /// Queues a message handed over locally (`postie sendmail`): any sender, any recipient.
-    private func submit(_ request: ControlRequest, message: [UInt8]) throws -> ControlResponse {
+    /// A local submission (`postie sendmail`) checked from its request line, before any of its
+    /// octets arrive: any sender, any recipient a local user may name.
+    struct Submission: Sendable {
+        var sender: ReversePath
+        var recipients: [EnvelopeRecipient]
+        var submitter: String
+        var arrival: Int64
+        /// Our trace field, the message's first line.
+        var received: String
+
+        func envelope(id: String, size: Int, eightBit: Bool) -> Envelope {
+            Envelope(
+                id: id, arrivalTime: arrival, size: size, sender: sender, clientAddress: "127.0.0.1", heloName: "localhost",
+                protocolName: "local", body: eightBit ? .eightBitMIME : nil, recipients: recipients)
+        }
+    }
+
+    func prepareSubmission(_ request: ControlRequest) -> Result<Submission, Refusal> {
         let senderText = request.sender ?? ""
         guard let sender = senderText.isEmpty ? ReversePath.null : ReversePath.parse("<\(senderText)>") else {
-            return .failure("bad sender address: \(senderText)")
+            return .failure(Refusal(reason: "bad sender address: \(senderText)"))
         }
         var recipients: [EnvelopeRecipient] = []
         for text in request.recipients ?? [] {
@@ -113,25 +129,30 @@ struct ControlService: Sendable {
             case .success(let targets):
                 for r in targets where !recipients.contains(where: { $0.target == r.target }) { recipients.append(r) }
             case .failure(let refusal):
-                return .failure(refusal.reason)
+                return .failure(refusal)
             }
         }
-        guard !recipients.isEmpty else { return .failure("no recipients") }
+        guard !recipients.isEmpty else { return .failure(Refusal(reason: "no recipients")) }
+        let length = request.length ?? 0
+        guard length >= 0, length <= configuration.limits.maxMessageSize else {
+            return .failure(Refusal(reason: "message too large (at most \(configuration.limits.maxMessageSize) octets)"))
+        }
         let now = Int64(time(nil))
         let submitter = HeaderText.singleLine(request.submitter ?? "local")
         let received = "Received: by \(configuration.hostname) (Postie, from userid \(submitter));\r\n\t\(MessageDate.rfc5322(unixTime: now))\r\n"
-        let bytes = Array(received.utf8) + message
-        let envelope = try spool.store(bytes) { id, size in
-            Envelope(
-                id: id, arrivalTime: now, size: size, sender: sender, clientAddress: "127.0.0.1", heloName: "localhost",
-                protocolName: "local", body: message.contains { $0 >= 0x80 } ? .eightBitMIME : nil, recipients: recipients)
-        }
+        return .success(Submission(sender: sender, recipients: recipients, submitter: submitter, arrival: now, received: received))
+    }
+
+    /// A submission is durable: log it and hand it to the queue.
+    func submitted(_ submission: Submission, _ committed: SpoolWriter.Committed) -> ControlResponse {
+        let envelope = committed.envelope
         logger.info(
-            "queued", metadata: [
-                "queue_id": .string(envelope.id), "from": .string(sender.description), "nrcpt": "\(recipients.count)",
-                "size": "\(envelope.size)", "proto": "local", "uid": .string(submitter),
+            "queued",
+            metadata: [
+                "queue_id": .string(envelope.id), "from": .string(submission.sender.description), "nrcpt": "\(submission.recipients.count)",
+                "size": "\(envelope.size)", "proto": "local", "uid": .string(submission.submitter),
             ])
-        queue.enqueue(envelope)
+        queue.enqueue(envelope, message: committed.message, fresh: true)
         return ControlResponse(ok: true, id: envelope.id)
     }
 }

@@ -168,7 +168,7 @@ public final class PostieServer: Service, Sendable {
                 service: ControlService(
                     live: live, reload: { [weak self] in await self?.reload() ?? .refused("the server is stopping") }, spool: spool,
                     queue: queue, threadPool: threadPool, logger: logger),
-                group: group)
+                spool: spool, idleTimeout: .seconds(Int64(config.commandTimeout)), group: group)
             let trimmer = HeapTrimmer(
                 connections: { smtp.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
             running.withLockedValue {
