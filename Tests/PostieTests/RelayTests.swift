@@ -280,6 +280,40 @@ import Testing
         await server.stop()
     }
 
+    /// Backscatter: a stranger asks for a success report with a third party as the sender. Postie
+    /// cannot vouch for the sender, so no report goes out; the same from a trusted client does.
+    @Test func successReportsOnlyForSendersPostieCanVouchFor() async throws {
+        let stranger = try await TestServer()
+        let replies = try await send(stranger, to: ["carolyn@xyz.com"], extraMail: " RET=FULL", extraRcpt: " NOTIFY=SUCCESS")
+        #expect(replies == ["220", "250", "250", "354", "250"])
+        #expect(try await eventually { await stranger.messages("carolyn").count == 1 && stranger.spooled.isEmpty })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await stranger.messages("elinor", "abcd.com").isEmpty, "no report to a sender nobody vouched for")
+        await stranger.stop()
+
+        let trusted = try await TestServer { $0.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }
+        _ = try await send(trusted, to: ["carolyn@xyz.com"], extraMail: " RET=FULL", extraRcpt: " NOTIFY=SUCCESS")
+        #expect(try await eventually { await trusted.messages("elinor", "abcd.com").first?.contains("Action: delivered") == true })
+        await trusted.stop()
+    }
+
+    /// Failure reports for strangers' mail (here: an alias forwarding to a refusing address) are
+    /// capped per sender domain and hour.
+    @Test func failureReportsToStrangersAreCappedPerDomain() async throws {
+        let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.34")
+        let log = CapturedLog()
+        let server = try await TestServer(logger: log.logger) { c in
+            c.domains["xyz.com"]?.aliases["outside"] = ["bob@remote.test"]
+            c.routes["remote.test"] = .init(host: "127.0.0.34", port: fake.port)
+            c.reportsPerDomainPerHour = 2
+        }
+        for _ in 0..<4 { _ = try await send(server, to: ["outside@xyz.com"]) }
+        #expect(try await eventually { server.spooled.isEmpty && self.lines(log, " bounced ") == 4 })
+        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 2 })
+        #expect(lines(log, "no report: too many reports to this domain in the last hour") == 2)
+        await server.stop()
+    }
+
     @Test func delayNoticeOnceWhileStillTrying() async throws {
         let fake = try FakeSMTPServer(mode: "defer-always", host: "127.0.0.12")
         let server = try await relayServer(dns: nil, port: fake.port) {

@@ -392,7 +392,10 @@ public enum ConfigurationLoader {
 
         func applyQueue(_ q: TOMLTable, to config: inout PostieConfiguration) throws {
             let path = ["queue"]
-            try only(q, path, keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit", "delay_warning"])
+            try only(
+                q, path,
+                keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit", "delay_warning", "reports_per_domain_per_hour"])
+            if let n = try int(q, "reports_per_domain_per_hour", path, range: 0...100_000) { config.reportsPerDomainPerHour = n }
             if let n = try int(q, "delay_warning", path, range: 0...(100 * 86400)) { config.delayWarning = n }
             if let n = try int(q, "retry_minimum", path, range: 1...86400) { config.retryMinimum = n }
             if let n = try int(q, "retry_maximum", path, range: 1...604800) { config.retryMaximum = n }

@@ -80,6 +80,7 @@ public enum ConfigurationPrinter {
             "max_lifetime = \(c.maxLifetime)",
             "delay_warning = \(c.delayWarning)",
             "bounce_size_limit = \(c.bounceSizeLimit)",
+            "reports_per_domain_per_hour = \(c.reportsPerDomainPerHour)",
         ]
         lines += [
             "",

@@ -157,6 +157,9 @@ public struct PostieConfiguration: Sendable {
     public var delayWarning = 4 * 3600
     /// How much of the original message a bounce returns.
     public var bounceSizeLimit = 50_000
+    /// Failure reports to one sender domain in an hour, for mail from senders Postie cannot vouch
+    /// for (against backscatter: `ReportPolicy`).
+    public var reportsPerDomainPerHour = 20
 
     public init(hostname: String, dataDirectory: String, domains: [String: LocalDirectory.Domain]) {
         self.hostname = hostname

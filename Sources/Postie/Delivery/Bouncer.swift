@@ -13,6 +13,8 @@ struct Bouncer: Sendable {
     let live: LiveConfiguration
     let spool: Spool
     let logger: Logger
+    /// Reports to senders Postie cannot vouch for, counted per domain (`ReportPolicy`).
+    let limiter = ReportLimiter()
 
     struct Notice: Sendable {
         var index: Int
@@ -39,8 +41,17 @@ struct Bouncer: Sendable {
         let configuration = snapshot.configuration
         let directory = snapshot.directory
         guard case .mailbox(let sender) = envelope.sender else { return nil }
-        let wanted = notices.filter { Self.wants(envelope.recipients[$0.index], $0.action) }
+        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: configuration.trustedNetworks)
+        let wanted = notices.filter {
+            Self.wants(envelope.recipients[$0.index], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
+        }
         guard !wanted.isEmpty else { return nil }
+        if !vouched, !limiter.admit(domain: sender.normalizedDomain, now: now, perHour: configuration.reportsPerDomainPerHour) {
+            logger.notice(
+                "no report: too many reports to this domain in the last hour",
+                metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
+            return nil
+        }
         let targets: [DeliveryTarget]
         switch directory.resolve(.mailbox(sender)) {
         case .deliver(let t): targets = t
