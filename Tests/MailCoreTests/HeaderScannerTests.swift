@@ -71,3 +71,27 @@ import Testing
         #expect(MessageDate.iso8601(unixTime: time) == iso)
     }
 }
+
+@Suite struct HeaderFromTests {
+    @Test(arguments: [1, 2, 7, 1000])
+    func fromValuesAreKeptUnfoldedWhateverTheChunks(chunk: Int) {
+        let message = "Subject: x\r\nFROM: Alice\r\n <alice@xyz.com>\r\nTo: b@c\r\nfrom:bob@abcd.com\r\n\r\nFrom: not a header\r\n"
+        var scanner = HeaderScanner()
+        let bytes = Array(message.utf8)
+        var i = 0
+        while i < bytes.count {
+            scanner.scan(ByteBuffer(bytes: bytes[i..<min(bytes.count, i + chunk)]))
+            i += chunk
+        }
+        #expect(scanner.fromValues == [" Alice <alice@xyz.com>", "bob@abcd.com"])
+        #expect(!scanner.fromTooLong)
+        #expect(scanner.hasFrom)
+    }
+
+    @Test func aHugeFromIsCutAndSaysSo() {
+        var scanner = HeaderScanner()
+        scanner.scan(ByteBuffer(string: "From: " + String(repeating: "a", count: 10_000) + "@x.org\r\n\r\n"))
+        #expect(scanner.fromTooLong)
+        #expect(scanner.fromValues.first?.utf8.count == HeaderScanner.fromLimit)
+    }
+}

@@ -227,6 +227,67 @@ import Testing
         }
     }
 
+    /// After AUTH the From: header is tied to the login as MAIL FROM is (`auth.header_from`).
+    static let headerFrom = """
+        import smtplib, ssl, sys
+        ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+        s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+        s.starttls(context=ctx)
+        s.login('alice@xyz.com', sys.argv[2])
+        for header in ['From: Bob <bob@xyz.com>', 'From: "Alice" <alice@xyz.com>', 'From: shop@abcd.com', 'From: alice@xyz.com,\\r\\n mallory@evil.example']:
+            try:
+                s.sendmail('alice@xyz.com', ['carolyn@xyz.com'], (header + '\\r\\nSubject: from check\\r\\n\\r\\nbody\\r\\n').encode())
+                print('accepted')
+            except smtplib.SMTPDataError as e:
+                print(e.smtp_code, e.smtp_error.decode())
+        s.quit()
+        """
+
+    @Test func theFromHeaderBelongsToTheUser() async throws {
+        try await withServer(Self.users) { server in
+            let port = server.server.addresses[1].port!
+            let r = try await blocking { try Subprocess.python(Self.headerFrom, ["\(port)", Self.password]) }
+            #expect(
+                r.stdout == """
+                    550 5.7.1 Error: From: address bob@xyz.com is not yours to send as
+                    accepted
+                    accepted
+                    550 5.7.1 Error: From: address mallory@evil.example is not yours to send as
+
+                    """, "\(r.stderr)")
+            #expect(await server.messages("carolyn").count == 2)
+        }
+        try await withServer({ Self.users(&$0); $0.restrictHeaderFrom = false }) { server in
+            let port = server.server.addresses[1].port!
+            let r = try await blocking { try Subprocess.python(Self.headerFrom, ["\(port)", Self.password]) }
+            #expect(r.stdout == "accepted\naccepted\naccepted\naccepted\n", "\(r.stderr)")
+        }
+    }
+
+    /// A stranger on port 25 using one of our domains as the sender: taken by default (forwarded
+    /// mail keeps such senders), refused with `smtp.unauthenticated_local_senders = "refuse"`.
+    @Test func strangersWithLocalSendersAsConfigured() async throws {
+        let dialogue: @Sendable (TestServer) throws -> [String] = { server in
+            let c = try server.client()
+            _ = c.readReply()
+            c.send("EHLO c\r\nMAIL FROM:<carolyn@xyz.com>\r\nRCPT TO:<bob@xyz.com>\r\nQUIT\r\n")
+            return (0..<4).compactMap { _ in c.readReply().last }
+        }
+        try await withServer { server in
+            let replies = try await blocking { try dialogue(server) }
+            #expect(replies.dropFirst(2).first == "250 2.1.5 Ok")
+        }
+        try await withServer({ $0.refuseStrangersWithLocalSenders = true }) { server in
+            let replies = try await blocking { try dialogue(server) }
+            #expect(replies.dropFirst(2).first == "550 5.7.1 <carolyn@xyz.com>: Sender address rejected: a sender in a local domain must authenticate")
+        }
+        // A trusted network may.
+        try await withServer({ $0.refuseStrangersWithLocalSenders = true; $0.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }) { server in
+            let replies = try await blocking { try dialogue(server) }
+            #expect(replies.dropFirst(2).first == "250 2.1.5 Ok")
+        }
+    }
+
     @Test func credentialsNeverReachTheLog() async throws {
         let log = CapturedLog()
         try await withServer(logger: log.logger, Self.users) { server in

@@ -189,7 +189,11 @@ public enum ConfigurationLoader {
 
         func applyAuth(_ auth: TOMLTable, to config: inout PostieConfiguration) throws {
             let path = ["auth"]
-            try only(auth, path, keys: ["senders", "max_failures", "failure_window", "failure_delay", "users"])
+            try only(auth, path, keys: ["senders", "header_from", "max_failures", "failure_window", "failure_delay", "users"])
+            if let h = try string(auth, "header_from", path) {
+                guard h == "own" || h == "any" else { throw error(path + ["header_from"], "must be \"own\" or \"any\"") }
+                config.restrictHeaderFrom = h == "own"
+            }
             if let s = try string(auth, "senders", path) {
                 guard s == "own" || s == "any" else { throw error(path + ["senders"], "must be \"own\" or \"any\"") }
                 config.restrictSenders = s == "own"
@@ -411,7 +415,15 @@ public enum ConfigurationLoader {
                     "listen", "tls_listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
                     "max_message_size", "max_recipients", "max_errors", "max_received_headers", "data_phase_limit",
                     "max_messages_per_connection", "max_commands_per_connection", "strict_address_syntax",
+                    "unauthenticated_local_senders",
                 ])
+            if let p = try string(smtp, "unauthenticated_local_senders", path) {
+                if p == "accept" || p == "refuse" {
+                    config.refuseStrangersWithLocalSenders = p == "refuse"
+                } else {
+                    report(path + ["unauthenticated_local_senders"], "must be \"accept\" or \"refuse\"")
+                }
+            }
             if let b = try bool(smtp, "strict_address_syntax", path) { config.strictAddressSyntax = b }
             if let l = try listenAddresses(smtp, "listen", path, example: "127.0.0.1:2525 or [::1]:25") { config.listen = l }
             if let l = try listenAddresses(smtp, "tls_listen", path, example: "127.0.0.1:465") { config.tlsListen = l }

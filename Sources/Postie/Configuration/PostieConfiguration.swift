@@ -98,6 +98,13 @@ public struct PostieConfiguration: Sendable {
     public var limits = SMTPLimits()
     /// Loop guard: more `Received:` fields than this and the message is refused (`554 5.4.6`).
     public var maxReceivedHeaders = 100
+    /// An authenticated user's `From:` header must name an address the user may send as (the
+    /// same rule as MAIL FROM under `auth.senders = "own"`); false: any `From:`.
+    public var restrictHeaderFrom = true
+    /// Unauthenticated clients outside the trusted networks may not use a sender address in one
+    /// of our own domains (refused at RCPT). Off by default: mail forwarded from elsewhere
+    /// without SRS keeps such senders, and only SPF/DKIM (later) can tell forwarders from forgers.
+    public var refuseStrangersWithLocalSenders = false
     /// MAIL and RCPT need `<address>`; by default a bare address is taken too, as Postfix and
     /// chasquid take it.
     public var strictAddressSyntax = false

@@ -27,8 +27,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     var onProgress: (() -> Void)?
     /// TLS version and cipher once TLS is up, for our `Received:` field.
     private var tlsDescription: String?
-    /// The AUTH user of the message being received, for the log.
+    /// The AUTH user of the message being received, for the log, and what it may send as.
     private var user: String?
+    private var senders: SenderPolicy?
 
     init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
         self.context = context
@@ -51,6 +52,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let address = recipient.path.description
         let reply: Reply
         let snapshot = context.live.snapshot
+        if snapshot.configuration.refuseStrangersWithLocalSenders, !mayRelay(session, snapshot.configuration),
+            case .mailbox(let sender) = transaction.reversePath, snapshot.configuration.domains[sender.normalizedDomain] != nil
+        {
+            // Anyone can write our own domain as the sender; only our users and trusted networks may.
+            return eventLoop.makeSucceededFuture(
+                Reply(550, .init(5, 7, 1), "<\(sender)>: Sender address rejected: a sender in a local domain must authenticate"))
+        }
         switch snapshot.directory.resolve(recipient.path) {
         case .deliver(let t):
             targets[recipient] = t
@@ -78,6 +86,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.writer = writer
         self.start = start
         user = session.authenticatedUser
+        senders = session.identity?.senders
         scanner = HeaderScanner()
         sawEightBit = false
         let single: String? =
@@ -110,6 +119,12 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: too many hops",
                 metadata: ["queue_id": .string(writer.queueID), "received": "\(scanner.receivedCount)"])
             return eventLoop.makeSucceededFuture(Reply(554, .init(5, 4, 6), "Error: too many hops (mail loop?)"))
+        }
+        if let refusal = headerFromRefusal() {
+            writer.abort()
+            logger.notice(
+                "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
+            return eventLoop.makeSucceededFuture(refusal)
         }
         var recipients: [EnvelopeRecipient] = []
         for r in tx.recipients {
@@ -165,6 +180,20 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
             throw error
         }
+    }
+
+    /// An authenticated user's `From:` must name addresses the user may send as (`auth.header_from`).
+    private func headerFromRefusal() -> Reply? {
+        guard let senders, !senders.unrestricted, context.live.snapshot.configuration.restrictHeaderFrom else { return nil }
+        if scanner.fromTooLong { return Reply(550, .init(5, 7, 1), "Error: From: header too long") }
+        for value in scanner.fromValues {
+            for address in MessageHeaders.addresses(in: value) {
+                guard let mailbox = Mailbox.parse(address), senders.permits(.mailbox(mailbox)) else {
+                    return Reply(550, .init(5, 7, 1), "Error: From: address \(HeaderText.singleLine(address)) is not yours to send as")
+                }
+            }
+        }
+        return nil
     }
 
     func abortMessage() {
