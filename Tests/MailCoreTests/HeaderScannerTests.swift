@@ -76,13 +76,7 @@ import Testing
     @Test(arguments: [1, 2, 7, 1000])
     func fromValuesAreKeptUnfoldedWhateverTheChunks(chunk: Int) {
         let message = "Subject: x\r\nFROM: Alice\r\n <alice@xyz.com>\r\nTo: b@c\r\nfrom:bob@abcd.com\r\n\r\nFrom: not a header\r\n"
-        var scanner = HeaderScanner()
-        let bytes = Array(message.utf8)
-        var i = 0
-        while i < bytes.count {
-            scanner.scan(ByteBuffer(bytes: bytes[i..<min(bytes.count, i + chunk)]))
-            i += chunk
-        }
+        let scanner = HeaderScannerTests().scan(message, chunk: chunk)
         #expect(scanner.fromValues == [" Alice <alice@xyz.com>", "bob@abcd.com"])
         #expect(!scanner.fromTooLong)
         #expect(scanner.hasFrom)
