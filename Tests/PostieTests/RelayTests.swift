@@ -297,9 +297,10 @@ import Testing
         await trusted.stop()
     }
 
-    /// Failure reports for strangers' mail (here: an alias forwarding to a refusing address) are
-    /// capped per sender domain and hour.
-    @Test func failureReportsToStrangersAreCappedPerDomain() async throws {
+    /// A stranger's mail that an alias forwards to a refusing address: the report goes to the
+    /// forwarding domain's postmaster, not to the sender the stranger wrote, and such reports are
+    /// capped per domain and hour.
+    @Test func forwardedFailuresGoToTheForwarderAndAreCapped() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.34")
         let log = CapturedLog()
         let server = try await TestServer(logger: log.logger) { c in
@@ -309,7 +310,9 @@ import Testing
         }
         for _ in 0..<4 { _ = try await send(server, to: ["outside@xyz.com"]) }
         #expect(try await eventually { server.spooled.isEmpty && self.lines(log, " bounced ") == 4 })
-        #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 2 })
+        #expect(try await eventually { await server.messages("postmaster").count == 2 })
+        #expect(await server.messages("postmaster").first?.contains("Final-Recipient: rfc822; bob@remote.test") == true)
+        #expect(await server.messages("elinor", "abcd.com").isEmpty, "nothing to the sender nobody vouched for")
         #expect(lines(log, "no report: too many reports to this domain in the last hour") == 2)
         await server.stop()
     }

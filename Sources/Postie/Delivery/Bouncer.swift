@@ -46,14 +46,20 @@ struct Bouncer: Sendable {
             Self.wants(envelope.recipients[$0.index], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
         }
         guard !wanted.isEmpty else { return nil }
-        if !vouched, !limiter.admit(domain: sender.normalizedDomain, now: now, perHour: configuration.reportsPerDomainPerHour) {
+        // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the
+        // forwarder is told (its alias points somewhere broken), not the sender the stranger wrote.
+        var reportTo = sender
+        if !vouched, let forwarder = ReportPolicy.forwardingDomain(wanted.map { envelope.recipients[$0.index] }, configuration) {
+            reportTo = Mailbox(localPart: "postmaster", domain: forwarder)
+        }
+        if !vouched, !limiter.admit(domain: reportTo.normalizedDomain, now: now, perHour: configuration.reportsPerDomainPerHour) {
             logger.notice(
                 "no report: too many reports to this domain in the last hour",
-                metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
+                metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description), "report_to": .string(reportTo.description)])
             return nil
         }
         let targets: [DeliveryTarget]
-        switch directory.resolve(.mailbox(sender)) {
+        switch directory.resolve(.mailbox(reportTo)) {
         case .deliver(let t): targets = t
         case .notLocal: targets = [.remote(sender)]
         default:

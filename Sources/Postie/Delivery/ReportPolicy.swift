@@ -10,12 +10,28 @@ import SMTPCore
 ///   vouch for: a user who authenticated, a trusted network, or a local submission.
 /// - Failure reports, which RFC 5321 §6.1 requires for mail Postie accepted, go to strangers too,
 ///   but at most `queue.reports_per_domain_per_hour` to one sender domain in an hour.
+/// - A stranger's mail forwarded by one of our aliases that fails at the far end is reported to
+///   the forwarding domain's postmaster instead: the alias is what needs mending, and the sender
+///   the stranger wrote may be anyone.
 enum ReportPolicy {
     /// The message came from someone Postie knows: an authenticated session (the protocol name
     /// ends in `A`, RFC 3848), a trusted network, or `postie sendmail` (`local`).
     static func vouchesFor(_ envelope: Envelope, trustedNetworks: [IPNetwork]) -> Bool {
         envelope.protocolName == "local" || envelope.protocolName.hasSuffix("A")
             || trustedNetworks.contains { $0.contains(envelope.clientAddress) }
+    }
+
+    /// The local domain whose alias forwarded these recipients elsewhere, when every one of them
+    /// is such a forward (a remote target reached through an address in one of our domains).
+    static func forwardingDomain(_ recipients: [EnvelopeRecipient], _ configuration: PostieConfiguration) -> String? {
+        var domain: String?
+        for r in recipients {
+            guard case .remote = r.target else { return nil }
+            let original = r.original.hasPrefix("<") && r.original.hasSuffix(">") ? String(r.original.dropFirst().dropLast()) : r.original
+            guard let through = Mailbox.parse(original), configuration.domains[through.normalizedDomain] != nil else { return nil }
+            domain = domain ?? through.normalizedDomain
+        }
+        return domain
     }
 
     /// Whether a report of this kind may go to the sender at all.
