@@ -31,6 +31,9 @@ public final class QueueRunner: Sendable {
 
     private struct State {
         var running: Set<String> = []
+        /// Asked for again (a flush, a timer due) while an attempt was under way: tried again as soon
+        /// as that attempt ends, with the envelope it leaves, never dropped.
+        var again: Set<String> = []
         var timers: [String: Scheduled<Void>] = [:]
         var stopped = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -61,7 +64,13 @@ public final class QueueRunner: Sendable {
             return
         }
         let start = state.withLockedValue { s -> Bool in
-            guard !s.stopped, !s.running.contains(envelope.id) else { return false }
+            guard !s.stopped else { return false }
+            if s.running.contains(envelope.id) {
+                s.again.insert(envelope.id)
+                return false
+            }
+            // This attempt replaces any that was scheduled.
+            s.timers.removeValue(forKey: envelope.id)?.cancel()
             s.running.insert(envelope.id)
             return true
         }
@@ -71,8 +80,8 @@ public final class QueueRunner: Sendable {
             return
         }
         Task {
-            await attempt(envelope)
-            finished(envelope.id)
+            let left = await attempt(envelope)
+            finished(envelope.id, leaving: left)
         }
     }
 
@@ -94,8 +103,8 @@ public final class QueueRunner: Sendable {
         maildir.submit(source, jobs: jobs) { [self] results in
             guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
                 Task {
-                    await attempt(envelope, localResults: results)
-                    finished(envelope.id)
+                    let left = await attempt(envelope, localResults: results)
+                    finished(envelope.id, leaving: left)
                 }
                 return
             }
@@ -108,7 +117,7 @@ public final class QueueRunner: Sendable {
             } catch {
                 logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
             }
-            finished(envelope.id)
+            finished(envelope.id, leaving: nil)
         }
     }
 
@@ -193,9 +202,24 @@ public final class QueueRunner: Sendable {
         return report
     }
 
-    private func finished(_ id: String) {
-        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+    /// An attempt is over; `left` is the envelope it leaves in the spool (nil: the message is gone).
+    /// Its next attempt is scheduled only now, once it no longer counts as running: a timer due at
+    /// once, or a flush, can no longer land in between and be dropped. A request that came while
+    /// it ran is carried out now.
+    private func finished(_ id: String, leaving left: Envelope?) {
+        let again = state.withLockedValue { s -> Bool in
             s.running.remove(id)
+            return s.again.remove(id) != nil
+        }
+        if var left, !left.isFinished {
+            if again {
+                left.nextAttempt = nil
+                enqueue(left)
+            } else if let next = left.nextAttempt {
+                schedule(left, in: next - Int64(time(nil)))
+            }
+        }
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
             guard s.running.isEmpty else { return [] }
             defer { s.idleWaiters = [] }
             return s.idleWaiters
@@ -218,8 +242,9 @@ public final class QueueRunner: Sendable {
 
     // MARK: One attempt
 
-    /// `localResults`: the local recipients' outcomes when they were delivered already.
-    private func attempt(_ original: Envelope, localResults: MaildirDeliverer.Results? = nil) async {
+    /// `localResults`: the local recipients' outcomes when they were delivered already. Returns
+    /// the envelope left in the spool (nil when the message is gone); the caller schedules.
+    private func attempt(_ original: Envelope, localResults: MaildirDeliverer.Results? = nil) async -> Envelope? {
         var envelope = original
         var notices: [Bouncer.Notice] = []
         // Local recipients, in the Maildir deliverer's next batch.
@@ -286,9 +311,7 @@ public final class QueueRunner: Sendable {
         } catch {
             logger.error("cannot update the spool", metadata: ["queue_id": .string(envelope.id), "error": .string("\(error)")])
         }
-        if !finalEnvelope.isFinished, let next = finalEnvelope.nextAttempt {
-            schedule(finalEnvelope, in: next - now)
-        }
+        return finalEnvelope.isFinished ? nil : finalEnvelope
     }
 
     /// Records one recipient's outcome; a deferral sets the next attempt.
