@@ -16,24 +16,8 @@ struct Bouncer: Sendable {
     /// Reports to senders Postie cannot vouch for, counted per domain (`ReportPolicy`).
     let limiter = ReportLimiter()
 
-    struct Notice: Sendable {
-        var index: Int
-        var action: DeliveryReport.Action
-        var reply: Reply
-        var relay: String?
-    }
-
-    /// Whether the recipient asked (RFC 3461 NOTIFY) to hear of this kind of outcome. Without
-    /// NOTIFY, failures and delays are reported and successes are not.
-    static func wants(_ recipient: EnvelopeRecipient, _ action: DeliveryReport.Action) -> Bool {
-        let notify = Set((recipient.notify ?? "FAILURE,DELAY").uppercased().split(separator: ",").map(String.init))
-        if notify.contains("NEVER") { return false }
-        switch action {
-        case .failed: return notify.contains("FAILURE")
-        case .delayed: return notify.contains("DELAY")
-        case .delivered, .relayed, .expanded: return notify.contains("SUCCESS")
-        }
-    }
+    /// A report the sender may be due; the queue's ledger (MailCore) makes them.
+    typealias Notice = DeliveryLedger.Notice
 
     /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
     func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
@@ -43,7 +27,7 @@ struct Bouncer: Sendable {
         guard case .mailbox(let sender) = envelope.sender else { return nil }
         let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: configuration.trustedNetworks)
         let wanted = notices.filter {
-            Self.wants(envelope.recipients[$0.index], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
+            Notice.wanted(envelope.recipients[$0.index], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
         }
         guard !wanted.isEmpty else { return nil }
         // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the

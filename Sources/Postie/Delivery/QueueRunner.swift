@@ -24,10 +24,12 @@ public final class QueueRunner: Sendable {
     private let logger: Logger
     /// The retry and expiry policy is read from the current configuration at each attempt.
     private let live: LiveConfiguration
-    private var retryMinimum: Int64 { Int64(live.configuration.retryMinimum) }
-    private var retryMaximum: Int64 { Int64(live.configuration.retryMaximum) }
-    private var maxLifetime: Int64 { Int64(live.configuration.maxLifetime) }
-    private var delayWarning: Int64 { Int64(live.configuration.delayWarning) }
+    private var policy: DeliveryLedger.Policy {
+        let c = live.snapshot.configuration
+        return DeliveryLedger.Policy(
+            retryMinimum: Int64(c.retryMinimum), retryMaximum: Int64(c.retryMaximum), maxLifetime: Int64(c.maxLifetime),
+            delayWarning: Int64(c.delayWarning))
+    }
 
     private struct State {
         var running: Set<String> = []
@@ -90,7 +92,7 @@ public final class QueueRunner: Sendable {
     static func isSimpleLocal(_ envelope: Envelope) -> Bool {
         envelope.recipients.allSatisfy { r in
             guard case .mailbox = r.target, r.status == .pending else { return false }
-            return !Bouncer.wants(r, .delivered)
+            return !DeliveryLedger.Notice.wanted(r, .delivered)
         }
     }
 
@@ -272,28 +274,10 @@ public final class QueueRunner: Sendable {
             }
         }
         let now = Int64(time(nil))
-        // Lifetime over: what is still deferred fails now (RFC 5321 §4.5.4.1).
-        if now - envelope.arrivalTime >= maxLifetime {
-            for i in envelope.recipients.indices where envelope.recipients[i].status == .deferred || envelope.recipients[i].status == .pending {
-                let reason = Reply(
-                    550, .init(4, 4, 7),
-                    "delivery time expired after \(maxLifetime / 3600) hours; last problem: \(envelope.recipients[i].lastError ?? "none")")
-                envelope.recipients[i].status = .failed
-                notices.append(.init(index: i, action: .failed, reply: reason, relay: nil))
-                log(envelope, i, status: "bounced", relay: nil, reply: reason, now: now)
-            }
-        }
-        // Still waiting after the warning time: tell the sender once (RFC 3464 "delayed").
-        if delayWarning > 0, !envelope.delayNotified, now - envelope.arrivalTime >= delayWarning {
-            let waiting = envelope.recipients.indices.filter { envelope.recipients[$0].status == .deferred }
-            if !waiting.isEmpty {
-                envelope.delayNotified = true
-                for i in waiting {
-                    let reply = Reply(451, .init(4, 4, 7), "still trying: \(envelope.recipients[i].lastError ?? "temporary failure")")
-                    notices.append(.init(index: i, action: .delayed, reply: reply, relay: nil))
-                }
-            }
-        }
+        // Lifetime over: what is still deferred fails now; a delay notice once (the ledger's rules).
+        let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
+        for n in closing where n.action == .failed { log(envelope, n.index, status: "bounced", relay: nil, reply: n.reply, now: now) }
+        notices += closing
         let finalEnvelope = envelope
         let finalNotices = notices
         do {
@@ -314,28 +298,18 @@ public final class QueueRunner: Sendable {
         return finalEnvelope.isFinished ? nil : finalEnvelope
     }
 
-    /// Records one recipient's outcome; a deferral sets the next attempt.
+    /// Records one recipient's outcome (the ledger's rules) and logs it; a deferral sets the next attempt.
     private func apply(_ outcome: RecipientOutcome, relay: String?, to i: Int, of envelope: inout Envelope, notices: inout [Bouncer.Notice]) {
         let now = Int64(time(nil))
-        envelope.recipients[i].attempts += 1
-        envelope.recipients[i].lastError = outcome.reply.description
+        notices += DeliveryLedger.record(
+            [.init(index: i, outcome: outcome, relay: relay)], in: &envelope, now: now, policy: policy, jitter: { Int64.random(in: 0...$0) })
+        let status: String
         switch outcome {
-        case .delivered(let reply):
-            envelope.recipients[i].status = .delivered
-            envelope.recipients[i].lastError = nil
-            notices.append(.init(index: i, action: relay == nil ? .delivered : .relayed, reply: reply, relay: relay))
-            log(envelope, i, status: "sent", relay: relay, reply: reply, now: now)
-        case .failed(let reply):
-            envelope.recipients[i].status = .failed
-            notices.append(.init(index: i, action: .failed, reply: reply, relay: relay))
-            log(envelope, i, status: "bounced", relay: relay, reply: reply, now: now)
-        case .deferred(let reply):
-            envelope.recipients[i].status = .deferred
-            let attempts = envelope.recipients.map(\.attempts).max() ?? 1
-            let next = now + backoff(attempts: attempts)
-            envelope.nextAttempt = min(envelope.nextAttempt ?? next, next)
-            log(envelope, i, status: "deferred", relay: relay, reply: reply, now: now)
+        case .delivered: status = "sent"
+        case .failed: status = "bounced"
+        case .deferred: status = "deferred"
         }
+        log(envelope, i, status: status, relay: relay, reply: outcome.reply, now: now)
     }
 
     /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, reply.
@@ -374,14 +348,5 @@ public final class QueueRunner: Sendable {
                 apply(.deferred(Reply(451, .init(4, 3, 0), "local delivery failed: \(error)")), relay: nil, to: i, of: &envelope, notices: &notices)
             }
         }
-    }
-
-    /// Exponential backoff between the configured minimum and maximum, with up to 10% jitter so
-    /// that messages deferred together do not return together.
-    func backoff(attempts: Int) -> Int64 {
-        let exponent = min(max(attempts - 1, 0), 20)
-        let base = min(retryMaximum, retryMinimum << Int64(exponent))
-        let jitter = Int64.random(in: 0...max(1, base / 10))
-        return min(retryMaximum, base + jitter)
     }
 }
