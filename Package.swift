@@ -1,9 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// Postie builds on Linux with glibc: it calls libresolv, syncfs(2) and malloc_trim(3) through the
+// C shims below. No Apple platform is supported, so none is declared.
 let package = Package(
     name: "Postie",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "postie", targets: ["PostieCLI"]),
         .library(name: "SMTPCore", targets: ["SMTPCore"]),

@@ -36,6 +36,4 @@ static inline int postie_res_errno(res_state state) { return state->res_h_errno;
 
 static inline int postie_answer_count(const ns_msg *msg) { return ns_msg_count(*msg, ns_s_an); }
 
-static inline int postie_rcode(const ns_msg *msg) { return ns_msg_getflag(*msg, ns_f_rcode); }
-
 #endif

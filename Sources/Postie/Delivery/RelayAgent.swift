@@ -61,7 +61,7 @@ final class RelayAgent: Sendable {
         self.group = group
         self.logger = logger
         // Per destination, the batcher limits connections; here only the total counts.
-        self.slots = ConnectionSlots(total: configuration.relayMaxConnections, perDestination: configuration.relayMaxConnections)
+        self.slots = ConnectionSlots(total: configuration.relayMaxConnections)
     }
 
     /// Delivers the remote recipients at `indices`; returns an outcome for each.
@@ -237,7 +237,7 @@ final class RelayAgent: Sendable {
                     tls = ClientTLS(
                         context: verifiedCertificate, required: true, serverHostname: IPNetwork.parseAddress(host) == nil ? host : nil)
                 }
-                let result = await slots.with("*") {
+                let result = await slots.with {
                     await SMTPClient.deliver(
                         host: address, port: port, heloName: heloName, messages: messages, timeouts: timeouts,
                         tls: tls ?? (credentials != nil ? ClientTLS(context: anyCertificate, required: true, serverHostname: nil) : nil),

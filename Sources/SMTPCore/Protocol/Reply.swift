@@ -74,8 +74,6 @@ extension Reply {
     public static let notHTTP = Reply(554, .init(5, 7, 0), "This is an SMTP server, not an HTTP server; closing connection")
     public static let vrfy = Reply(252, .init(2, 5, 2), "Cannot VRFY user, but will accept message and attempt delivery")
     public static let expnDisabled = Reply(502, .init(5, 5, 1), "Error: EXPN is not supported")
-    public static let notImplemented = Reply(502, .init(5, 5, 1), "Error: command not implemented")
-    public static let unknownParameter = Reply(555, .init(5, 5, 4), "Error: unsupported parameter")
     public static let messageTooBig = Reply(552, .init(5, 3, 4), "Error: message exceeds fixed maximum message size")
     public static let lineTooLongInData = Reply(552, .init(5, 3, 4), "Error: message has a line longer than 998 octets")
     public static let bareLineEnding = Reply(550, .init(5, 6, 0), "Error: bare CR or LF in message data; lines must end with CRLF")

@@ -146,9 +146,6 @@ public final class SMTPServer: Sendable {
         }
     }
 
-    /// Connections open now.
-    public var connectionCount: Int { limiter.current }
-
     /// Connections open now, and the most open at once since the last call.
     public func takeConnectionPeak() -> (current: Int, peak: Int) { limiter.takePeak() }
 
