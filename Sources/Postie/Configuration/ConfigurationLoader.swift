@@ -127,6 +127,16 @@ public enum ConfigurationLoader {
             return n
         }
 
+        /// `maildir`, `lmtp:unix:/path` or `lmtp:host:port`.
+        func localDelivery(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> LocalDelivery? {
+            guard let text = try string(table, key, path) else { return nil }
+            guard let delivery = LocalDelivery(text) else {
+                report(path + [key], "'\(text)' is not \"maildir\", \"lmtp:unix:/path\" or \"lmtp:host:port\"")
+                return nil
+            }
+            return delivery
+        }
+
         func bool(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> Bool? {
             guard let value = table[key] else { return nil }
             guard let b = value.tomlValue.bool else {
@@ -252,7 +262,7 @@ public enum ConfigurationLoader {
         func apply(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
             try only(
                 root, [],
-                keys: ["hostname", "data_dir", "mail_root", "log_level", "log_format", "smtp", "recipients", "relay", "domains", "queue", "tls", "submission", "auth"])
+                keys: ["hostname", "data_dir", "mail_root", "log_level", "log_format", "delivery", "smtp", "recipients", "relay", "domains", "queue", "tls", "submission", "auth"])
             if let tls = try subtable(root, "tls", []) { attempt { try applyTLS(tls, to: &config) } }
             try applyTopLevel(root, to: &config)
             if let smtp = try subtable(root, "smtp", []) { attempt { try applySMTP(smtp, to: &config) } }
@@ -271,6 +281,10 @@ public enum ConfigurationLoader {
             }
             if let relay = try subtable(root, "relay", []) { attempt { try applyRelay(relay, to: &config) } }
             if let q = try subtable(root, "queue", []) { attempt { try applyQueue(q, to: &config) } }
+            if let d = try subtable(root, "delivery", []) {
+                try only(d, ["delivery"], keys: ["local"])
+                if let l = try localDelivery(d, "local", ["delivery"]) { config.localDelivery = l }
+            }
             if let domains = try subtable(root, "domains", []) { attempt { try applyDomains(domains, to: &config) } }
             if let p = config.primaryDomain, config.domains[p] == nil {
                 throw error(["recipients", "postmaster_domain"], "'\(p)' is not one of the local domains")
@@ -470,7 +484,8 @@ public enum ConfigurationLoader {
                 }
                 guard AddressGrammar.isDomain(Array(lower.utf8)[...]) else { throw error(path, "'\(name)' is not a domain name") }
                 guard let table = try subtable(domains, name, ["domains"]) else { continue }
-                try only(table, path, keys: ["users", "aliases", "catch_all"])
+                try only(table, path, keys: ["users", "aliases", "catch_all", "delivery"])
+                if let l = try localDelivery(table, "delivery", path) { config.deliveryByDomain[lower] = l }
                 let users = try strings(table, "users", path) ?? []
                 for user in users {
                     guard LocalDirectory.isSafePathComponent(user.lowercased()), !user.contains("@"),

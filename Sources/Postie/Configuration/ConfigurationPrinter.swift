@@ -107,9 +107,11 @@ public enum ConfigurationPrinter {
         }
         lines.append("reload_interval = \(c.tlsReloadInterval)")
         lines.append("legacy_ciphers = \(c.tlsLegacyCiphers)")
+        lines += ["", "[delivery]", "local = \(q(c.localDelivery.description))"]
         for name in c.domains.keys.sorted() {
             let d = c.domains[name]!
             lines += ["", "[domains.\(q(name))]", "users = \(list(d.users.sorted()))"]
+            if let delivery = c.deliveryByDomain[name] { lines.append("delivery = \(q(delivery.description))") }
             if let catchAll = d.catchAll { lines.append("catch_all = \(q(catchAll))") }
             if !d.aliases.isEmpty {
                 lines.append("[domains.\(q(name)).aliases]")

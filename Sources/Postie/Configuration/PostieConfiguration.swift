@@ -110,6 +110,13 @@ public struct PostieConfiguration: Sendable {
     public var strictAddressSyntax = false
 
     public var domains: [String: LocalDirectory.Domain]
+    /// How local mailboxes get their mail (`[delivery] local`), and per domain where it differs
+    /// (`[domains."…"] delivery`).
+    public var localDelivery = LocalDelivery.maildir
+    public var deliveryByDomain: [String: LocalDelivery] = [:]
+
+    /// How a local domain's mailboxes get their mail.
+    public func delivery(for domain: String) -> LocalDelivery { deliveryByDomain[domain] ?? localDelivery }
     public var primaryDomain: String?
     public var recipientDelimiter: String? = "+"
     /// Clients in these networks may relay. Empty by default: no open relay, not even for loopback.

@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SMTPCore
+import SMTPNIO
 import Storage
 
 /// Takes committed messages from the spool and delivers each recipient: local ones into their
@@ -18,6 +19,8 @@ public final class QueueRunner: Sendable {
     private let spool: Spool
     private let maildir: MaildirDeliverer
     private let relay: RelayAgent?
+    /// Local mailboxes of domains delivered by LMTP (nil: every local domain uses Maildirs).
+    private let lmtp: LMTPAgent?
     private let bouncer: Bouncer
     private let threadPool: NIOThreadPool
     private let eventLoop: EventLoop
@@ -43,12 +46,14 @@ public final class QueueRunner: Sendable {
     private let state = NIOLockedValueBox(State())
 
     init(
-        spool: Spool, maildir: MaildirDeliverer, relay: RelayAgent?, bouncer: Bouncer, threadPool: NIOThreadPool, eventLoop: EventLoop,
+        spool: Spool, maildir: MaildirDeliverer, relay: RelayAgent?, lmtp: LMTPAgent? = nil, bouncer: Bouncer, threadPool: NIOThreadPool,
+        eventLoop: EventLoop,
         logger: Logger, live: LiveConfiguration
     ) {
         self.spool = spool
         self.maildir = maildir
         self.relay = relay
+        self.lmtp = lmtp
         self.bouncer = bouncer
         self.threadPool = threadPool
         self.eventLoop = eventLoop
@@ -77,7 +82,7 @@ public final class QueueRunner: Sendable {
             return true
         }
         guard start else { return }
-        if Self.isSimpleLocal(envelope) {
+        if isSimpleLocal(envelope) {
             deliverSimpleLocal(envelope, message: message, fresh: fresh)
             return
         }
@@ -89,9 +94,12 @@ public final class QueueRunner: Sendable {
 
     /// A new message for local mailboxes only, with no success notice asked for: the common case,
     /// which needs no task, no envelope update and no report when every mailbox takes it.
-    static func isSimpleLocal(_ envelope: Envelope) -> Bool {
-        envelope.recipients.allSatisfy { r in
-            guard case .mailbox = r.target, r.status == .pending else { return false }
+    func isSimpleLocal(_ envelope: Envelope) -> Bool {
+        let configuration = live.snapshot.configuration
+        return envelope.recipients.allSatisfy { r in
+            guard case .mailbox(let domain, _) = r.target, r.status == .pending, configuration.delivery(for: domain) == .maildir else {
+                return false
+            }
             return !DeliveryLedger.Notice.wanted(r, .delivered)
         }
     }
@@ -260,6 +268,14 @@ public final class QueueRunner: Sendable {
             }
             apply(results, to: local, of: &envelope, notices: &notices)
         }
+        // Local mailboxes of domains delivered by LMTP, a connection per server.
+        if let lmtp {
+            for (endpoint, indices) in lmtpRecipients(envelope) {
+                for (i, o) in await lmtp.deliver(envelope, indices: indices, to: endpoint) {
+                    apply(o.outcome, relay: o.relay, to: i, of: &envelope, notices: &notices)
+                }
+            }
+        }
         // Remote recipients, through the relay.
         let remote = envelope.recipients.indices.filter { i in
             if case .remote = envelope.recipients[i].target { return [.pending, .deferred].contains(envelope.recipients[i].status) }
@@ -330,12 +346,26 @@ public final class QueueRunner: Sendable {
         var local: [Int] = []
         var jobs: [MaildirDeliverer.Job] = []
         let prefix = TraceHeaders.returnPath(envelope.sender)
+        let configuration = live.snapshot.configuration
         for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
-            guard case .mailbox(let domain, let user) = envelope.recipients[i].target else { continue }
+            guard case .mailbox(let domain, let user) = envelope.recipients[i].target, configuration.delivery(for: domain) == .maildir
+            else { continue }
             local.append(i)
             jobs.append(.init(prefix: prefix, domain: domain, user: user))
         }
         return (local, jobs)
+    }
+
+    /// The local recipients still to do whose domain is delivered by LMTP, by server.
+    private func lmtpRecipients(_ envelope: Envelope) -> [(ClientEndpoint, [Int])] {
+        let configuration = live.snapshot.configuration
+        var groups: [(ClientEndpoint, [Int])] = []
+        for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
+            guard case .mailbox(let domain, _) = envelope.recipients[i].target, case .lmtp(let endpoint) = configuration.delivery(for: domain)
+            else { continue }
+            if let k = groups.firstIndex(where: { $0.0 == endpoint }) { groups[k].1.append(i) } else { groups.append((endpoint, [i])) }
+        }
+        return groups
     }
 
     /// Records the Maildir deliveries' outcomes for these recipients.

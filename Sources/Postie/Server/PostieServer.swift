@@ -133,9 +133,10 @@ public final class PostieServer: Service, Sendable {
             let relay = try RelayAgent(
                 live: live, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
             let bouncer = Bouncer(live: live, spool: spool, logger: logger)
+            let lmtp = LMTPAgent(live: live, spool: spool, threadPool: threadPool, group: group, logger: logger)
             let queue = QueueRunner(
-                spool: spool, maildir: maildir, relay: relay, bouncer: bouncer, threadPool: threadPool, eventLoop: group.next(),
-                logger: logger, live: live)
+                spool: spool, maildir: maildir, relay: relay, lmtp: lmtp, bouncer: bouncer, threadPool: threadPool,
+                eventLoop: group.next(), logger: logger, live: live)
             let authenticator = Authenticator(configuration: config, threadPool: threadPool, logger: logger)
             let context = PostieContext(live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
             let tls = self.tls

@@ -43,10 +43,20 @@ public struct ClientSession: Sendable {
         case greeting, ehlo, helo, startTLS
         case authPlain, authLoginUser, authLoginPassword, authDone
         case mail, rcpt(Int), data, dataEnd, dataEndIgnored, rset, quit
+        /// LMTP: the reply after the data for the accepted recipient `k` (RFC 2033 §4.2).
+        case lmtpDataEnd(Int)
+    }
+
+    /// SMTP (RFC 5321), or LMTP (RFC 2033): LHLO instead of EHLO, no fall-back to HELO, and one
+    /// reply per accepted recipient after the data, so that each recipient's delivery succeeds or
+    /// fails on its own.
+    public enum Dialect: Hashable, Sendable {
+        case smtp, lmtp
     }
 
     public let heloName: String
     public let messages: [OutgoingMessage]
+    public let dialect: Dialect
     /// Start TLS when the peer offers it.
     public var useStartTLS: Bool
     /// Deliver only over TLS: a peer that does not offer STARTTLS, or refuses it, is not prepared.
@@ -67,8 +77,9 @@ public struct ClientSession: Sendable {
 
     public init(
         heloName: String, messages: [OutgoingMessage], useStartTLS: Bool = false, requireTLS: Bool = false,
-        credentials: ClientCredentials? = nil
+        credentials: ClientCredentials? = nil, dialect: Dialect = .smtp
     ) {
+        self.dialect = dialect
         self.heloName = heloName
         self.messages = messages
         self.requireTLS = requireTLS || credentials != nil
@@ -83,7 +94,7 @@ public struct ClientSession: Sendable {
         switch expects.first {
         case .greeting: return .greeting
         case .data: return .dataInitiation
-        case .dataEnd, .dataEndIgnored: return .dataTermination
+        case .dataEnd, .dataEndIgnored, .lmtpDataEnd: return .dataTermination
         default: return .command
         }
     }
@@ -104,7 +115,7 @@ public struct ClientSession: Sendable {
         switch expect {
         case .greeting:
             if reply.code == 220 {
-                actions.append(.send("EHLO \(heloName)"))
+                actions.append(.send(greetingCommand))
                 expects.append(.ehlo)
             } else {
                 notPrepared(reply, &actions)
@@ -125,7 +136,7 @@ public struct ClientSession: Sendable {
                 }
             } else if reply.isPermanent && requireTLS {
                 notPrepared(Self.tlsRequired, &actions)
-            } else if reply.isPermanent {
+            } else if reply.isPermanent && dialect == .smtp {
                 // Not an ESMTP server: go on in plain SMTP, without extensions.
                 peer = PeerExtensions()
                 actions.append(.send("HELO \(heloName)"))
@@ -195,7 +206,11 @@ public struct ClientSession: Sendable {
                     expects.append(.dataEndIgnored)
                 } else {
                     actions.append(.sendMessage(index: current))
-                    expects.append(.dataEnd)
+                    if dialect == .lmtp {
+                        expects += accepted.map { .lmtpDataEnd($0) }
+                    } else {
+                        expects.append(.dataEnd)
+                    }
                 }
             } else {
                 if mailRefusal == nil {
@@ -209,6 +224,9 @@ public struct ClientSession: Sendable {
             finishMessage(&actions)
         case .dataEndIgnored:
             finishMessage(&actions)
+        case .lmtpDataEnd(let k):
+            outcomes[k] = RecipientOutcome(reply)
+            if k == accepted.last { finishMessage(&actions) }
         case .rset:
             break
         case .quit:
@@ -223,8 +241,10 @@ public struct ClientSession: Sendable {
         isTLS = true
         peer = PeerExtensions()
         expects = [.ehlo]
-        return [.send("EHLO \(heloName)")]
+        return [.send(greetingCommand)]
     }
+
+    private var greetingCommand: String { dialect == .lmtp ? "LHLO \(heloName)" : "EHLO \(heloName)" }
 
     /// The connection broke, or the server stopped answering: whatever is not settled waits for
     /// another attempt. (A message whose data was sent but not answered may arrive twice; losing it

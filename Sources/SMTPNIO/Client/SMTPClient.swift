@@ -8,7 +8,21 @@ import NIOPosix
 import NIOSSL
 import SMTPCore
 
-/// Delivers messages to one SMTP server over one connection.
+/// Where a client connects: a TCP address (an exchanger, a smarthost, an LMTP server on the
+/// network) or a Unix socket (Dovecot's `/run/dovecot/lmtp`).
+public enum ClientEndpoint: Hashable, Sendable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+/// Delivers messages to one SMTP (or LMTP) server over one connection.
 public enum SMTPClient {
     /// Connects to `host:port` (an IP address), runs a `ClientSession` for `messages`, and returns
     /// what became of them. A connection that cannot be made counts as "not prepared".
@@ -17,40 +31,55 @@ public enum SMTPClient {
         tls: ClientTLS? = nil, credentials: ClientCredentials? = nil, group: EventLoopGroup, logger: Logger,
         openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
     ) async -> ClientResult {
+        await deliver(
+            to: .tcp(host: host, port: port), heloName: heloName, messages: messages, timeouts: timeouts, tls: tls,
+            credentials: credentials, group: group, logger: logger, openReader: openReader)
+    }
+
+    /// The same, to any endpoint and in either dialect (LMTP: one outcome per recipient after the
+    /// data, RFC 2033).
+    public static func deliver(
+        to endpoint: ClientEndpoint, dialect: ClientSession.Dialect = .smtp, heloName: String, messages: [OutgoingMessage],
+        timeouts: ClientTimeouts = ClientTimeouts(), tls: ClientTLS? = nil, credentials: ClientCredentials? = nil,
+        group: EventLoopGroup, logger: Logger, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
+    ) async -> ClientResult {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: ClientResult.self)
         let session = ClientSession(
-            heloName: heloName, messages: messages, useStartTLS: tls != nil, requireTLS: tls?.required ?? false, credentials: credentials)
+            heloName: heloName, messages: messages, useStartTLS: tls != nil, requireTLS: tls?.required ?? false, credentials: credentials,
+            dialect: dialect)
         var startTLS: (@Sendable (Channel) -> EventLoopFuture<Void>)?
         if let tls {
             startTLS = { channel in TLSHandshake.startClient(on: channel, context: tls.context, serverHostname: tls.serverHostname) }
         }
         let startTLSOnChannel = startTLS
         var logger = logger
-        logger[metadataKey: "relay"] = "\(host):\(port)"
+        logger[metadataKey: "relay"] = .string(endpoint.description)
         let connectLogger = logger
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeouts.connect)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        SMTPClientHandler(
-                            session: session, timeouts: timeouts, openReader: openReader, promise: promise, logger: connectLogger,
-                            startTLS: startTLSOnChannel))
-                }
+        var bootstrap = ClientBootstrap(group: eventLoop).connectTimeout(timeouts.connect)
+        if case .tcp = endpoint { bootstrap = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1) }
+        bootstrap = bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    SMTPClientHandler(
+                        session: session, timeouts: timeouts, openReader: openReader, promise: promise, logger: connectLogger,
+                        startTLS: startTLSOnChannel))
             }
+        }
         do {
-            _ = try await bootstrap.connect(host: host, port: port).get()
+            switch endpoint {
+            case .tcp(let host, let port): _ = try await bootstrap.connect(host: host, port: port).get()
+            case .unix(let path): _ = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            }
         } catch {
             let reason = Self.describe(error)
-            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(host):\(port): \(reason)"), unreachable: reason))
+            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(endpoint): \(reason)"), unreachable: reason))
         }
         do {
             return try await promise.futureResult.get()
         } catch {
             let reason = Self.describe(error)
-            return ClientResult(notPrepared: Reply(451, .init(4, 4, 2), "\(host):\(port): \(reason)"), unreachable: reason)
+            return ClientResult(notPrepared: Reply(451, .init(4, 4, 2), "\(endpoint): \(reason)"), unreachable: reason)
         }
     }
 
