@@ -101,7 +101,7 @@ let package = Package(
         // the fuzzer once crashed on; SMTPFuzz is the libFuzzer executable (Fuzz/run builds it).
         .target(
             name: "FuzzHarness",
-            dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SMTPCore", "MailCore", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/Harness"),
         .executableTarget(name: "SMTPFuzz", dependencies: ["FuzzHarness"], path: "Fuzz/SMTPFuzz"),
         // Helpers shared by the test targets: transcripts, paths, external clients.

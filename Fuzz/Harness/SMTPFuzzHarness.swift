@@ -1,8 +1,10 @@
+import MailCore
 import NIOCore
 import SMTPCore
 
 /// What the `SMTPFuzz` libFuzzer target and the regression tests run on one input: the command
-/// parser, the DATA and BDAT decoders and a whole server session, each fed the input in pieces.
+/// parser (lenient and strict), the DATA and BDAT decoders, the header scanner and a whole server
+/// session, each fed the input in pieces.
 /// Beyond not crashing, each run checks invariants and returns the ones that broke:
 /// - feeding the input whole or in pieces gives the same result (framing never depends on how
 ///   TCP cut the bytes);
@@ -22,6 +24,29 @@ public enum SMTPFuzzHarness {
         problems += checkDataDecoder(stream, pieces, small: flags & 4 != 0)
         problems += checkChunkDecoder(stream, pieces, small: flags & 4 != 0)
         problems += checkSession(flags: flags, stream: stream, pieces: pieces)
+        problems += checkHeaderScanner(stream, pieces)
+        return problems
+    }
+
+    // MARK: Header scanner
+
+    /// The header scanner (message headers come from anyone) sees the same fields whole or in
+    /// pieces, and keeps no more of the From fields than its bound.
+    static func checkHeaderScanner(_ stream: [UInt8], _ pieces: [[UInt8]]) -> [String] {
+        var whole = HeaderScanner()
+        whole.scan(ByteBuffer(bytes: stream))
+        var cut = HeaderScanner()
+        for piece in pieces { cut.scan(ByteBuffer(bytes: piece)) }
+        var problems: [String] = []
+        if whole.receivedCount != cut.receivedCount || whole.fromValues != cut.fromValues || whole.headerLength != cut.headerLength
+            || whole.headerEnded != cut.headerEnded || whole.hasDate != cut.hasDate
+        {
+            problems.append("header scanner differs whole and in pieces")
+        }
+        // Decoding makes at most one scalar of each octet kept.
+        if whole.fromValues.reduce(0, { $0 + $1.unicodeScalars.count }) > HeaderScanner.fromLimit {
+            problems.append("header scanner kept more of From than its limit")
+        }
         return problems
     }
 
@@ -59,8 +84,13 @@ public enum SMTPFuzzHarness {
     static func checkParser(_ stream: [UInt8]) -> [String] {
         var problems: [String] = []
         let parser = CommandParser()
+        let strict = CommandParser(strictPaths: true)
         for line in stream.split(separator: 10, omittingEmptySubsequences: false) {
             let trimmed = line.last == 13 ? line.dropLast() : line
+            // What the strict parser takes, the lenient one takes the same way.
+            if case .success(let s) = strict.parse(trimmed), case .success(let l) = parser.parse(trimmed), s != l {
+                problems.append("strict and lenient parsers disagree on \(Array(trimmed))")
+            }
             guard case .success(let command) = parser.parse(trimmed) else { continue }
             var mailboxes: [Mailbox] = []
             switch command {
