@@ -36,7 +36,7 @@ enum SendmailSMTP {
                     let reply: Reply
                     do {
                         let response = try ControlClient.send(
-                            ControlRequest(command: .verify, recipients: [recipient.path.description.trimmingAngles]), message: [],
+                            ControlRequest(command: .verify, recipients: [recipient.path.address]), message: [],
                             socketPath: config.controlSocket)
                         reply =
                             response.ok
@@ -77,7 +77,7 @@ enum SendmailSMTP {
         case .mailbox(let m): sender = m.description
         }
         let request = ControlRequest(
-            command: .submit, sender: sender, recipients: transaction.recipients.map { $0.path.description.trimmingAngles },
+            command: .submit, sender: sender, recipients: transaction.recipients.map(\.path.address),
             length: message.count, submitter: submitter)
         do {
             let response = try ControlClient.send(request, message: message, socketPath: config.controlSocket)
@@ -98,11 +98,5 @@ enum SendmailSMTP {
             if n <= 0 { return }
             bytes = bytes.dropFirst(n)
         }
-    }
-}
-
-extension String {
-    fileprivate var trimmingAngles: String {
-        hasPrefix("<") && hasSuffix(">") ? String(dropFirst().dropLast()) : self
     }
 }

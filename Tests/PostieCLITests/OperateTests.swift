@@ -87,7 +87,8 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let link = dir + "/newaliases"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TestPaths.postieBinary)
-        let result = try Subprocess.run([link])
+        // Run from `dir`, where a server started on the defaults would make `postie-data`.
+        let result = try Subprocess.run(["sh", "-c", "cd \"$1\" && exec ./newaliases", "sh", dir])
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("configuration file"))

@@ -33,9 +33,7 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
     /// (`::ffff:192.0.2.1`) count as their IPv4 address.
     public func contains(_ addressText: String) -> Bool {
         guard var bytes = IPNetwork.parseAddress(addressText) else { return false }
-        if bytes.count == 16, address.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
-            bytes = Array(bytes[12...])
-        }
+        if address.count == 4 { bytes = Self.unmapped(bytes) }
         guard bytes.count == address.count else { return false }
         var bits = prefixLength
         for i in 0..<bytes.count where bits > 0 {
@@ -45,6 +43,12 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
             bits -= take
         }
         return true
+    }
+
+    /// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as its 4 IPv4 octets; any other as it is.
+    public static func unmapped(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF else { return bytes }
+        return Array(bytes[12...])
     }
 
     /// 4 octets for IPv4, 16 for IPv6; nil for anything else.

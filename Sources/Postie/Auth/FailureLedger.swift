@@ -59,10 +59,9 @@ struct FailureLedger {
 
     /// The unit a client is counted as: its IPv4 address, or the /64 of its IPv6 address.
     static func clientKey(_ address: String) -> String {
-        guard var bytes = IPNetwork.parseAddress(address), bytes.count == 16 else { return address }
-        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
-            return bytes[12...].map(String.init).joined(separator: ".")
-        }
+        guard let parsed = IPNetwork.parseAddress(address) else { return address }
+        var bytes = IPNetwork.unmapped(parsed)
+        guard bytes.count == 16 else { return bytes.map(String.init).joined(separator: ".") }
         for i in 8..<16 { bytes[i] = 0 }
         return stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
             .joined(separator: ":") + "::/64"

@@ -105,26 +105,33 @@ public enum ConfigurationLoader {
             return a.isEmpty ? b.count : previous[b.count]
         }
 
-        func string(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> String? {
+        /// The value under `key` as `read` takes it; nil when absent, or noted (`must`) when it
+        /// is not of that type.
+        func typed<T>(_ table: TOMLTable, _ key: String, _ path: [String], must: String, _ read: (TOMLValue) -> T?) -> T? {
             guard let value = table[key] else { return nil }
-            guard let s = value.tomlValue.string else {
-                report(path + [key], "must be a string")
+            guard let typed = read(value.tomlValue) else {
+                report(path + [key], must)
                 return nil
             }
-            return s
+            return typed
+        }
+
+        /// `value` when in `range`, else noted and nil.
+        func within<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, _ path: [String]) -> T? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                report(path, "must be between \(range.lowerBound) and \(range.upperBound)")
+                return nil
+            }
+            return value
+        }
+
+        func string(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> String? {
+            typed(table, key, path, must: "must be a string") { $0.string }
         }
 
         func int(_ table: TOMLTable, _ key: String, _ path: [String], range: ClosedRange<Int>) throws -> Int? {
-            guard let value = table[key] else { return nil }
-            guard let n = value.tomlValue.int else {
-                report(path + [key], "must be a whole number")
-                return nil
-            }
-            guard range.contains(n) else {
-                report(path + [key], "must be between \(range.lowerBound) and \(range.upperBound)")
-                return nil
-            }
-            return n
+            within(typed(table, key, path, must: "must be a whole number") { $0.int }, range, path + [key])
         }
 
         /// `maildir`, `lmtp:unix:/path` or `lmtp:host:port`.
@@ -138,12 +145,7 @@ public enum ConfigurationLoader {
         }
 
         func bool(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> Bool? {
-            guard let value = table[key] else { return nil }
-            guard let b = value.tomlValue.bool else {
-                report(path + [key], "must be true or false")
-                return nil
-            }
-            return b
+            typed(table, key, path, must: "must be true or false") { $0.bool }
         }
 
         /// `host:port`.
@@ -175,26 +177,23 @@ public enum ConfigurationLoader {
         }
 
         func listenAddresses(_ table: TOMLTable, _ key: String, _ path: [String], example: String) throws -> [PostieConfiguration.ListenAddress]? {
-            try strings(table, key, path)?.map { text in
+            guard let texts = try strings(table, key, path) else { return nil }
+            var addresses: [PostieConfiguration.ListenAddress] = []
+            for text in texts {
+                // Noted like any other value, so that the rest of the section is still read.
                 guard let a = PostieConfiguration.ListenAddress(text) else {
-                    throw error(path + [key], "'\(text)' is not an address such as \(example)")
+                    report(path + [key], "'\(text)' is not an address such as \(example)")
+                    return nil
                 }
-                return a
+                addresses.append(a)
             }
+            return addresses
         }
 
         /// Seconds, whole or fractional.
         func seconds(_ table: TOMLTable, _ key: String, _ path: [String], range: ClosedRange<Double>) throws -> Double? {
-            guard let value = table[key] else { return nil }
-            guard let n = value.tomlValue.double ?? value.tomlValue.int.map(Double.init) else {
-                report(path + [key], "must be a number of seconds")
-                return nil
-            }
-            guard range.contains(n) else {
-                report(path + [key], "must be between \(range.lowerBound) and \(range.upperBound)")
-                return nil
-            }
-            return n
+            let value = typed(table, key, path, must: "must be a number of seconds") { $0.double ?? $0.int.map(Double.init) }
+            return within(value, range, path + [key])
         }
 
         func applyAuth(_ auth: TOMLTable, to config: inout PostieConfiguration) throws {

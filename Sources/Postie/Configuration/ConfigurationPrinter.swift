@@ -1,20 +1,7 @@
 /// The effective configuration as TOML, for `postie check-config`: what the server would run with.
 public enum ConfigurationPrinter {
     public static func render(_ c: PostieConfiguration) -> String {
-        func q(_ s: String) -> String {
-            var out = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                default:
-                    if ch.value < 32 { out += String(format: ch.value) } else { out.unicodeScalars.append(ch) }
-                }
-            }
-            return out + "\""
-        }
+        func q(_ s: String) -> String { QuotedText.quoted(s) }
         func list(_ items: [String]) -> String { "[" + items.map(q).joined(separator: ", ") + "]" }
         var lines = [
             "hostname = \(q(c.hostname))",
@@ -119,10 +106,5 @@ public enum ConfigurationPrinter {
             }
         }
         return lines.joined(separator: "\n")
-    }
-
-    private static func String(format value: UInt32) -> Swift.String {
-        let hex = Swift.String(value, radix: 16, uppercase: true)
-        return "\\u" + Swift.String(repeating: "0", count: 4 - hex.count) + hex
     }
 }

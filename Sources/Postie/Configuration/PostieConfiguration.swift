@@ -60,6 +60,11 @@ public struct PostieConfiguration: Sendable {
     /// Also offer BoringSSL's older TLS 1.2 suites (CBC with SHA-1), for peers that have nothing
     /// better; off: AEAD suites only.
     public var tlsLegacyCiphers = false
+    /// Every listener with what it serves, in the order of the keys above and below.
+    public var listeners: [(address: ListenAddress, kind: ListenerKind)] {
+        listen.map { ($0, .smtp) } + tlsListen.map { ($0, .smtps) } + submissionListen.map { ($0, .submission) }
+            + submissionTLSListen.map { ($0, .submissions) }
+    }
     /// Submission listeners (RFC 6409): STARTTLS, and AUTH before MAIL.
     public var submissionListen: [ListenAddress] = []
     /// Submission listeners where TLS starts with the connection (RFC 8314, port 465).

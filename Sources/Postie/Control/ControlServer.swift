@@ -14,7 +14,11 @@ final class ControlServer: Sendable {
     let path: String
     private let channel: Channel
 
-    init(path: String, service: ControlService, spool: Spool, idleTimeout: TimeAmount, group: EventLoopGroup) async throws {
+    /// `idleTimeout` and `maxBuffered` are those of an SMTP connection (`SMTPServerConfiguration`):
+    /// a submission is message data like any other.
+    init(
+        path: String, service: ControlService, spool: Spool, idleTimeout: TimeAmount, maxBuffered: Int, group: EventLoopGroup
+    ) async throws {
         self.path = path
         unlink(path)  // a socket left by a server that did not stop cleanly
         // No umask change here: it is process-wide and would reach files other threads create.
@@ -22,7 +26,8 @@ final class ControlServer: Sendable {
         channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ControlHandler(service: service, spool: spool, idleTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlHandler(service: service, spool: spool, idleTimeout: idleTimeout, maxBuffered: maxBuffered))
                 }
             }
             .bind(unixDomainSocketPath: path).get()
@@ -55,9 +60,10 @@ final class ControlHandler: ChannelDuplexHandler {
     private var readPending = false
 
     /// Written octets a submission may have waiting for the disk before reads stop.
-    static let maxBuffered = 4 << 20
+    private let maxBuffered: Int
 
-    init(service: ControlService, spool: Spool, idleTimeout: TimeAmount) {
+    init(service: ControlService, spool: Spool, idleTimeout: TimeAmount, maxBuffered: Int) {
+        self.maxBuffered = maxBuffered
         self.service = service
         self.spool = spool
         self.idleTimeout = idleTimeout
@@ -154,7 +160,7 @@ final class ControlHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let submission, submission.writer.outstandingBytes > Self.maxBuffered {
+        if let submission, submission.writer.outstandingBytes > maxBuffered {
             readPending = true
         } else {
             context.read()
@@ -162,7 +168,7 @@ final class ControlHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading() {
-        guard readPending, let context, (submission?.writer.outstandingBytes ?? 0) <= Self.maxBuffered else { return }
+        guard readPending, let context, (submission?.writer.outstandingBytes ?? 0) <= maxBuffered else { return }
         readPending = false
         context.read()
     }

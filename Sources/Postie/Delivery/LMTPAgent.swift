@@ -40,11 +40,8 @@ struct LMTPAgent: Sendable {
         ) { _ in try SpoolMessageReader(spool: spool, envelope: envelope, threadPool: pool) }
         let relay = "lmtp:\(endpoint)"
         let outcomes: [RecipientOutcome]
-        if let reason = result.unreachable {
-            outcomes = members.map { _ in .deferred(Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)")) }
-        } else if let refusal = result.notPrepared {
-            let reply = Reply(451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, "\(relay) said: \(refusal.text)")
-            outcomes = members.map { _ in .deferred(reply) }
+        if let problem = result.deferral(at: relay) {
+            outcomes = members.map { _ in .deferred(problem) }
         } else {
             outcomes = result.outcomes[0] ?? members.map { _ in .deferred(Reply(451, .init(4, 3, 0), "no outcome from \(relay)")) }
         }

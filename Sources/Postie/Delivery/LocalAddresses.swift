@@ -13,9 +13,8 @@ struct LocalAddresses {
 
     static func listening(_ configuration: PostieConfiguration) -> LocalAddresses {
         var result = LocalAddresses()
-        let all = configuration.listen + configuration.tlsListen + configuration.submissionListen + configuration.submissionTLSListen
         var interfaces: [[UInt8]]?
-        for listen in all {
+        for (listen, _) in configuration.listeners {
             guard let bytes = IPNetwork.parseAddress(listen.host) else { continue }
             if bytes.allSatisfy({ $0 == 0 }) {
                 if interfaces == nil { interfaces = interfaceAddresses() }
@@ -34,9 +33,7 @@ struct LocalAddresses {
 
     /// An IPv4-mapped IPv6 address counts as its IPv4 address.
     private static func key(_ address: [UInt8], _ port: Int) -> [UInt8] {
-        var bytes = address
-        if bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF { bytes = Array(bytes[12...]) }
-        return bytes + [UInt8(port >> 8 & 0xFF), UInt8(port & 0xFF)]
+        IPNetwork.unmapped(address) + [UInt8(port >> 8 & 0xFF), UInt8(port & 0xFF)]
     }
 
     /// Every IPv4 and IPv6 address of this machine's interfaces.

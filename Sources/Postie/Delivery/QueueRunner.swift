@@ -28,10 +28,12 @@ public final class QueueRunner: Sendable {
     /// The retry and expiry policy is read from the current configuration at each attempt.
     private let live: LiveConfiguration
     private var policy: DeliveryLedger.Policy {
-        let c = live.snapshot.configuration
+        // Read through the snapshot: copying the whole configuration for four numbers, per
+        // recipient, is work on the delivery path for nothing.
+        let s = live.snapshot
         return DeliveryLedger.Policy(
-            retryMinimum: Int64(c.retryMinimum), retryMaximum: Int64(c.retryMaximum), maxLifetime: Int64(c.maxLifetime),
-            delayWarning: Int64(c.delayWarning))
+            retryMinimum: Int64(s.configuration.retryMinimum), retryMaximum: Int64(s.configuration.retryMaximum),
+            maxLifetime: Int64(s.configuration.maxLifetime), delayWarning: Int64(s.configuration.delayWarning))
     }
 
     private struct State {
@@ -95,9 +97,9 @@ public final class QueueRunner: Sendable {
     /// A new message for local mailboxes only, with no success notice asked for: the common case,
     /// which needs no task, no envelope update and no report when every mailbox takes it.
     func isSimpleLocal(_ envelope: Envelope) -> Bool {
-        let configuration = live.snapshot.configuration
+        let snapshot = live.snapshot
         return envelope.recipients.allSatisfy { r in
-            guard case .mailbox(let domain, _) = r.target, r.status == .pending, configuration.delivery(for: domain) == .maildir else {
+            guard case .mailbox(let domain, _) = r.target, r.status == .pending, snapshot.configuration.delivery(for: domain) == .maildir else {
                 return false
             }
             return !DeliveryLedger.Notice.wanted(r, .delivered)
@@ -346,9 +348,9 @@ public final class QueueRunner: Sendable {
         var local: [Int] = []
         var jobs: [MaildirDeliverer.Job] = []
         let prefix = TraceHeaders.returnPath(envelope.sender)
-        let configuration = live.snapshot.configuration
+        let snapshot = live.snapshot
         for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
-            guard case .mailbox(let domain, let user) = envelope.recipients[i].target, configuration.delivery(for: domain) == .maildir
+            guard case .mailbox(let domain, let user) = envelope.recipients[i].target, snapshot.configuration.delivery(for: domain) == .maildir
             else { continue }
             local.append(i)
             jobs.append(.init(prefix: prefix, domain: domain, user: user))
@@ -358,10 +360,10 @@ public final class QueueRunner: Sendable {
 
     /// The local recipients still to do whose domain is delivered by LMTP, by server.
     private func lmtpRecipients(_ envelope: Envelope) -> [(ClientEndpoint, [Int])] {
-        let configuration = live.snapshot.configuration
+        let snapshot = live.snapshot
         var groups: [(ClientEndpoint, [Int])] = []
         for i in envelope.recipients.indices where [.pending, .deferred].contains(envelope.recipients[i].status) {
-            guard case .mailbox(let domain, _) = envelope.recipients[i].target, case .lmtp(let endpoint) = configuration.delivery(for: domain)
+            guard case .mailbox(let domain, _) = envelope.recipients[i].target, case .lmtp(let endpoint) = snapshot.configuration.delivery(for: domain)
             else { continue }
             if let k = groups.firstIndex(where: { $0.0 == endpoint }) { groups[k].1.append(i) } else { groups.append((endpoint, [i])) }
         }

@@ -248,22 +248,17 @@ final class RelayAgent: Sendable {
                 let queueIDs = envelopes.map(\.id).joined(separator: ",")
                 lastRelay = relay
                 if result.unreachable == nil { sessionsLeft -= 1 }
-                if let reason = result.unreachable {
-                    // No dialogue: nothing was "said"; the reason as the system gives it.
-                    lastProblem = Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)")
-                    logger.info(
-                        "exchanger unreachable",
-                        metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reason": .string(reason)])
-                    continue
-                }
-                if let refusal = result.notPrepared {
-                    logger.info(
-                        "exchanger not prepared",
-                        metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reply": .string(refusal.description)])
-                    // Our own verdict (TLS required and not offered) is not the server's words.
-                    let words = refusal == ClientSession.tlsRequired ? "\(relay): \(refusal.text)" : "\(relay) said: \(refusal.text)"
-                    lastProblem = Reply(
-                        refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, words)
+                if let problem = result.deferral(at: relay) {
+                    lastProblem = problem
+                    if let reason = result.unreachable {
+                        logger.info(
+                            "exchanger unreachable",
+                            metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reason": .string(reason)])
+                    } else {
+                        logger.info(
+                            "exchanger not prepared",
+                            metadata: ["queue_id": .string(queueIDs), "relay": .string(relay), "reply": .string((result.notPrepared ?? problem).description)])
+                    }
                     continue
                 }
                 return jobs.enumerated().map { k, job in
@@ -279,6 +274,18 @@ final class RelayAgent: Sendable {
         if skippedSelf && lastRelay == nil { return jobs.map { all($0.members, .failed(Self.loopsBack(domain))) } }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
         return jobs.map { all($0.members, .deferred(lastProblem), relay: lastRelay) }
+    }
+}
+
+extension ClientResult {
+    /// Why nothing was attempted at `relay` (`host[address]:port`), as a temporary failure of the
+    /// recipients, or nil when the server was prepared. Only a server's refusal is quoted as what
+    /// it "said"; a connection that failed reads as the system says it.
+    func deferral(at relay: String) -> Reply? {
+        if let reason = unreachable { return Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)") }
+        guard let refusal = notPrepared else { return nil }
+        let words = notPreparedCause == .refused ? "\(relay) said: \(refusal.text)" : "\(relay): \(refusal.text)"
+        return Reply(refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, words)
     }
 }
 

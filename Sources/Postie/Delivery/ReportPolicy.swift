@@ -27,8 +27,9 @@ enum ReportPolicy {
         var domain: String?
         for r in recipients {
             guard case .remote = r.target else { return nil }
-            let original = r.original.hasPrefix("<") && r.original.hasSuffix(">") ? String(r.original.dropFirst().dropLast()) : r.original
-            guard let through = Mailbox.parse(original), configuration.domains[through.normalizedDomain] != nil else { return nil }
+            guard let through = ReversePath.parse(r.original)?.mailbox, configuration.domains[through.normalizedDomain] != nil else {
+                return nil
+            }
             domain = domain ?? through.normalizedDomain
         }
         return domain

@@ -158,23 +158,23 @@ public struct PostieLogHandler: LogHandler {
             line += " [\(event.source)] "
             let message = "\(event.message)"
             if message.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }), message.unicodeScalars.contains(where: AddressGrammar.isMisleading) {
-                Self.appendEscaped(message, to: &line)
+                QuotedText.appendEscaped(message, to: &line)
             } else {
                 line += message
             }
             line += "\n"
         case .json:
             line = "{\"time\":\"\(line)\",\"level\":\"\(event.level)\",\"label\":"
-            Self.appendJSON(label, to: &line)
+            QuotedText.append(label, to: &line)
             line += ",\"source\":"
-            Self.appendJSON(event.source, to: &line)
+            QuotedText.append(event.source, to: &line)
             line += ",\"message\":"
-            Self.appendJSON("\(event.message)", to: &line)
+            QuotedText.append("\(event.message)", to: &line)
             for (key, value) in pairs where !Self.reservedJSONKeys.contains(key) {
                 line += ","
-                Self.appendJSON(key, to: &line)
+                QuotedText.append(key, to: &line)
                 line += ":"
-                Self.appendJSON("\(value)", to: &line)
+                QuotedText.append("\(value)", to: &line)
             }
             line += "}\n"
         }
@@ -192,39 +192,7 @@ public struct PostieLogHandler: LogHandler {
             line += value
             return
         }
-        line += "\""
-        appendEscaped(value, to: &line)
-        line += "\""
-    }
-
-    static func appendJSON(_ value: String, to line: inout String) {
-        line += "\""
-        appendEscaped(value, to: &line)
-        line += "\""
-    }
-
-    /// `\"`, `\\`, `\n`, `\r`, `\t` and `\uXXXX` for other control, separator and bidirectional
-    /// characters: valid in JSON and in logfmt alike. Every text from outside (a client's HELO, a
-    /// remote server's reply) goes through here before it reaches the log.
-    private static func appendEscaped(_ value: String, to line: inout String) {
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            default:
-                // Controls (an ESC sequence would drive the operator's terminal), and what would
-                // break the line or turn its text around (U+2028, U+202E …), as escapes.
-                if AddressGrammar.isMisleading(scalar) {
-                    let hex = String(scalar.value, radix: 16)
-                    line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    line.unicodeScalars.append(scalar)
-                }
-            }
-        }
+        QuotedText.append(value, to: &line)
     }
 
     /// Local time, as swift-log prints it, made once a second. `localtime_r` does not look at the

@@ -90,7 +90,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         scanner = HeaderScanner()
         sawEightBit = false
         let single: String? =
-            start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.description.trimmingAngles : nil
+            start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.address : nil
         let hop = TraceHeaders.Hop(
             heloName: start.heloName, clientAddress: connection.remoteIP, byHostname: context.live.snapshot.configuration.hostname,
             protocolName: start.protocolName, tls: tlsDescription, queueID: writer.queueID, singleRecipient: single,
@@ -211,11 +211,5 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func connectionClosed() {
         abortMessage()
-    }
-}
-
-extension String {
-    fileprivate var trimmingAngles: String {
-        hasPrefix("<") && hasSuffix(">") ? String(dropFirst().dropLast()) : self
     }
 }

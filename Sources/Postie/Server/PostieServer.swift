@@ -169,7 +169,8 @@ public final class PostieServer: Service, Sendable {
                 service: ControlService(
                     live: live, reload: { [weak self] in await self?.reload() ?? .refused("the server is stopping") }, spool: spool,
                     queue: queue, threadPool: threadPool, logger: logger),
-                spool: spool, idleTimeout: .seconds(Int64(config.commandTimeout)), group: group)
+                spool: spool, idleTimeout: smtp.configuration.commandTimeout,
+                maxBuffered: smtp.configuration.maxBufferedMessageBytes, group: group)
             let trimmer = HeapTrimmer(
                 connections: { smtp.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
             running.withLockedValue {
@@ -238,20 +239,11 @@ public final class PostieServer: Service, Sendable {
         of config: PostieConfiguration, on server: SMTPServer, tls: @escaping @Sendable () -> NIOSSLContext
     ) async throws -> [SocketAddress] {
         var addresses: [SocketAddress] = []
-        for listen in config.listen {
-            addresses.append(try await server.bind(host: listen.host, port: listen.port, accepting: false))
-        }
-        for listen in config.tlsListen {
-            addresses.append(try await server.bind(host: listen.host, port: listen.port, implicitTLS: tls, accepting: false))
-        }
-        for listen in config.submissionListen {
-            addresses.append(
-                try await server.bind(host: listen.host, port: listen.port, requireAuthentication: true, accepting: false))
-        }
-        for listen in config.submissionTLSListen {
+        for (address, kind) in config.listeners {
             addresses.append(
                 try await server.bind(
-                    host: listen.host, port: listen.port, implicitTLS: tls, requireAuthentication: true, accepting: false))
+                    host: address.host, port: address.port, implicitTLS: kind.implicitTLS ? tls : nil,
+                    requireAuthentication: kind.requiresAuthentication, accepting: false))
         }
         return addresses
     }
@@ -262,12 +254,10 @@ public final class PostieServer: Service, Sendable {
     ) async throws -> [SocketAddress] {
         var addresses: [SocketAddress] = []
         for listener in activation.listeners {
-            let implicitTLS = listener.kind == .smtps || listener.kind == .submissions
-            let submission = listener.kind == .submission || listener.kind == .submissions
             addresses.append(
                 try await server.listen(
-                    onDescriptor: listener.descriptor, implicitTLS: implicitTLS ? tls : nil, requireAuthentication: submission,
-                    accepting: false))
+                    onDescriptor: listener.descriptor, implicitTLS: listener.kind.implicitTLS ? tls : nil,
+                    requireAuthentication: listener.kind.requiresAuthentication, accepting: false))
         }
         return addresses
     }
@@ -384,14 +374,4 @@ public final class PostieServer: Service, Sendable {
         notifier?.send("STOPPING=1\nSTATUS=shutting down")
         await stop()
     }
-}
-
-/// What a reload did: the keys it changed and those that wait for a restart, or why it was refused.
-public struct ReloadReport: Codable, Sendable, Equatable {
-    public var ok: Bool
-    public var error: String?
-    public var changed: [String]
-    public var needRestart: [String]
-
-    public static func refused(_ why: String) -> ReloadReport { ReloadReport(ok: false, error: why, changed: [], needRestart: []) }
 }

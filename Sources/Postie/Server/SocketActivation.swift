@@ -9,16 +9,7 @@ import Foundation
 /// restart). Each socket's name (`FileDescriptorName=` in the unit) says what it is. Written by
 /// hand: the protocol is three environment variables, and libsystemd would be a C dependency.
 public struct SocketActivation: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable {
-        /// Plain SMTP with STARTTLS (port 25): `smtp`, and unnamed sockets.
-        case smtp
-        /// Implicit TLS without AUTH required (`smtp.tls_listen`): `smtps`.
-        case smtps
-        /// Submission with STARTTLS and AUTH required (port 587): `submission`.
-        case submission
-        /// Submission over implicit TLS (port 465): `submissions`.
-        case submissions
-    }
+    public typealias Kind = ListenerKind
 
     public struct Listener: Sendable, Equatable {
         public var descriptor: CInt

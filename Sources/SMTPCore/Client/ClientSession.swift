@@ -68,6 +68,18 @@ public struct ClientSession: Sendable {
     public private(set) var isTLS = false
     public private(set) var finished = false
 
+    /// Why the session gave up before any message (with `.notPrepared`), so that a log never says
+    /// the server "said" what it did not.
+    public enum NotPreparedCause: Hashable, Sendable {
+        /// The server refused: its greeting, EHLO and HELO, or AUTH. The reply is its words.
+        case refused
+        /// Its offer does not meet ours (TLS required and not offered, no AUTH mechanism we use).
+        case ourRequirement
+        /// The connection broke, or the server went quiet, before it was ready.
+        case connectionLost
+    }
+    public private(set) var notPreparedCause: NotPreparedCause?
+
     private var expects: [Expect] = [.greeting]
     private var current = 0
     private var outcomes: [RecipientOutcome?] = []
@@ -118,7 +130,7 @@ public struct ClientSession: Sendable {
                 actions.append(.send(greetingCommand))
                 expects.append(.ehlo)
             } else {
-                notPrepared(reply, &actions)
+                notPrepared(reply, .refused, &actions)
             }
         case .ehlo:
             if reply.isPositive {
@@ -128,33 +140,33 @@ public struct ClientSession: Sendable {
                     actions.append(.send("STARTTLS"))
                     expects.append(.startTLS)
                 } else if requireTLS && !isTLS {
-                    notPrepared(Self.tlsRequired, &actions)
+                    notPrepared(Self.tlsRequired, .ourRequirement, &actions)
                 } else if credentials != nil {
                     authenticate(&actions)
                 } else {
                     startMessage(&actions)
                 }
             } else if reply.isPermanent && requireTLS {
-                notPrepared(Self.tlsRequired, &actions)
+                notPrepared(Self.tlsRequired, .ourRequirement, &actions)
             } else if reply.isPermanent && dialect == .smtp {
                 // Not an ESMTP server: go on in plain SMTP, without extensions.
                 peer = PeerExtensions()
                 actions.append(.send("HELO \(heloName)"))
                 expects.append(.helo)
             } else {
-                notPrepared(reply, &actions)
+                notPrepared(reply, .refused, &actions)
             }
         case .helo:
             if reply.isPositive {
                 startMessage(&actions)
             } else {
-                notPrepared(reply, &actions)
+                notPrepared(reply, .refused, &actions)
             }
         case .startTLS:
             if reply.code == 220 {
                 actions.append(.startTLS)
             } else if requireTLS {
-                notPrepared(Self.tlsRequired, &actions)
+                notPrepared(Self.tlsRequired, .ourRequirement, &actions)
             } else {
                 // Opportunistic TLS: go on without it.
                 startMessage(&actions)
@@ -163,11 +175,11 @@ public struct ClientSession: Sendable {
             if reply.code == 235 {
                 startMessage(&actions)
             } else {
-                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), &actions)
+                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), .refused, &actions)
             }
         case .authLoginUser, .authLoginPassword:
             guard reply.code == 334, let c = credentials else {
-                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), &actions)
+                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), .refused, &actions)
                 break
             }
             let value = expect == .authLoginUser ? c.user : c.password
@@ -255,6 +267,7 @@ public struct ClientSession: Sendable {
         let reply = Reply(451, .init(4, 4, 2), reason)
         if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS, .authPlain, .authLoginUser, .authLoginPassword, .authDone].contains(next) {
             finished = true
+            notPreparedCause = .connectionLost
             actions += [.notPrepared(reply), .close]
             return actions
         }
@@ -276,11 +289,12 @@ public struct ClientSession: Sendable {
             actions.append(.send("AUTH LOGIN"))
             expects.append(.authLoginUser)
         } else {
-            notPrepared(Reply(451, .init(4, 7, 0), "the server offers no AUTH mechanism we can use"), &actions)
+            notPrepared(Reply(451, .init(4, 7, 0), "the server offers no AUTH mechanism we can use"), .ourRequirement, &actions)
         }
     }
 
-    private mutating func notPrepared(_ reply: Reply, _ actions: inout [ClientAction]) {
+    private mutating func notPrepared(_ reply: Reply, _ cause: NotPreparedCause, _ actions: inout [ClientAction]) {
+        notPreparedCause = cause
         finished = true
         actions.append(.notPrepared(reply))
         if reply.code != 421 { actions.append(.send("QUIT")) }

@@ -58,10 +58,13 @@ public enum ForwardPath: Hashable, Sendable, CustomStringConvertible {
     case postmaster
     case mailbox(Mailbox)
 
-    public var description: String {
+    public var description: String { "<\(address)>" }
+
+    /// The address without its angle brackets (`postmaster` for the bare form).
+    public var address: String {
         switch self {
-        case .postmaster: return "<postmaster>"
-        case .mailbox(let m): return "<\(m)>"
+        case .postmaster: return "postmaster"
+        case .mailbox(let m): return m.description
         }
     }
 }

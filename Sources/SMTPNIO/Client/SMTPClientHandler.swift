@@ -49,6 +49,8 @@ public struct ClientResult: Sendable {
     /// Set when there was no SMTP dialogue at all: the reason in words (`Connection refused`, `lost
     /// connection before the greeting`), for logs that must not say the server "said" it.
     public var unreachable: String?
+    /// Why the server was not prepared (`notPrepared`): its refusal, or our requirement.
+    public var notPreparedCause: ClientSession.NotPreparedCause?
     /// Outcomes per message index, each in recipient order.
     public var outcomes: [Int: [RecipientOutcome]] = [:]
     public var peer = PeerExtensions()
@@ -183,8 +185,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 result.outcomes[index] = outcomes
             case .notPrepared(let reply):
                 result.notPrepared = reply
-                // The connection broke before the server said anything we could act on.
-                if reply.enhancedCode == .init(4, 4, 2) { result.unreachable = reply.text }
+                result.notPreparedCause = session.notPreparedCause
+                if session.notPreparedCause == .connectionLost { result.unreachable = reply.text }
             case .close:
                 flush()
                 timer?.cancel()

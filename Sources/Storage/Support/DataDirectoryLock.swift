@@ -59,13 +59,6 @@ public final class DataDirectoryLock: Sendable {
         var bytes = [UInt8](repeating: 0, count: 32)
         let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
-        let text = String(decoding: bytes[..<n], as: UTF8.self).trimmingWhitespace
-        return Int32(text)
-    }
-}
-
-extension String {
-    fileprivate var trimmingWhitespace: String {
-        String(self.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
+        return String(decoding: bytes[..<n], as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { Int32($0) }
     }
 }
