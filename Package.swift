@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MailCore", targets: ["MailCore"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "SMTPNIO", targets: ["SMTPNIO"]),
+        .library(name: "Delivery", targets: ["Delivery"]),
         .library(name: "Postie", targets: ["Postie"]),
     ],
     dependencies: [
@@ -68,11 +69,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Wiring: configuration, directory, queue runner, delivery, lifecycle.
+        // The delivery half: the queue's scheduler, the targets (Maildir, LMTP, relay), reports.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "SMTPCore", "MailCore", "Storage", "SMTPNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Wiring: configuration, control, lifecycle; the composition root.
         .target(
             name: "Postie",
             dependencies: [
-                "SMTPCore", "MailCore", "Storage", "SMTPNIO", "CMalloc",
+                "SMTPCore", "MailCore", "Storage", "SMTPNIO", "Delivery", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,8 +137,11 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Delivery", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .testTarget(
             name: "PostieTests",
-            dependencies: ["Postie", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+            dependencies: ["Postie", "Delivery", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]
 )

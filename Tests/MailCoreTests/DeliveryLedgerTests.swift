@@ -42,8 +42,8 @@ import Testing
     @Test func partialOutcomes() {
         var e = envelope([local("a"), local("b"), local("c")])
         let notices = DeliveryLedger.record(
-            [.init(index: 0, outcome: .delivered(Self.ok)), .init(index: 1, outcome: .failed(Self.gone), relay: "mx[192.0.2.9]:25"),
-             .init(index: 2, outcome: .deferred(Self.busy))],
+            [.init(RecipientID(0), .delivered(Self.ok)), .init(RecipientID(1), .failed(Self.gone), relay: "mx[192.0.2.9]:25"),
+             .init(RecipientID(2), .deferred(Self.busy))],
             in: &e, now: 1_000_100, policy: policy, jitter: noJitter)
         #expect(e.recipients.map(\.status) == [.delivered, .failed, .deferred])
         #expect(e.recipients.map(\.attempts) == [1, 1, 1])
@@ -58,7 +58,7 @@ import Testing
     @Test func aDeliveryThroughARelayIsRelayed() {
         var e = envelope([local("a")])
         let notices = DeliveryLedger.record(
-            [.init(index: 0, outcome: .delivered(Self.ok), relay: "mx[192.0.2.9]:25")], in: &e, now: 0, policy: policy, jitter: noJitter)
+            [.init(RecipientID(0), .delivered(Self.ok), relay: "mx[192.0.2.9]:25")], in: &e, now: 0, policy: policy, jitter: noJitter)
         #expect(notices.first?.action == .relayed)
     }
 
@@ -66,7 +66,7 @@ import Testing
     /// within it is left alone.
     @Test func expiry() {
         var e = envelope([local("a"), local("b")])
-        _ = DeliveryLedger.record([.init(index: 0, outcome: .deferred(Self.busy))], in: &e, now: 1_000_000, policy: policy, jitter: noJitter)
+        _ = DeliveryLedger.record([.init(RecipientID(0), .deferred(Self.busy))], in: &e, now: 1_000_000, policy: policy, jitter: noJitter)
         var young = e
         #expect(DeliveryLedger.close(&young, now: 1_000_000 + policy.maxLifetime - 1, policy: policy).allSatisfy { $0.action != .failed })
         #expect(young.recipients[0].status == .deferred)
@@ -81,14 +81,14 @@ import Testing
     /// Past the warning time the sender hears once that the message is delayed.
     @Test func oneDelayNotice() {
         var e = envelope([local("a")])
-        _ = DeliveryLedger.record([.init(index: 0, outcome: .deferred(Self.busy))], in: &e, now: 1_000_000, policy: policy, jitter: noJitter)
+        _ = DeliveryLedger.record([.init(RecipientID(0), .deferred(Self.busy))], in: &e, now: 1_000_000, policy: policy, jitter: noJitter)
         #expect(DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning - 1, policy: policy).isEmpty)
         let first = DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning, policy: policy)
         #expect(first.map(\.action) == [.delayed])
         #expect(e.delayNotified)
         #expect(DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning + 3600, policy: policy).isEmpty)
         var never = envelope([local("a")])
-        _ = DeliveryLedger.record([.init(index: 0, outcome: .deferred(Self.busy))], in: &never, now: 0, policy: policy, jitter: noJitter)
+        _ = DeliveryLedger.record([.init(RecipientID(0), .deferred(Self.busy))], in: &never, now: 0, policy: policy, jitter: noJitter)
         var off = policy
         off.delayWarning = 0
         #expect(DeliveryLedger.close(&never, now: 1_000_000 + 86400, policy: off).isEmpty)

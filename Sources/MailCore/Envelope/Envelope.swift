@@ -1,7 +1,7 @@
 import SMTPCore
 
 /// Where one recipient's copy goes.
-public enum DeliveryTarget: Hashable, Sendable, CustomStringConvertible {
+public enum Destination: Hashable, Sendable, CustomStringConvertible {
     /// A local Maildir: `<mail root>/<domain>/<user>/`.
     case mailbox(domain: String, user: String)
     /// Another machine's recipient, for the relay.
@@ -20,13 +20,25 @@ public enum DeliveryTarget: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A recipient's place in its envelope: stable for the message's whole life, since the spool
+/// never removes or reorders recipients (their states change; the list does not). Outcomes,
+/// notices and log lines name recipients by it, never by a position in some other list.
+public struct RecipientID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let index: Int
+
+    public init(_ index: Int) { self.index = index }
+
+    public static func < (a: RecipientID, b: RecipientID) -> Bool { a.index < b.index }
+    public var description: String { "\(index)" }
+}
+
 /// One delivery of a message: a target, the RCPT it came from, and how far it got.
 public struct EnvelopeRecipient: Hashable, Sendable {
     public enum Status: String, Hashable, Sendable {
         case pending, delivered, deferred, failed
     }
 
-    public var target: DeliveryTarget
+    public var target: Destination
     /// The address the client gave in RCPT TO (an alias or plus address may differ from the target).
     public var original: String
     public var status: Status
@@ -38,7 +50,7 @@ public struct EnvelopeRecipient: Hashable, Sendable {
     public var originalRecipientParameter: String?
 
     public init(
-        target: DeliveryTarget, original: String, status: Status = .pending, attempts: Int = 0, lastError: String? = nil,
+        target: Destination, original: String, status: Status = .pending, attempts: Int = 0, lastError: String? = nil,
         notify: String? = nil, originalRecipientParameter: String? = nil
     ) {
         self.target = target
@@ -91,6 +103,19 @@ public struct Envelope: Hashable, Sendable {
         self.envelopeID = envelopeID
         self.recipients = recipients
         self.nextAttempt = nextAttempt
+    }
+
+    /// Every recipient's id, in envelope order.
+    public var recipientIDs: [RecipientID] { recipients.indices.map(RecipientID.init) }
+
+    /// The recipients still to deliver (pending or deferred).
+    public var waitingIDs: [RecipientID] {
+        recipients.indices.filter { recipients[$0].status == .pending || recipients[$0].status == .deferred }.map(RecipientID.init)
+    }
+
+    public subscript(_ id: RecipientID) -> EnvelopeRecipient {
+        get { recipients[id.index] }
+        set { recipients[id.index] = newValue }
     }
 
     /// Whether nothing is left to do for the message.

@@ -112,7 +112,7 @@ extension Envelope {
         guard fields.count >= 2, let status = EnvelopeRecipient.Status(rawValue: fields[1]) else {
             throw DecodingError(line: line, reason: "bad recipient")
         }
-        let target: DeliveryTarget
+        let target: Destination
         if fields[0].hasPrefix("mailbox:") {
             let address = fields[0].dropFirst("mailbox:".count)
             guard let at = address.lastIndex(of: "@") else { throw DecodingError(line: line, reason: "bad mailbox") }

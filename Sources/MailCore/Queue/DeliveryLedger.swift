@@ -23,12 +23,12 @@ public enum DeliveryLedger {
 
     /// What one recipient's attempt came to, and which server answered (`host[address]:port`).
     public struct Outcome: Hashable, Sendable {
-        public var index: Int
+        public var recipient: RecipientID
         public var outcome: RecipientOutcome
         public var relay: String?
 
-        public init(index: Int, outcome: RecipientOutcome, relay: String? = nil) {
-            self.index = index
+        public init(_ recipient: RecipientID, _ outcome: RecipientOutcome, relay: String? = nil) {
+            self.recipient = recipient
             self.outcome = outcome
             self.relay = relay
         }
@@ -36,13 +36,13 @@ public enum DeliveryLedger {
 
     /// A report the sender may be due (if the recipient asked for that kind: `Notice.wanted`).
     public struct Notice: Hashable, Sendable {
-        public var index: Int
+        public var recipient: RecipientID
         public var action: DeliveryReport.Action
         public var reply: Reply
         public var relay: String?
 
-        public init(index: Int, action: DeliveryReport.Action, reply: Reply, relay: String?) {
-            self.index = index
+        public init(_ recipient: RecipientID, action: DeliveryReport.Action, reply: Reply, relay: String?) {
+            self.recipient = recipient
             self.action = action
             self.reply = reply
             self.relay = relay
@@ -69,19 +69,19 @@ public enum DeliveryLedger {
     ) -> [Notice] {
         var notices: [Notice] = []
         for o in outcomes {
-            let i = o.index
-            envelope.recipients[i].attempts += 1
-            envelope.recipients[i].lastError = o.outcome.reply.description
+            let i = o.recipient
+            envelope[i].attempts += 1
+            envelope[i].lastError = o.outcome.reply.description
             switch o.outcome {
             case .delivered(let reply):
-                envelope.recipients[i].status = .delivered
-                envelope.recipients[i].lastError = nil
-                notices.append(Notice(index: i, action: o.relay == nil ? .delivered : .relayed, reply: reply, relay: o.relay))
+                envelope[i].status = .delivered
+                envelope[i].lastError = nil
+                notices.append(Notice(i, action: o.relay == nil ? .delivered : .relayed, reply: reply, relay: o.relay))
             case .failed(let reply):
-                envelope.recipients[i].status = .failed
-                notices.append(Notice(index: i, action: .failed, reply: reply, relay: o.relay))
+                envelope[i].status = .failed
+                notices.append(Notice(i, action: .failed, reply: reply, relay: o.relay))
             case .deferred:
-                envelope.recipients[i].status = .deferred
+                envelope[i].status = .deferred
                 let attempts = envelope.recipients.map(\.attempts).max() ?? 1
                 let next = now + backoff(attempts: attempts, policy: policy, jitter: jitter)
                 envelope.nextAttempt = min(envelope.nextAttempt ?? next, next)
@@ -95,21 +95,21 @@ public enum DeliveryLedger {
     public static func close(_ envelope: inout Envelope, now: Int64, policy: Policy) -> [Notice] {
         var notices: [Notice] = []
         if now - envelope.arrivalTime >= policy.maxLifetime {
-            for i in envelope.recipients.indices where [.deferred, .pending].contains(envelope.recipients[i].status) {
+            for i in envelope.waitingIDs {
                 let reason = Reply(
                     550, .init(4, 4, 7),
-                    "delivery time expired after \(policy.maxLifetime / 3600) hours; last problem: \(envelope.recipients[i].lastError ?? "none")")
-                envelope.recipients[i].status = .failed
-                notices.append(Notice(index: i, action: .failed, reply: reason, relay: nil))
+                    "delivery time expired after \(policy.maxLifetime / 3600) hours; last problem: \(envelope[i].lastError ?? "none")")
+                envelope[i].status = .failed
+                notices.append(Notice(i, action: .failed, reply: reason, relay: nil))
             }
         }
         if policy.delayWarning > 0, !envelope.delayNotified, now - envelope.arrivalTime >= policy.delayWarning {
-            let waiting = envelope.recipients.indices.filter { envelope.recipients[$0].status == .deferred }
+            let waiting = envelope.recipientIDs.filter { envelope[$0].status == .deferred }
             if !waiting.isEmpty {
                 envelope.delayNotified = true
                 for i in waiting {
-                    let reply = Reply(451, .init(4, 4, 7), "still trying: \(envelope.recipients[i].lastError ?? "temporary failure")")
-                    notices.append(Notice(index: i, action: .delayed, reply: reply, relay: nil))
+                    let reply = Reply(451, .init(4, 4, 7), "still trying: \(envelope[i].lastError ?? "temporary failure")")
+                    notices.append(Notice(i, action: .delayed, reply: reply, relay: nil))
                 }
             }
         }

@@ -35,7 +35,7 @@ public struct LocalDirectory: Hashable, Sendable {
 
     public enum Resolution: Hashable, Sendable {
         /// A local address: deliver to these targets (an alias may name remote ones).
-        case deliver([DeliveryTarget])
+        case deliver([Destination])
         /// The domain is local and the user is not.
         case unknownUser
         /// The domain is not ours: relaying, for those allowed to.
@@ -88,7 +88,7 @@ public struct LocalDirectory: Hashable, Sendable {
     }
 
     private func expand(_ targets: [String], domain: String, depth: Int) -> Resolution {
-        var result: [DeliveryTarget] = []
+        var result: [Destination] = []
         for target in targets {
             let resolution: Resolution
             if target.contains("@") {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Delivery
 import Glibc
 #endif
 import Foundation

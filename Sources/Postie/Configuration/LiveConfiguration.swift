@@ -1,3 +1,4 @@
+import Delivery
 import MailCore
 import NIOConcurrencyHelpers
 
@@ -10,10 +11,13 @@ public final class LiveConfiguration: Sendable {
     public final class Snapshot: Sendable {
         public let configuration: PostieConfiguration
         public let directory: LocalDirectory
+        /// The delivery half's part of it, derived once.
+        public let delivery: DeliverySettings
 
         init(_ configuration: PostieConfiguration) {
             self.configuration = configuration
             self.directory = configuration.directory
+            self.delivery = configuration.delivery
         }
     }
 
@@ -26,6 +30,8 @@ public final class LiveConfiguration: Sendable {
     public var snapshot: Snapshot { box.withLockedValue { $0 } }
     public var configuration: PostieConfiguration { snapshot.configuration }
     public var directory: LocalDirectory { snapshot.directory }
+    /// The current delivery settings, for the delivery half to read at each attempt.
+    public var deliverySettings: @Sendable () -> DeliverySettings { { [self] in snapshot.delivery } }
 
     /// Puts a new configuration in place; returns the one it replaced.
     @discardableResult

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Delivery
 import Logging
 import MailCore
 import SMTPCore
@@ -145,9 +146,7 @@ public struct PostieConfiguration: Sendable {
     /// STARTTLS when relaying: `may` (when offered, any certificate, RFC 7435), `none`,
     /// `encrypt` (required, any certificate) or `verify` (required, certificate verified against
     /// the system's trust store and the exchanger's name); per domain in `tlsPolicy`.
-    public enum RelayTLS: String, Sendable, CaseIterable {
-        case none, may, encrypt, verify
-    }
+    public typealias RelayTLS = Delivery.RelayTLS
     public var relayTLS = RelayTLS.may
     public var tlsPolicy: [String: RelayTLS] = [:]
     /// PEM file of the certificate authorities `verify` trusts; nil trusts the system's.
@@ -202,6 +201,37 @@ public struct PostieConfiguration: Sendable {
 
     public var directory: LocalDirectory {
         LocalDirectory(domains: domains, primaryDomain: primaryDomain, recipientDelimiter: recipientDelimiter)
+    }
+
+    /// What the delivery half reads (the queue, the targets, the reports).
+    public var delivery: DeliverySettings {
+        var d = DeliverySettings(hostname: hostname, directory: directory)
+        d.trustedNetworks = trustedNetworks
+        d.localDelivery = localDelivery
+        d.localDeliveryByDomain = deliveryByDomain
+        d.queue.policy = DeliveryLedger.Policy(
+            retryMinimum: Int64(retryMinimum), retryMaximum: Int64(retryMaximum), maxLifetime: Int64(maxLifetime),
+            delayWarning: Int64(delayWarning))
+        d.queue.bounceSizeLimit = bounceSizeLimit
+        d.queue.reportsPerDomainPerHour = reportsPerDomainPerHour
+        var r = RelaySettings()
+        r.port = relayPort
+        r.routes = routes.mapValues { HostAndPort(host: $0.host, port: $0.port) }
+        r.smarthost = smarthost.map { HostAndPort(host: $0.host, port: $0.port) }
+        r.smarthostCredentials = smarthostUser.flatMap { user in smarthostPassword.map { ClientCredentials(user: user, password: $0) } }
+        r.tls = relayTLS
+        r.tlsByDomain = tlsPolicy
+        r.tlsCAFile = tlsCAFile
+        r.maxConnections = relayMaxConnections
+        r.maxConnectionsPerDestination = relayMaxConnectionsPerDestination
+        r.maxMessagesPerConnection = relayMaxMessagesPerConnection
+        r.mxAddressLimit = relayMXAddressLimit
+        r.mxSessionLimit = relayMXSessionLimit
+        r.connectTimeout = relayConnectTimeout
+        r.commandTimeout = relayCommandTimeout
+        r.ownListeners = listeners.map { HostAndPort(host: $0.address.host, port: $0.address.port) }
+        d.relay = r
+        return d
     }
 
     static func systemHostname() -> String {

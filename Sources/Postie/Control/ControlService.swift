@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Delivery
 import Glibc
 #endif
 import Foundation
@@ -152,7 +153,7 @@ struct ControlService: Sendable {
                 "queue_id": .string(envelope.id), "from": .string(submission.sender.description), "nrcpt": "\(submission.recipients.count)",
                 "size": "\(envelope.size)", "proto": "local", "uid": .string(submission.submitter),
             ])
-        queue.enqueue(envelope, message: committed.message, fresh: true)
+        queue.enqueue(envelope, octets: committed.message, fresh: true)
         return ControlResponse(ok: true, id: envelope.id)
     }
 }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Delivery
 import Glibc
 #endif
 import Logging
@@ -18,7 +19,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     /// The connection's logger (its `conn` and `client` metadata set by the handler).
     private var logger: Logger { connection.logger }
     /// Where each accepted RCPT goes.
-    private var targets: [AcceptedRecipient: [DeliveryTarget]] = [:]
+    private var targets: [AcceptedRecipient: [Destination]] = [:]
     private var writer: SpoolWriter?
     private var scanner = HeaderScanner()
     /// The message has octets above 127, declared or not: it must not go to a peer without 8BITMIME.
@@ -162,7 +163,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                         "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
                         "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
                     ])
-                queue.enqueue(envelope, message: committed.message, fresh: true)
+                queue.enqueue(envelope, octets: committed.message, fresh: true)
             }
             return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
         }.flatMapErrorThrowing { [spoolRoot = context.spool.layout.root] error in

@@ -1,3 +1,5 @@
+import Delivery
+import Foundation
 import Logging
 import MailCore
 import NIOConcurrencyHelpers
@@ -59,6 +61,7 @@ public final class PostieServer: Service, Sendable {
         var threadPool: NIOThreadPool
         var spool: Spool
         var queue: QueueRunner
+        var maildir: MaildirDeliverer
         var server: SMTPServer
         var authenticator: Authenticator
         var control: ControlServer
@@ -130,13 +133,16 @@ public final class PostieServer: Service, Sendable {
                 dnsConfig.port = d.port
             }
             let resolver = SystemDNSResolver(configuration: dnsConfig, threadPool: threadPool)
-            let relay = try RelayAgent(
-                live: live, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
-            let bouncer = Bouncer(live: live, spool: spool, logger: logger)
-            let lmtp = LMTPAgent(live: live, spool: spool, threadPool: threadPool, group: group, logger: logger)
+            let settings = live.deliverySettings
+            let relay = try RelayTarget(
+                settings: settings, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
+            let logger = self.logger
+            let targets = DeliveryTargets(
+                maildir: MaildirTarget(deliverer: maildir, spool: spool), relay: relay,
+                lmtp: { LMTPTarget(endpoint: $0, settings: settings, spool: spool, threadPool: threadPool, group: group, logger: logger) })
             let queue = QueueRunner(
-                spool: spool, maildir: maildir, relay: relay, lmtp: lmtp, bouncer: bouncer, threadPool: threadPool,
-                eventLoop: group.next(), logger: logger, live: live)
+                spool: spool, targets: targets, bouncer: Bouncer(settings: settings, spool: spool, logger: logger), threadPool: threadPool,
+                clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger)
             let authenticator = Authenticator(configuration: config, threadPool: threadPool, logger: logger)
             let context = PostieContext(live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
             let tls = self.tls
@@ -175,8 +181,8 @@ public final class PostieServer: Service, Sendable {
                 connections: { smtp.takeConnectionPeak() }, eventLoop: group.next(), threadPool: threadPool, logger: logger)
             running.withLockedValue {
                 $0 = Running(
-                    lock: lock, threadPool: threadPool, spool: spool, queue: queue, server: smtp, authenticator: authenticator,
-                    control: control, trimmer: trimmer, addresses: addresses)
+                    lock: lock, threadPool: threadPool, spool: spool, queue: queue, maildir: maildir, server: smtp,
+                    authenticator: authenticator, control: control, trimmer: trimmer, addresses: addresses)
             }
             try await smtp.startAccepting()
             logger.info(
@@ -338,6 +344,15 @@ public final class PostieServer: Service, Sendable {
         await r.server.shutdown()
         await r.control.close()
         await r.queue.shutdown(grace: Int64(configuration.shutdownGrace))
+        // Deliveries already handed to the Maildir thread finish; later ones are refused (and
+        // stay in the spool for the next start). Its stop blocks: off the cooperative pool.
+        let maildir = r.maildir
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                maildir.stop()
+                done.resume()
+            }
+        }
         r.spool.close()
         try? await r.threadPool.shutdownGracefully()
         r.lock.release()

@@ -108,14 +108,4 @@ struct TLSCredentials: Sendable {
             }, issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
     }
-
-    /// For relaying: opportunistic TLS accepts any certificate (RFC 7435); a required TLS policy
-    /// verifies it.
-    static func clientContext(verify: Bool, trustedCAs: String? = nil) throws -> NIOSSLContext {
-        var config = TLSConfiguration.makeClientConfiguration()
-        config.minimumTLSVersion = .tlsv12
-        config.certificateVerification = verify ? .fullVerification : .none
-        if verify, let trustedCAs { config.trustRoots = .file(trustedCAs) }
-        return try NIOSSLContext(configuration: config)
-    }
 }

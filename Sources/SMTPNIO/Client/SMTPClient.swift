@@ -37,11 +37,13 @@ public enum SMTPClient {
     }
 
     /// The same, to any endpoint and in either dialect (LMTP: one outcome per recipient after the
-    /// data, RFC 2033).
+    /// data, RFC 2033). `messageFinished` hears each message's outcomes as soon as the server
+    /// gives them (on the event loop: keep it short); the result has them all again.
     public static func deliver(
         to endpoint: ClientEndpoint, dialect: ClientSession.Dialect = .smtp, heloName: String, messages: [OutgoingMessage],
         timeouts: ClientTimeouts = ClientTimeouts(), tls: ClientTLS? = nil, credentials: ClientCredentials? = nil,
-        group: EventLoopGroup, logger: Logger, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader
+        group: EventLoopGroup, logger: Logger, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader,
+        messageFinished: (@Sendable (Int, [RecipientOutcome]) -> Void)? = nil
     ) async -> ClientResult {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: ClientResult.self)
@@ -63,7 +65,7 @@ public enum SMTPClient {
                 try channel.pipeline.syncOperations.addHandler(
                     SMTPClientHandler(
                         session: session, timeouts: timeouts, openReader: openReader, promise: promise, logger: connectLogger,
-                        startTLS: startTLSOnChannel))
+                        startTLS: startTLSOnChannel, messageFinished: messageFinished))
             }
         }
         do {

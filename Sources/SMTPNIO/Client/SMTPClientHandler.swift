@@ -81,11 +81,16 @@ final class SMTPClientHandler: ChannelInboundHandler {
     private var done = false
     private var encoder = DataEncoder()
     private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
+    /// Told of each message's outcomes as soon as the server gives them, before the connection
+    /// carries the next message: the queue makes them durable at once.
+    private let messageFinished: (@Sendable (Int, [RecipientOutcome]) -> Void)?
 
     init(
         session: ClientSession, timeouts: ClientTimeouts, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader,
-        promise: EventLoopPromise<ClientResult>, logger: Logger, startTLS: ((Channel) -> EventLoopFuture<Void>)?
+        promise: EventLoopPromise<ClientResult>, logger: Logger, startTLS: ((Channel) -> EventLoopFuture<Void>)?,
+        messageFinished: (@Sendable (Int, [RecipientOutcome]) -> Void)? = nil
     ) {
+        self.messageFinished = messageFinished
         self.session = session
         self.timeouts = timeouts
         self.openReader = openReader
@@ -183,6 +188,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 }
             case .messageFinished(let index, let outcomes):
                 result.outcomes[index] = outcomes
+                messageFinished?(index, outcomes)
             case .notPrepared(let reply):
                 result.notPrepared = reply
                 result.notPreparedCause = session.notPreparedCause

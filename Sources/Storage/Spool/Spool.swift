@@ -19,6 +19,14 @@ public final class Spool: Sendable {
     let dataFiles: DataFilePool
     let ids = QueueIDGenerator()
     let logger: Logger
+    /// Removes delivered messages in batches, one sync of the spool's folders per batch.
+    private let remover: BatchThread<Removal>
+
+    struct Removal {
+        var id: String
+        var updated: Bool
+        var completion: @Sendable ((any Error)?) -> Void
+    }
 
     /// Opens (creating if needed) the spool at `root`. The thread pool runs the file writes.
     public init(root: String, threadPool: NIOThreadPool, logger: Logger) throws {
@@ -33,11 +41,27 @@ public final class Spool: Sendable {
         self.dataFiles = DataFilePool(layout: layout, ids: ids, threadPool: threadPool, logger: logger)
         self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem)
         committer.start()
+        let (layout, fileSystem, ids, dataFiles) = (self.layout, self.fileSystem, self.ids, self.dataFiles)
+        remover = BatchThread(
+            name: "postie-remove",
+            process: { batch in
+                var failures: [String: any Error] = [:]
+                for r in batch {
+                    do { try Self.remove(r.id, updated: r.updated, layout: layout, ids: ids, dataFiles: dataFiles) } catch { failures[r.id] = error }
+                }
+                let directories = [layout.dataDirectory] + (batch.contains { $0.updated } ? [layout.envelopeDirectory] : [])
+                var syncFailure: (any Error)?
+                do { try fileSystem.sync(directories: directories) } catch { syncFailure = error }
+                for r in batch { r.completion(failures[r.id] ?? syncFailure) }
+            },
+            refuse: { $0.completion(StorageError("remove", layout.root, errno: ESHUTDOWN)) })
+        remover.start()
     }
 
     /// Stops the commit thread after it has finished what it was given.
     public func close() {
         committer.stop()
+        remover.stop()
         dataFiles.close()
     }
 
@@ -243,6 +267,10 @@ public final class Spool: Sendable {
     /// Such a file still ends with the old envelope, whose id is older than the file's name: it
     /// is not a message (`readEnvelope` and recovery pass it over; recovery removes it).
     public func remove(_ id: String, updated: Bool = true) throws {
+        try Self.remove(id, updated: updated, layout: layout, ids: ids, dataFiles: dataFiles)
+    }
+
+    private static func remove(_ id: String, updated: Bool, layout: SpoolLayout, ids: QueueIDGenerator, dataFiles: DataFilePool) throws {
         if updated, Glibc.unlink(layout.envelopePath(id)) != 0 && errno != ENOENT {
             throw StorageError("unlink", layout.envelopePath(id))
         }
@@ -258,6 +286,18 @@ public final class Spool: Sendable {
             return
         }
         if !dataFiles.recycle(fresh, length: size) { POSIXFile.unlink(layout.dataPath(fresh)) }
+    }
+
+    /// Removes a message whose every recipient is done, durably: `completion` is called once the
+    /// removal is on stable storage, so that a crash after it never delivers the message again.
+    /// Removals asked for together share the sync of the spool's folders (group commit).
+    public func removeDurably(_ id: String, updated: Bool = true, completion: @escaping @Sendable ((any Error)?) -> Void) {
+        remover.submit(Removal(id: id, updated: updated, completion: completion))
+    }
+
+    /// Makes the removals done so far durable (blocking): a sync of the spool's folders.
+    public func syncRemovals() throws {
+        try fileSystem.sync(directories: [layout.dataDirectory, layout.envelopeDirectory])
     }
 
     /// Opens the stored message for reading.

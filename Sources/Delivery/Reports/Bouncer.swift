@@ -9,40 +9,47 @@ import Storage
 /// Tells senders what became of their mail (RFC 3464): one report per message for all the
 /// recipients it concerns, from the null sender, queued like any other message. Never for a
 /// message whose sender is `<>`, so reports cannot loop.
-struct Bouncer: Sendable {
-    let live: LiveConfiguration
+public struct Bouncer: Sendable {
+    let settings: @Sendable () -> DeliverySettings
     let spool: Spool
     let logger: Logger
     /// Reports to senders Postie cannot vouch for, counted per domain (`ReportPolicy`).
     let limiter = ReportLimiter()
 
+    public init(settings: @escaping @Sendable () -> DeliverySettings, spool: Spool, logger: Logger) {
+        self.settings = settings
+        self.spool = spool
+        self.logger = logger
+    }
+
     /// A report the sender may be due; the queue's ledger (MailCore) makes them.
-    typealias Notice = DeliveryLedger.Notice
+    public typealias Notice = DeliveryLedger.Notice
 
     /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
-    func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
-        let snapshot = live.snapshot
-        let configuration = snapshot.configuration
-        let directory = snapshot.directory
+    public func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
+        let settings = self.settings()
+        let directory = settings.directory
+        let hostname = settings.hostname
+        let limit = settings.queue.bounceSizeLimit
         guard case .mailbox(let sender) = envelope.sender else { return nil }
-        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: configuration.trustedNetworks)
+        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.trustedNetworks)
         let wanted = notices.filter {
-            Notice.wanted(envelope.recipients[$0.index], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
+            Notice.wanted(envelope[$0.recipient], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
         }
         guard !wanted.isEmpty else { return nil }
         // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the
         // forwarder is told (its alias points somewhere broken), not the sender the stranger wrote.
         var reportTo = sender
-        if !vouched, let forwarder = ReportPolicy.forwardingDomain(wanted.map { envelope.recipients[$0.index] }, configuration) {
+        if !vouched, let forwarder = ReportPolicy.forwardingDomain(wanted.map { envelope[$0.recipient] }, directory) {
             reportTo = Mailbox(localPart: "postmaster", domain: forwarder)
         }
-        if !vouched, !limiter.admit(domain: reportTo.normalizedDomain, now: now, perHour: configuration.reportsPerDomainPerHour) {
+        if !vouched, !limiter.admit(domain: reportTo.normalizedDomain, now: now, perHour: settings.queue.reportsPerDomainPerHour) {
             logger.notice(
                 "no report: too many reports to this domain in the last hour",
                 metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description), "report_to": .string(reportTo.description)])
             return nil
         }
-        let targets: [DeliveryTarget]
+        let targets: [Destination]
         switch directory.resolve(.mailbox(reportTo)) {
         case .deliver(let t): targets = t
         case .notLocal: targets = [.remote(sender)]
@@ -50,27 +57,27 @@ struct Bouncer: Sendable {
             logger.notice("no report: the sender's local mailbox does not exist", metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
             return nil
         }
-        let original = (try? spool.readMessage(envelope, limit: configuration.bounceSizeLimit + 65536)) ?? []
+        let original = (try? spool.readMessage(envelope, limit: limit + 65536)) ?? []
         let report = DeliveryReport(
-            reportingMTA: configuration.hostname, queueID: envelope.id, arrivalDate: envelope.arrivalTime, envelopeID: envelope.envelopeID,
+            reportingMTA: hostname, queueID: envelope.id, arrivalDate: envelope.arrivalTime, envelopeID: envelope.envelopeID,
             sender: "<\(sender)>",
             recipients: wanted.map { n in
-                let r = envelope.recipients[n.index]
+                let r = envelope[n.recipient]
                 let status = n.reply.enhancedCode?.description ?? (n.reply.isPermanent ? "5.0.0" : n.reply.isTransient ? "4.0.0" : "2.0.0")
                 return DeliveryReport.Recipient(
                     finalRecipient: r.target.description, originalRecipient: r.originalRecipientParameter, action: n.action, status: status,
                     remoteMTA: n.relay?.split(separator: "[").first.map(String.init), diagnostic: n.reply.description, lastAttempt: now)
-            }, original: original, headersOnly: envelope.ret == "HDRS", originalLimit: configuration.bounceSizeLimit)
-        let boundary = "\(envelope.id).\(now)/\(configuration.hostname)"
-        let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(configuration.hostname)")
+            }, original: original, headersOnly: envelope.ret == "HDRS", originalLimit: limit)
+        let boundary = "\(envelope.id).\(now)/\(hostname)"
+        let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(hostname)")
         let hop = TraceHeaders.Hop(
-            heloName: configuration.hostname, clientAddress: "127.0.0.1", byHostname: configuration.hostname, protocolName: "local",
+            heloName: hostname, clientAddress: "127.0.0.1", byHostname: hostname, protocolName: "local",
             queueID: "report", singleRecipient: nil, unixTime: now)
         let bytes = Array((TraceHeaders.received(hop) + text).utf8)
         do {
             let stored = try spool.store(bytes) { id, size in
                 Envelope(
-                    id: id, arrivalTime: now, size: size, sender: .null, clientAddress: "127.0.0.1", heloName: configuration.hostname,
+                    id: id, arrivalTime: now, size: size, sender: .null, clientAddress: "127.0.0.1", heloName: hostname,
                     protocolName: "local", body: bytes.contains { $0 >= 0x80 } ? .eightBitMIME : nil,
                     recipients: targets.map { EnvelopeRecipient(target: $0, original: "<\(sender)>", notify: "NEVER") })
             }

@@ -11,10 +11,10 @@ struct LocalAddresses {
     /// (address octets, port) of each listener.
     private var listeners: Set<[UInt8]> = []
 
-    static func listening(_ configuration: PostieConfiguration) -> LocalAddresses {
+    static func listening(_ listeners: [HostAndPort]) -> LocalAddresses {
         var result = LocalAddresses()
         var interfaces: [[UInt8]]?
-        for (listen, _) in configuration.listeners {
+        for listen in listeners {
             guard let bytes = IPNetwork.parseAddress(listen.host) else { continue }
             if bytes.allSatisfy({ $0 == 0 }) {
                 if interfaces == nil { interfaces = interfaceAddresses() }

@@ -1,4 +1,4 @@
-@testable import Postie
+@testable import Delivery
 import Testing
 import NIOConcurrencyHelpers
 

@@ -23,11 +23,11 @@ enum ReportPolicy {
 
     /// The local domain whose alias forwarded these recipients elsewhere, when every one of them
     /// is such a forward (a remote target reached through an address in one of our domains).
-    static func forwardingDomain(_ recipients: [EnvelopeRecipient], _ configuration: PostieConfiguration) -> String? {
+    static func forwardingDomain(_ recipients: [EnvelopeRecipient], _ directory: LocalDirectory) -> String? {
         var domain: String?
         for r in recipients {
             guard case .remote = r.target else { return nil }
-            guard let through = ReversePath.parse(r.original)?.mailbox, configuration.domains[through.normalizedDomain] != nil else {
+            guard let through = ReversePath.parse(r.original)?.mailbox, directory.isLocal(domain: through.normalizedDomain) else {
                 return nil
             }
             domain = domain ?? through.normalizedDomain

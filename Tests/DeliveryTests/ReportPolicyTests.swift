@@ -1,7 +1,7 @@
 import MailCore
 import Testing
 
-@testable import Postie
+@testable import Delivery
 
 @Suite struct ReportPolicyTests {
     func envelope(protocolName: String, client: String) -> Envelope {
@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func whoPostieVouchesFor() {
-        let trusted = [IPNetworkParse("192.0.2.0/24")]
+        let trusted = [IPNetwork("192.0.2.0/24")!]
         #expect(ReportPolicy.vouchesFor(envelope(protocolName: "ESMTPSA", client: "203.0.113.9"), trustedNetworks: trusted))
         #expect(ReportPolicy.vouchesFor(envelope(protocolName: "local", client: "127.0.0.1"), trustedNetworks: []))
         #expect(ReportPolicy.vouchesFor(envelope(protocolName: "ESMTP", client: "192.0.2.7"), trustedNetworks: trusted))

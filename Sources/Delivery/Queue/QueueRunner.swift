@@ -1,0 +1,323 @@
+import Foundation
+import Logging
+import MailCore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SMTPCore
+import SMTPNIO
+import Storage
+
+/// The delivery targets, and which one each recipient goes to: local mailboxes to the Maildirs
+/// or to their domain's LMTP server, everything else to the relay.
+public struct DeliveryTargets: Sendable {
+    public var maildir: any DeliveryTarget
+    public var relay: any DeliveryTarget
+    public var lmtp: @Sendable (ClientEndpoint) -> any DeliveryTarget
+
+    public init(
+        maildir: any DeliveryTarget, relay: any DeliveryTarget, lmtp: @escaping @Sendable (ClientEndpoint) -> any DeliveryTarget
+    ) {
+        self.maildir = maildir
+        self.relay = relay
+        self.lmtp = lmtp
+    }
+
+    enum Key: Hashable {
+        case maildir, relay
+        case lmtp(ClientEndpoint)
+    }
+
+    /// The waiting recipients grouped by target, in envelope order.
+    func route(_ envelope: Envelope, _ settings: DeliverySettings) -> [(any DeliveryTarget, [RecipientID])] {
+        var groups: [(Key, [RecipientID])] = []
+        for id in envelope.waitingIDs {
+            let key: Key
+            switch envelope[id].target {
+            case .remote: key = .relay
+            case .mailbox(let domain, _):
+                switch settings.delivery(for: domain) {
+                case .maildir: key = .maildir
+                case .lmtp(let endpoint): key = .lmtp(endpoint)
+                }
+            }
+            if let k = groups.firstIndex(where: { $0.0 == key }) { groups[k].1.append(id) } else { groups.append((key, [id])) }
+        }
+        return groups.map { key, ids in
+            switch key {
+            case .maildir: return (maildir, ids)
+            case .relay: return (relay, ids)
+            case .lmtp(let endpoint): return (lmtp(endpoint), ids)
+            }
+        }
+    }
+}
+
+/// Takes committed messages from the spool and has their recipients delivered by the targets.
+/// One attempt of a message gives each target its recipients at once, gathers the outcomes,
+/// applies the queue's policy (`DeliveryLedger`: retry with backoff and jitter, lifetime, one
+/// delay notice, reports) and makes the result durable: a message leaves the spool only when
+/// every recipient is done, durably before the attempt counts as finished. The next attempt is
+/// set on the injected clock (`QueueClock`), so that tests drive retries and expiry in virtual
+/// time with targets that fail as told.
+///
+/// A message is never in two attempts at once; asked for again while one runs (a flush, a timer
+/// due), it is tried again as soon as that one ends, with the envelope it leaves.
+public final class QueueRunner: Sendable {
+    private let spool: Spool
+    private let targets: DeliveryTargets
+    private let bouncer: Bouncer
+    private let threadPool: NIOThreadPool
+    private let clock: any QueueClock
+    private let jitter: @Sendable (Int64) -> Int64
+    private let logger: Logger
+    /// Read at each attempt: a reload applies from the next one.
+    private let settings: @Sendable () -> DeliverySettings
+
+    private struct State {
+        var running: Set<String> = []
+        /// Asked for again while an attempt was under way: tried again as soon as it ends.
+        var again: Set<String> = []
+        var timers: [String: QueueTimer] = [:]
+        var stopped = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = NIOLockedValueBox(State())
+
+    /// `jitter(n)` returns a number in `0...n` (random, unless a test says otherwise).
+    public init(
+        spool: Spool, targets: DeliveryTargets, bouncer: Bouncer, threadPool: NIOThreadPool, clock: any QueueClock,
+        settings: @escaping @Sendable () -> DeliverySettings, logger: Logger,
+        jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) }
+    ) {
+        self.spool = spool
+        self.targets = targets
+        self.bouncer = bouncer
+        self.threadPool = threadPool
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+        self.jitter = jitter
+    }
+
+    /// Delivers a freshly committed (or recovered) message now, or schedules it for its next
+    /// attempt. `octets`: the message, while the spool writer still has it in memory; `fresh`: it
+    /// was just committed (so its envelope was never updated).
+    public func enqueue(_ envelope: Envelope, octets: [ByteBuffer]? = nil, fresh: Bool = false) {
+        if let next = envelope.nextAttempt, next > clock.now() {
+            schedule(envelope)
+            return
+        }
+        let start = state.withLockedValue { s -> Bool in
+            guard !s.stopped else { return false }
+            if s.running.contains(envelope.id) {
+                s.again.insert(envelope.id)
+                return false
+            }
+            // This attempt replaces any that was scheduled.
+            s.timers.removeValue(forKey: envelope.id)?.cancel()
+            s.running.insert(envelope.id)
+            return true
+        }
+        guard start else { return }
+        attempt(QueuedMessage(envelope, octets: octets), fresh: fresh)
+    }
+
+    /// Stops scheduling new work and waits for deliveries under way, at most `grace` seconds: an
+    /// attempt cut short is safe, as every recipient's state is in the spool and the next start
+    /// tries again (a relayed message may then arrive twice, never not at all).
+    public func shutdown(grace: Int64 = 30) async {
+        let timers = state.withLockedValue { s -> [QueueTimer] in
+            s.stopped = true
+            defer { s.timers = [:] }
+            return Array(s.timers.values)
+        }
+        for t in timers { t.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitUntilIdle() }
+            group.addTask { try? await Task.sleep(for: .seconds(grace)) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Returns when no delivery is running.
+    public func waitUntilIdle() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let idle = state.withLockedValue { s -> Bool in
+                if s.running.isEmpty { return true }
+                s.idleWaiters.append(c)
+                return false
+            }
+            if idle { c.resume() }
+        }
+    }
+
+    /// Tries now the messages waiting for a retry (all, or the one named); returns their ids.
+    @discardableResult
+    public func flush(_ id: String? = nil) -> [String] {
+        let due = state.withLockedValue { s -> [String] in
+            let ids = s.timers.keys.filter { id == nil || $0 == id }
+            for i in ids { s.timers.removeValue(forKey: i)?.cancel() }
+            return ids
+        }
+        for i in due {
+            guard var envelope = try? spool.readEnvelope(i) else { continue }
+            envelope.nextAttempt = nil
+            enqueue(envelope)
+        }
+        return due
+    }
+
+    /// Takes a message out of the schedule so that it can be deleted or bounced; false while a
+    /// delivery of it is under way.
+    public func withdraw(_ id: String) -> Bool {
+        state.withLockedValue { s in
+            guard !s.running.contains(id) else { return false }
+            s.timers.removeValue(forKey: id)?.cancel()
+            return true
+        }
+    }
+
+    /// Bounces what is left of a message at the administrator's request (blocking).
+    public func bounceNow(_ id: String) throws -> Envelope? {
+        var envelope = try spool.readEnvelope(id)
+        let now = clock.now()
+        var notices: [DeliveryLedger.Notice] = []
+        let reply = Reply(550, .init(5, 0, 0), "message returned to the sender by the mail system administrator")
+        for i in envelope.waitingIDs {
+            envelope[i].status = .failed
+            notices.append(.init(i, action: .failed, reply: reply, relay: nil))
+            log(envelope, i, status: "bounced", relay: nil, reply: reply, now: now)
+        }
+        let report = bouncer.report(envelope, notices, now: now)
+        try spool.remove(id)
+        if let report { enqueue(report) }
+        return report
+    }
+
+    /// Messages whose next attempt waits on a timer.
+    public var scheduled: Int { state.withLockedValue { $0.timers.count } }
+
+    // MARK: One attempt
+
+    /// Gives each target its recipients; concludes once all have answered.
+    private func attempt(_ message: QueuedMessage, fresh: Bool) {
+        let settings = self.settings()
+        let groups = targets.route(message.envelope, settings)
+        let join = OutcomeJoin(parts: groups.count) { [self] outcomes in
+            conclude(message.envelope, outcomes, fresh: fresh, settings: settings)
+        }
+        for (target, ids) in groups { target.deliver(message, to: ids, completion: join.add) }
+    }
+
+    /// Records the outcomes (the ledger's rules), logs them, and makes the result durable: the
+    /// message removed when every recipient is done, else its envelope updated; reports stored.
+    private func conclude(_ original: Envelope, _ outcomes: TargetOutcomes, fresh: Bool, settings: DeliverySettings) {
+        var envelope = original
+        let now = clock.now()
+        let policy = settings.queue.policy
+        let recorded = outcomes.keys.sorted().map { DeliveryLedger.Outcome($0, outcomes[$0]!.outcome, relay: outcomes[$0]!.relay) }
+        var notices = DeliveryLedger.record(recorded, in: &envelope, now: now, policy: policy, jitter: jitter)
+        for o in recorded { log(envelope, o.recipient, status: o.outcome.status, relay: o.relay, reply: o.outcome.reply, now: now) }
+        // Lifetime over: what is still deferred fails now; a delay notice once.
+        let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
+        for n in closing where n.action == .failed { log(envelope, n.recipient, status: "bounced", relay: nil, reply: n.reply, now: now) }
+        notices += closing
+        let wanted = notices.filter { DeliveryLedger.Notice.wanted(envelope[$0.recipient], $0.action) }
+        let id = envelope.id
+        // The common case: done, nobody to tell. Removed with others in one sync, no pool thread.
+        if envelope.isFinished && wanted.isEmpty {
+            spool.removeDurably(id, updated: !fresh) { [self] error in
+                if let error {
+                    logger.error("cannot update the spool", metadata: ["queue_id": .string(id), "error": .string("\(error)")])
+                } else {
+                    logger.info("removed", metadata: ["queue_id": .string(id)])
+                }
+                finished(id, leaving: nil)
+            }
+            return
+        }
+        let final = envelope
+        threadPool.submit { [self] _ in
+            let report = wanted.isEmpty ? nil : bouncer.report(final, wanted, now: now)
+            do {
+                if final.isFinished {
+                    try spool.remove(id)
+                    try spool.syncRemovals()
+                    logger.info("removed", metadata: ["queue_id": .string(id)])
+                } else if final != original {
+                    try spool.update(final)
+                }
+            } catch {
+                logger.error("cannot update the spool", metadata: ["queue_id": .string(id), "error": .string("\(error)")])
+            }
+            if let report { enqueue(report) }
+            finished(id, leaving: final.isFinished ? nil : final)
+        }
+    }
+
+    /// An attempt is over; `left` is the envelope it leaves in the spool (nil: the message is gone).
+    /// Its next attempt is scheduled only now, once it no longer counts as running: a timer due at
+    /// once, or a flush, can no longer land in between and be dropped. A request that came while
+    /// it ran is carried out now.
+    private func finished(_ id: String, leaving left: Envelope?) {
+        let again = state.withLockedValue { s -> Bool in
+            s.running.remove(id)
+            return s.again.remove(id) != nil
+        }
+        if var left {
+            if again {
+                left.nextAttempt = nil
+                enqueue(left)
+            } else {
+                schedule(left)
+            }
+        }
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            guard s.running.isEmpty else { return [] }
+            defer { s.idleWaiters = [] }
+            return s.idleWaiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Sets a timer for the message's next attempt (at once when it has none).
+    private func schedule(_ envelope: Envelope) {
+        let seconds = (envelope.nextAttempt ?? 0) - clock.now()
+        state.withLockedValue { s in
+            guard !s.stopped else { return }
+            s.timers[envelope.id]?.cancel()
+            s.timers[envelope.id] = clock.schedule(in: seconds) { [self] in
+                state.withLockedValue { _ = $0.timers.removeValue(forKey: envelope.id) }
+                var due = envelope
+                due.nextAttempt = nil
+                enqueue(due)
+            }
+        }
+    }
+
+    /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, reply.
+    private func log(_ envelope: Envelope, _ i: RecipientID, status: String, relay: String?, reply: Reply, now: Int64) {
+        let r = envelope[i]
+        logger.info(
+            "\(status)",
+            metadata: [
+                "queue_id": .string(envelope.id), "to": .string(r.target.description), "orig_to": .string(r.original),
+                "relay": .string(relay ?? (r.target.isRemote ? "none" : "local")), "delay": .string("\(now - envelope.arrivalTime)s"),
+                "dsn": .string(reply.enhancedCode?.description ?? "\(reply.code / 100).0.0"), "status": .string(status),
+                "reply": .string(reply.description),
+            ])
+    }
+}
+
+extension RecipientOutcome {
+    /// The word the log says: `sent`, `deferred`, `bounced`.
+    var status: String {
+        switch self {
+        case .delivered: return "sent"
+        case .deferred: return "deferred"
+        case .failed: return "bounced"
+        }
+    }
+}
