@@ -15,6 +15,8 @@ MODE:
   no-8bit        like accept, without 8BITMIME in the EHLO reply
   small-size     like accept, with SIZE 1000
   slow-greet     like accept, greeting after one second
+  slow-accept    like accept, the 250 after the data 20 ms after the message is written (a
+                 window in which the message is in flight: taken here, not yet known to the sender)
   auth           offers STARTTLS (a certificate made at start) and, over TLS only, AUTH PLAIN
                  LOGIN for user "relay", password "s3cret"; MAIL needs AUTH. Each message records
                  "X-Auth: <user> tls=<yes|no>"
@@ -157,6 +159,8 @@ class Handler(socketserver.StreamRequestHandler):
                 head += ("X-Auth: %s tls=%s\r\n" % (user, "yes" if tls else "no") if mode == "auth" else "").encode() + ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
                 open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + b"".join(lines))
                 open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
+                if mode == "slow-accept":
+                    time.sleep(0.02)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
             elif verb == "RSET":
                 sender, rcpts = None, []

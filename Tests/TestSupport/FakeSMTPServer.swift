@@ -24,6 +24,10 @@ public final class FakeSMTPServer: @unchecked Sendable {
 
     /// The accepted messages (envelope lines first), in order of arrival.
     public var messages: [String] { files("eml") }
+    /// How many messages it has taken so far (cheap: names only).
+    public var messageCount: Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".eml") }.count
+    }
     /// The same messages as they came over the wire (dot-stuffed, ending in CRLF.CRLF).
     public var rawMessages: [String] { files("raw") }
 
