@@ -28,6 +28,7 @@ import Testing
                     actions.append(a)
                     if case .send(let line) = a { sent.append(line) }
                     if case .sendMessage(let i) = a { sent.append("<message \(i)>") }
+                    if case .sendChunkedMessage(let i) = a { sent.append("<BDAT message \(i)>") }
                 }
             }
             return sent

@@ -35,6 +35,18 @@ import Testing
         #expect(fake.rawMessages == ["Subject: relayed\r\n\r\n..leading dot\r\nbody\r\n.\r\n"])
     }
 
+    /// A peer offering CHUNKING gets each message as one `BDAT <n> LAST`: no dot-stuffing, the
+    /// octet count exact, the message intact.
+    @Test func chunkingSendsBDATWithoutDotStuffing() async throws {
+        let fake = try FakeSMTPServer(mode: "chunking")
+        let result = await deliver(fake, [Self.outgoing(["bob@b.example"]), Self.outgoing(["carol@b.example"])])
+        #expect(result.outcomes[0]?.map(\.reply.code) == [250])
+        #expect(result.outcomes[1]?.map(\.reply.code) == [250])
+        #expect(fake.messages.count == 2)
+        #expect(fake.messages.first?.hasSuffix("\r\n" + Self.message) == true)
+        #expect(fake.rawMessages.first == "BDAT \(Self.message.utf8.count) LAST\r\n" + Self.message)
+    }
+
     @Test func fallsBackToHeloWhenEhloIsRefused() async throws {
         let fake = try FakeSMTPServer(mode: "ehlo-500")
         let result = await deliver(fake)

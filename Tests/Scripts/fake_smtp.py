@@ -15,6 +15,8 @@ MODE:
   no-8bit        like accept, without 8BITMIME in the EHLO reply
   small-size     like accept, with SIZE 1000
   slow-greet     like accept, greeting after one second
+  chunking       like accept, offering CHUNKING too (BDAT, RFC 3030); <n>.raw holds the BDAT
+                 commands and their octets
   slow-accept    like accept, the 250 after the data 20 ms after the message is written (a
                  window in which the message is in flight: taken here, not yet known to the sender)
   auth           offers STARTTLS (a certificate made at start) and, over TLS only, AUTH PLAIN
@@ -79,6 +81,7 @@ class Handler(socketserver.StreamRequestHandler):
             time.sleep(1)
         self.send("220 fake.test ESMTP")
         sender, rcpts = None, []
+        bdat, bdat_raw = b"", b""
         tls, user = False, None
         while True:
             line = self.rfile.readline()
@@ -95,6 +98,8 @@ class Handler(socketserver.StreamRequestHandler):
                     ext.append("AUTH PLAIN LOGIN" if tls else "STARTTLS")
                 if mode == "no-8bit":
                     ext.remove("8BITMIME")
+                if mode == "chunking":
+                    ext.append("CHUNKING")
                 self.send("250-fake.test")
                 for e in ext[:-1]:
                     self.send("250-" + e)
@@ -162,6 +167,25 @@ class Handler(socketserver.StreamRequestHandler):
                 if mode == "slow-accept":
                     time.sleep(0.02)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
+            elif verb == "BDAT" and mode == "chunking":
+                parts = cmd.split()
+                size, last = int(parts[1]), len(parts) > 2 and parts[2].upper() == "LAST"
+                chunk = self.rfile.read(size)
+                bdat, bdat_raw = bdat + chunk, bdat_raw + line + chunk
+                if not last:
+                    self.send("250 2.0.0 %d octets received" % size)
+                    continue
+                if not rcpts:
+                    self.send("554 5.5.1 no valid recipients")
+                else:
+                    with lock:
+                        state["messages"] += 1
+                        n = state["messages"]
+                    head = ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
+                    open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + bdat)
+                    open(os.path.join(outdir, "%d.raw" % n), "wb").write(bdat_raw)
+                    self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
+                bdat, bdat_raw, sender, rcpts = b"", b"", None, []
             elif verb == "RSET":
                 sender, rcpts = None, []
                 self.send("250 2.0.0 ok")

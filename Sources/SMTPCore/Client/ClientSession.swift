@@ -17,6 +17,9 @@ public enum ClientAction: Hashable, Sendable {
     case send(String)
     /// Stream message number `index` through a `DataEncoder`, then its `CRLF.CRLF`.
     case sendMessage(index: Int)
+    /// Send message number `index` as one `BDAT <octets> LAST` (RFC 3030): its octets with line
+    /// endings made canonical (`DataEncoder(dotStuffing: false)`), counted before the command.
+    case sendChunkedMessage(index: Int)
     /// Start TLS now (after the peer's 220 to STARTTLS), then call `tlsEstablished()`.
     case startTLS
     /// The outcome of every recipient of message `index`, in the order given.
@@ -98,6 +101,10 @@ public struct ClientSession: Sendable {
         self.useStartTLS = useStartTLS || self.requireTLS
         self.credentials = credentials
     }
+
+    /// Messages up to this size go by BDAT when the peer offers CHUNKING: the client holds one
+    /// whole to count its octets after making its line endings canonical. Larger ones go by DATA.
+    public static let chunkingLimit = 1 << 20
 
     public static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
 
@@ -200,10 +207,19 @@ public struct ClientSession: Sendable {
                     outcomes[k] = RecipientOutcome(reply)
                 }
             }
-            if !peer.pipelining {
-                if k + 1 < messages[current].recipients.count {
-                    sendRecipient(k + 1, &actions)
-                } else if !accepted.isEmpty {
+            let last = k + 1 == messages[current].recipients.count
+            if !peer.pipelining && !last {
+                sendRecipient(k + 1, &actions)
+            } else if last && usesChunking(messages[current]) {
+                // BDAT goes once the recipients are known: it carries the data with it.
+                if !accepted.isEmpty && mailRefusal == nil {
+                    actions.append(.sendChunkedMessage(index: current))
+                    expectDataEnd()
+                } else {
+                    finishMessage(&actions)
+                }
+            } else if !peer.pipelining {
+                if !accepted.isEmpty {
                     actions.append(.send("DATA"))
                     expects.append(.data)
                 } else {
@@ -218,11 +234,7 @@ public struct ClientSession: Sendable {
                     expects.append(.dataEndIgnored)
                 } else {
                     actions.append(.sendMessage(index: current))
-                    if dialect == .lmtp {
-                        expects += accepted.map { .lmtpDataEnd($0) }
-                    } else {
-                        expects.append(.dataEnd)
-                    }
+                    expectDataEnd()
                 }
             } else {
                 if mailRefusal == nil {
@@ -341,13 +353,28 @@ public struct ClientSession: Sendable {
                     actions.append(.send(rcptCommand(message.recipients[k])))
                     expects.append(.rcpt(k))
                 }
-                actions.append(.send("DATA"))
-                expects.append(.data)
+                if !usesChunking(message) {
+                    actions.append(.send("DATA"))
+                    expects.append(.data)
+                }
             }
             return
         }
         actions.append(.send("QUIT"))
         expects.append(.quit)
+    }
+
+    /// The reply (SMTP) or replies (LMTP: one per accepted recipient) after the data.
+    private mutating func expectDataEnd() {
+        if dialect == .lmtp {
+            expects += accepted.map { .lmtpDataEnd($0) }
+        } else {
+            expects.append(.dataEnd)
+        }
+    }
+
+    private func usesChunking(_ message: OutgoingMessage) -> Bool {
+        peer.chunking && message.size <= Self.chunkingLimit
     }
 
     private mutating func sendRecipient(_ k: Int, _ actions: inout [ClientAction]) {

@@ -3,11 +3,17 @@ import NIOCore
 /// Encodes a message for the DATA phase (RFC 5321 §4.5.2): doubles a dot at the start of a line,
 /// turns any lone CR or LF into CRLF (canonical out, so a bare line ending can never leave us),
 /// and ends with `CRLF.CRLF`, adding the last line ending when the message lacks one.
+///
+/// For BDAT (RFC 3030) it encodes without dot-stuffing (`dotStuffing: false`): line endings made
+/// canonical the same way, and `finish` writes the last line ending only.
 public struct DataEncoder: Sendable {
     private var atLineStart = true
     private var pendingCR = false
+    private let dotStuffing: Bool
 
-    public init() {}
+    public init(dotStuffing: Bool = true) {
+        self.dotStuffing = dotStuffing
+    }
 
     public mutating func encode(_ input: ByteBuffer, into out: inout ByteBuffer) {
         input.withUnsafeReadableBytes { raw in
@@ -38,7 +44,7 @@ public struct DataEncoder: Sendable {
                     out.writeStaticString("\r\n")
                     runStart = i + 1
                     atLineStart = true
-                case UInt8(ascii: ".") where atLineStart:
+                case UInt8(ascii: ".") where atLineStart && dotStuffing:
                     flush(i, &out)
                     out.writeInteger(UInt8(ascii: "."))
                     runStart = i  // the dot itself is written with the run
@@ -59,7 +65,7 @@ public struct DataEncoder: Sendable {
         } else if !atLineStart {
             out.writeStaticString("\r\n")
         }
-        out.writeStaticString(".\r\n")
+        if dotStuffing { out.writeStaticString(".\r\n") }
         atLineStart = true
     }
 }

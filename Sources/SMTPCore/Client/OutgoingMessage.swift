@@ -85,6 +85,8 @@ public struct PeerExtensions: Hashable, Sendable {
     public var smtpUTF8: Bool { offers("SMTPUTF8") }
     public var dsn: Bool { offers("DSN") }
     public var startTLS: Bool { offers("STARTTLS") }
+    /// RFC 3030: BDAT.
+    public var chunking: Bool { offers("CHUNKING") }
     /// RFC 1870: the declared maximum, nil when SIZE is absent or 0 (no limit).
     public var sizeLimit: Int? {
         guard let v = keywords["SIZE"]?.first, let n = Int(v), n > 0 else { return nil }

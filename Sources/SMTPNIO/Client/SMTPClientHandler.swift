@@ -80,6 +80,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
     private var logger: Logger
     private var done = false
     private var encoder = DataEncoder()
+    /// A message going by BDAT, gathered whole before its command (it names the octet count).
+    private var gathered = ByteBuffer()
     private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
     /// Told of each message's outcomes as soon as the server gives them, before the connection
     /// carries the next message: the queue makes them durable at once.
@@ -171,7 +173,10 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 out.writeStaticString("\r\n")
             case .sendMessage(let index):
                 flush()
-                streamMessage(index)
+                streamMessage(index, chunked: false)
+            case .sendChunkedMessage(let index):
+                flush()
+                streamMessage(index, chunked: true)
             case .startTLS:
                 flush()
                 guard let startTLS else {
@@ -202,8 +207,9 @@ final class SMTPClientHandler: ChannelInboundHandler {
         flush()
     }
 
-    /// Writes the message chunk by chunk, each after the previous one was written.
-    private func streamMessage(_ index: Int) {
+    /// Writes the message chunk by chunk, each after the previous one was written; `chunked`
+    /// (BDAT): gathers it whole, then writes `BDAT <octets> LAST` and the octets.
+    private func streamMessage(_ index: Int, chunked: Bool) {
         guard let context else { return }
         let reader: OutgoingMessageReader
         do {
@@ -214,7 +220,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        encoder = DataEncoder()
+        encoder = DataEncoder(dotStuffing: !chunked)
+        gathered = context.channel.allocator.buffer(capacity: 0)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         @Sendable func step() {
@@ -231,6 +238,9 @@ final class SMTPClientHandler: ChannelInboundHandler {
                     return
                 }
                 switch r {
+                case .success(let chunk?) where chunked:
+                    handler.encoder.encode(chunk, into: &handler.gathered)
+                    step()
                 case .success(let chunk?):
                     var out = context.channel.allocator.buffer(capacity: chunk.readableBytes + chunk.readableBytes / 32 + 16)
                     handler.encoder.encode(chunk, into: &out)
@@ -239,6 +249,13 @@ final class SMTPClientHandler: ChannelInboundHandler {
                     reader.close()
                     var out = context.channel.allocator.buffer(capacity: 8)
                     handler.encoder.finish(into: &out)
+                    if chunked {
+                        handler.gathered.writeBuffer(&out)
+                        out = context.channel.allocator.buffer(capacity: 32 + handler.gathered.readableBytes)
+                        out.writeString("BDAT \(handler.gathered.readableBytes) LAST\r\n")
+                        out.writeBuffer(&handler.gathered)
+                        handler.gathered = ByteBuffer()
+                    }
                     context.writeAndFlush(handler.wrapOutboundOut(out), promise: nil)
                     handler.arm(handler.timeouts.dataTermination)
                 case .failure(let error):
