@@ -13,8 +13,8 @@ import Glibc
     /// once about a third have arrived there; after a restart every message arrives, and the
     /// ones that arrive twice are at most the transactions that were in flight. Each message's
     /// outcome is durable as soon as the remote's 250 comes (its removal synced with the others
-    /// of its batch); before, outcomes waited for the whole connection, and such a crash
-    /// delivered 33 of 200 messages twice.
+    /// of its batch). Before, outcomes waited for the whole connection: the 0.9.0 binary under
+    /// this same test delivered 61 messages twice (of 66 that had arrived at the kill); now 3.
     @Test func aCrashWhileRelayingRepeatsOnlyWhatWasInFlight() async throws {
         let dir = try TestPaths.temporaryDirectory("crash-relay")
         defer { try? FileManager.default.removeItem(atPath: dir) }
