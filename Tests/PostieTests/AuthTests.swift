@@ -63,7 +63,7 @@ import Testing
         do {
             try await withServer({ c in
                 users(&c)
-                c.routes["remote.test"] = .init(host: "127.0.0.1", port: receiver.port)
+                c.relay.routes["remote.test"] = .init(host: "127.0.0.1", port: receiver.port)
             }) { server in try await body(server, receiver) }
         } catch {
             await receiver.stop()
@@ -282,7 +282,7 @@ import Testing
             #expect(replies.dropFirst(2).first == "550 5.7.1 <carolyn@xyz.com>: Sender address rejected: a sender in a local domain must authenticate")
         }
         // A trusted network may.
-        try await withServer({ $0.refuseStrangersWithLocalSenders = true; $0.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }) { server in
+        try await withServer({ $0.refuseStrangersWithLocalSenders = true; $0.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }) { server in
             let replies = try await blocking { try dialogue(server) }
             #expect(replies.dropFirst(2).first == "250 2.1.5 Ok")
         }

@@ -1,5 +1,7 @@
+import Foundation
 import MailCore
-import Postie
+import TestSupport
+@testable import Postie
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -10,7 +12,7 @@ import Testing
         #expect(c.effectiveMailRoot == "./postie-data/mail")
         #expect(c.domains.keys.sorted() == ["localhost"])
         #expect(c.domains["localhost"]?.users.contains("postmaster") == true)
-        #expect(c.trustedNetworks.isEmpty)
+        #expect(c.relay.trustedNetworks.isEmpty)
         #expect(c.limits.maxRecipients == 100)
         #expect(c.limits.maxErrors == 10)
         #expect(c.maxReceivedHeaders == 100)
@@ -55,7 +57,7 @@ import Testing
         #expect(c.limits.maxRecipients == 50)
         #expect(c.commandTimeout == 120)
         #expect(c.recipientDelimiter == "-")
-        #expect(c.trustedNetworks.count == 2)
+        #expect(c.relay.trustedNetworks.count == 2)
         #expect(c.domains["example.com"]?.users == ["alice", "bob"])
         #expect(c.domains["example.com"]?.aliases["abuse"] == ["alice"])
         #expect(c.domains["example.com"]?.catchAll == "alice")
@@ -146,5 +148,149 @@ import Testing
 
     @Test func missingFile() {
         #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: "/nonexistent/postie.toml") }
+    }
+}
+
+/// The key table (`ConfigurationLoader.sections`) is the one place a key is declared: these
+/// check that what it drives agrees.
+@Suite struct ConfigurationKeyTableTests {
+    /// Every key set away from its default: what check-config prints loads back to the same
+    /// configuration, and a reload from the defaults to it names every key, each printed section
+    /// and sub-table under its own name.
+    @Test func everyKeyRoundTrips() throws {
+        let dir = try TestPaths.temporaryDirectory("key-table")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "s3cret\n".write(toFile: dir + "/password", atomically: true, encoding: .utf8)
+        try "".write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
+        let pair = try TLSCredentials.selfSigned(hostname: "mx.example.com")
+        try pair.certificate.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        try pair.key.write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
+        let text = """
+            hostname = "mx.example.com"
+            data_dir = "\(dir)/data"
+            mail_root = "\(dir)/mail"
+            log_level = "debug"
+            log_format = "json"
+
+            [smtp]
+            listen = ["127.0.0.1:2526"]
+            tls_listen = ["127.0.0.1:4650"]
+            max_connections = 11
+            max_connections_per_client = 12
+            command_timeout = 13
+            data_timeout = 14
+            data_phase_limit = 15
+            max_messages_per_connection = 16
+            max_commands_per_connection = 17
+            shutdown_grace = 18
+            max_message_size = 1900
+            max_recipients = 20
+            max_errors = 21
+            max_received_headers = 22
+            strict_address_syntax = true
+            unauthenticated_local_senders = "refuse"
+
+            [recipients]
+            delimiter = "-"
+            postmaster_domain = "example.org"
+
+            [relay]
+            trusted_networks = ["192.0.2.0/24"]
+            port = 2525
+            tls = "verify"
+            tls_ca_file = "\(dir)/ca.pem"
+            smarthost = "smart.example.net:587"
+            smarthost_user = "relay"
+            smarthost_password_file = "\(dir)/password"
+            dns_server = "127.0.0.1:5353"
+            dns_timeout = 3
+            dns_attempts = 4
+            max_connections = 31
+            max_connections_per_destination = 32
+            max_messages_per_connection = 33
+            mx_address_limit = 34
+            mx_session_limit = 35
+            connect_timeout = 36
+            command_timeout = 37
+
+            [relay.tls_policy]
+            "bank.example" = "encrypt"
+
+            [relay.routes]
+            "partner.example" = "10.0.0.1:2525"
+
+            [queue]
+            retry_minimum = 41
+            retry_maximum = 42
+            max_lifetime = 43
+            delay_warning = 44
+            bounce_size_limit = 45
+            reports_per_domain_per_hour = 46
+
+            [submission]
+            listen = ["127.0.0.1:5870"]
+            tls_listen = ["127.0.0.1:4651"]
+
+            [auth]
+            senders = "any"
+            header_from = "any"
+            max_failures = 51
+            failure_window = 52
+            failure_delay = 0.5
+
+            [auth.users."alice@example.org"]
+            password = "\(try PasswordHash.make(password: Array("pw".utf8), logRounds: 4).description)"
+            send_as = ["@example.org"]
+
+            [tls]
+            certificate = "\(dir)/cert.pem"
+            key = "\(dir)/key.pem"
+            reload_interval = 61
+            legacy_ciphers = true
+
+            [delivery]
+            local = "lmtp:unix:/run/dovecot/lmtp"
+
+            [domains."example.org"]
+            users = ["alice"]
+            delivery = "maildir"
+            catch_all = "alice"
+
+            [domains."example.org".aliases]
+            info = ["alice"]
+            """
+        let c = try ConfigurationLoader.load(text: text, file: "every.toml")
+        let printed = ConfigurationPrinter.render(c)
+        let again = try ConfigurationLoader.load(text: printed, file: "printed")
+        #expect(ConfigurationPrinter.render(again) == printed)
+        #expect(c.relay.smarthostPassword == "s3cret")
+        #expect(c.queue.retryMinimum == 41)
+        #expect(c.relay.tlsPolicy == ["bank.example": .encrypt])
+        // Every key of the table differs from the defaults, so a reload names every one.
+        let changed = Set(ConfigurationChanges(from: PostieConfiguration.defaults(), to: c).changed)
+        for section in ConfigurationLoader.sections where !section.isOpen {
+            for key in section.keys {
+                let name = section.name.isEmpty ? key.name : section.name + "." + key.name
+                #expect(changed.contains(name), "\(name) did not round-trip through the printer")
+            }
+        }
+        #expect(changed.contains("relay.routes.partner.example") || changed.contains("relay.routes.\"partner.example\""))
+        #expect(!printed.contains("relay.relay"))
+        // And the keys a restart needs are kept at their running values by a reload.
+        let applied = ConfigurationChanges.applicable(c, running: PostieConfiguration.defaults())
+        let stillChanged = Set(ConfigurationChanges(from: PostieConfiguration.defaults(), to: applied).changed)
+        #expect(stillChanged.isDisjoint(with: ConfigurationChanges.restartKeys))
+        #expect(ConfigurationChanges.restartKeys.isSubset(of: changed))
+    }
+
+    /// Every key in the table is described in docs/configuration.md.
+    @Test func everyKeyIsDocumented() throws {
+        let docs = try String(contentsOfFile: TestPaths.packageRoot + "/docs/configuration.md", encoding: .utf8)
+        for section in ConfigurationLoader.sections where !section.isOpen {
+            if !section.name.isEmpty { #expect(docs.contains("`[\(section.name)]`"), "section \(section.name)") }
+            for key in section.keys + section.tables.map({ ConfigurationKey(name: $0, needsRestart: false, read: { _, _, _, _ in }, show: { _ in nil }, keep: { _, _ in }) }) {
+                #expect(docs.contains("`\(key.name)`"), "\(section.name).\(key.name) is not in docs/configuration.md")
+            }
+        }
     }
 }

@@ -52,7 +52,7 @@ import Testing
         let server = try await TestServer(logger: log.logger) { c in
             c.deliveryByDomain["xyz.com"] = .lmtp(endpoint)
             c.domains["xyz.com"]?.users.insert("dave")  // known to Postie, not to Dovecot
-            c.retryMinimum = 600
+            c.queue.retryMinimum = 600
         }
         // 1.4 KiB each: bob's quota of two (Dovecot counts `storage` in KiB) takes one, not two.
         let filler = Array(repeating: "filler line of text to take up room in bob's mailbox", count: 25).joined(separator: "\r\n")

@@ -13,8 +13,8 @@ import Testing
     @Test func postieToPostfixAndBack() async throws {
         let postfixPort = try TestPaths.freePort()
         let server = try await TestServer { c in
-            c.trustedNetworks = [IPNetwork("127.0.0.0/8")!]
-            c.routes["pf.test"] = .init(host: "127.0.0.1", port: postfixPort)
+            c.relay.trustedNetworks = [IPNetwork("127.0.0.0/8")!]
+            c.relay.routes["pf.test"] = .init(host: "127.0.0.1", port: postfixPort)
         }
         let postfix: PostfixInstance
         do {

@@ -31,15 +31,15 @@ import Testing
     /// Waits (bounded) until the condition holds.
     func relayServer(dns: TestDNSServer?, port: Int, _ more: @escaping (inout PostieConfiguration) -> Void = { _ in }) async throws -> TestServer {
         try await TestServer { c in
-            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
-            c.relayPort = port
-            if let dns { c.dnsServer = .init(host: "127.0.0.1", port: dns.port) }
-            c.dnsTimeout = 1
-            c.dnsAttempts = 1
-            c.relayCommandTimeout = 5
-            c.relayConnectTimeout = 5
-            c.retryMinimum = 1
-            c.retryMaximum = 2
+            c.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.relay.port = port
+            if let dns { c.relay.dnsServer = .init(host: "127.0.0.1", port: dns.port) }
+            c.relay.dnsTimeout = 1
+            c.relay.dnsAttempts = 1
+            c.relay.commandTimeout = 5
+            c.relay.connectTimeout = 5
+            c.queue.retryMinimum = 1
+            c.queue.retryMaximum = 2
             more(&c)
         }
     }
@@ -91,9 +91,9 @@ import Testing
         let port = try TestPaths.freePort()  // nothing listens there
         let log = CapturedLog()
         let server = try await TestServer(logger: log.logger) { c in
-            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
-            c.routes["remote.test"] = .init(host: "127.0.0.1", port: port)
-            c.retryMinimum = 60
+            c.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.relay.routes["remote.test"] = .init(host: "127.0.0.1", port: port)
+            c.queue.retryMinimum = 60
         }
         _ = try await send(server, to: ["bob@remote.test"])
         let expected = "connect to 127.0.0.1[127.0.0.1]:\(port): Connection refused"
@@ -111,12 +111,12 @@ import Testing
         async throws -> TestServer
     {
         try await TestServer(logger: log.logger) { c in
-            c.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
-            c.relayPort = port
-            c.dnsServer = .init(host: "127.0.0.1", port: dns.port)
-            c.dnsTimeout = 1
-            c.dnsAttempts = 1
-            c.retryMinimum = 600
+            c.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")]
+            c.relay.port = port
+            c.relay.dnsServer = .init(host: "127.0.0.1", port: dns.port)
+            c.relay.dnsTimeout = 1
+            c.relay.dnsAttempts = 1
+            c.queue.retryMinimum = 600
             more(&c)
         }
     }
@@ -185,7 +185,7 @@ import Testing
 
     @Test func deferredThenDeliveredOnce() async throws {
         let fake = try FakeSMTPServer(mode: "defer-first", host: "127.0.0.6")
-        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.6", port: fake.port) }
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.relay.routes["remote.test"] = .init(host: "127.0.0.6", port: fake.port) }
         _ = try await send(server, to: ["bob@remote.test"])
         #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
         try await Task.sleep(for: .seconds(2.5))  // one more retry period: nothing is sent twice
@@ -200,8 +200,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let route: (inout PostieConfiguration) -> Void = {
             $0.dataDirectory = dir
-            $0.routes["remote.test"] = .init(host: "127.0.0.7", port: fake.port)
-            $0.retryMinimum = 2
+            $0.relay.routes["remote.test"] = .init(host: "127.0.0.7", port: fake.port)
+            $0.queue.retryMinimum = 2
         }
         let first = try await relayServer(dns: nil, port: fake.port, route)
         _ = try await send(first, to: ["bob@remote.test"])
@@ -270,7 +270,7 @@ import Testing
 
     @Test func successNoticeWhenAsked() async throws {
         let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.9")
-        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.9", port: fake.port) }
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.relay.routes["remote.test"] = .init(host: "127.0.0.9", port: fake.port) }
         _ = try await send(server, to: ["bob@remote.test"], extraRcpt: " NOTIFY=SUCCESS ORCPT=rfc822;bob@remote.test")
         #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 && server.spooled.isEmpty })
         let report = await server.messages("elinor", "abcd.com").first ?? ""
@@ -291,7 +291,7 @@ import Testing
         #expect(await stranger.messages("elinor", "abcd.com").isEmpty, "no report to a sender nobody vouched for")
         await stranger.stop()
 
-        let trusted = try await TestServer { $0.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }
+        let trusted = try await TestServer { $0.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }
         _ = try await send(trusted, to: ["carolyn@xyz.com"], extraMail: " RET=FULL", extraRcpt: " NOTIFY=SUCCESS")
         #expect(try await eventually { await trusted.messages("elinor", "abcd.com").first?.contains("Action: delivered") == true })
         await trusted.stop()
@@ -305,8 +305,8 @@ import Testing
         let log = CapturedLog()
         let server = try await TestServer(logger: log.logger) { c in
             c.domains["xyz.com"]?.aliases["outside"] = ["bob@remote.test"]
-            c.routes["remote.test"] = .init(host: "127.0.0.34", port: fake.port)
-            c.reportsPerDomainPerHour = 2
+            c.relay.routes["remote.test"] = .init(host: "127.0.0.34", port: fake.port)
+            c.queue.reportsPerDomainPerHour = 2
         }
         for _ in 0..<4 { _ = try await send(server, to: ["outside@xyz.com"]) }
         #expect(try await eventually { server.spooled.isEmpty && self.lines(log, " bounced ") == 4 })
@@ -320,8 +320,8 @@ import Testing
     @Test func delayNoticeOnceWhileStillTrying() async throws {
         let fake = try FakeSMTPServer(mode: "defer-always", host: "127.0.0.12")
         let server = try await relayServer(dns: nil, port: fake.port) {
-            $0.routes["remote.test"] = .init(host: "127.0.0.12", port: fake.port)
-            $0.delayWarning = 1
+            $0.relay.routes["remote.test"] = .init(host: "127.0.0.12", port: fake.port)
+            $0.queue.delayWarning = 1
         }
         _ = try await send(server, to: ["bob@remote.test"])
         #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 })
@@ -337,8 +337,8 @@ import Testing
     @Test func severalMessagesShareAConnection() async throws {
         let fake = try FakeSMTPServer(mode: "slow-greet", host: "127.0.0.13")
         let server = try await relayServer(dns: nil, port: fake.port) {
-            $0.routes["remote.test"] = .init(host: "127.0.0.13", port: fake.port)
-            $0.relayMaxConnectionsPerDestination = 1
+            $0.relay.routes["remote.test"] = .init(host: "127.0.0.13", port: fake.port)
+            $0.relay.maxConnectionsPerDestination = 1
         }
         for n in 0..<5 { _ = try await send(server, to: ["user\(n)@remote.test"]) }
         #expect(try await eventually { fake.messages.count == 5 && server.spooled.isEmpty })
@@ -351,19 +351,19 @@ import Testing
     @Test func smarthostWithAuthOverTLS() async throws {
         let fake = try FakeSMTPServer(mode: "auth")
         let server = try await relayServer(dns: nil, port: fake.port) {
-            $0.smarthost = .init(host: "127.0.0.1", port: fake.port)
-            $0.smarthostUser = "relay"
-            $0.smarthostPassword = "s3cret"
+            $0.relay.smarthost = .init(host: "127.0.0.1", port: fake.port)
+            $0.relay.smarthostUser = "relay"
+            $0.relay.smarthostPassword = "s3cret"
         }
         _ = try await send(server, to: ["someone@anywhere.test"])
         #expect(try await eventually { fake.messages.count == 1 && server.spooled.isEmpty })
         #expect(fake.messages.first?.hasPrefix("X-Auth: relay tls=yes\r\n") == true)
 
         let wrong = try await relayServer(dns: nil, port: fake.port) {
-            $0.smarthost = .init(host: "127.0.0.1", port: fake.port)
-            $0.smarthostUser = "relay"
-            $0.smarthostPassword = "wrong"
-            $0.retryMinimum = 3600
+            $0.relay.smarthost = .init(host: "127.0.0.1", port: fake.port)
+            $0.relay.smarthostUser = "relay"
+            $0.relay.smarthostPassword = "wrong"
+            $0.queue.retryMinimum = 3600
         }
         _ = try await send(wrong, to: ["someone@anywhere.test"])
         #expect(try await eventually { await wrong.deferredCount() == 1 })
@@ -378,8 +378,8 @@ import Testing
         let refusing = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.14")
         let senderSide = try FakeSMTPServer(mode: "accept", host: "127.0.0.15", port: refusing.port)
         let server = try await relayServer(dns: nil, port: refusing.port) {
-            $0.routes["remote.test"] = .init(host: "127.0.0.14", port: refusing.port)
-            $0.routes["senders.test"] = .init(host: "127.0.0.15", port: refusing.port)
+            $0.relay.routes["remote.test"] = .init(host: "127.0.0.14", port: refusing.port)
+            $0.relay.routes["senders.test"] = .init(host: "127.0.0.15", port: refusing.port)
         }
         _ = try await send(server, from: "someone@senders.test", to: ["bob@remote.test"])
         #expect(try await eventually { senderSide.messages.count == 1 && server.spooled.isEmpty })
@@ -393,7 +393,7 @@ import Testing
 
     @Test func undeclaredEightBitNeverGoesToAPeerWithout8BITMIME() async throws {
         let fake = try FakeSMTPServer(mode: "no-8bit", host: "127.0.0.16")
-        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.16", port: fake.port) }
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.relay.routes["remote.test"] = .init(host: "127.0.0.16", port: fake.port) }
         try await blocking {
             let c = try server.client()
             _ = c.readReply()
@@ -410,7 +410,7 @@ import Testing
 
     @Test func nullSenderNeverGetsAReport() async throws {
         let fake = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.10")
-        let server = try await relayServer(dns: nil, port: fake.port) { $0.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }
+        let server = try await relayServer(dns: nil, port: fake.port) { $0.relay.routes["remote.test"] = .init(host: "127.0.0.10", port: fake.port) }
         _ = try await send(server, from: "", to: ["bob@remote.test"])
         #expect(try await eventually { server.spooled.isEmpty })
         #expect(await server.messages("postmaster").isEmpty)
@@ -422,7 +422,7 @@ import Testing
         let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.11")
         let server = try await TestServer { c in
             c.domains["xyz.com"]?.aliases["outside"] = ["bob@remote.test", "carolyn"]
-            c.routes["remote.test"] = .init(host: "127.0.0.11", port: fake.port)
+            c.relay.routes["remote.test"] = .init(host: "127.0.0.11", port: fake.port)
         }
         // Not a trusted client: the alias is local, so it is accepted; its remote target is relayed.
         _ = try await send(server, to: ["outside@xyz.com"])

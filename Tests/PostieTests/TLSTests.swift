@@ -162,12 +162,12 @@ import Testing
             "wrong.test": ["MX": [[10, "other.receiver.test"]]], "other.receiver.test": ["A": ["127.0.0.1"]],
         ])
         let sender = try await TestServer { c in
-            c.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
-            c.dnsServer = .init(host: "127.0.0.1", port: dns.port)
-            c.relayPort = receiver.port
-            c.relayTLS = .verify
-            c.tlsCAFile = receiver.dataDirectory + "/tls/cert.pem"
-            c.retryMinimum = 3600
+            c.relay.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
+            c.relay.dnsServer = .init(host: "127.0.0.1", port: dns.port)
+            c.relay.port = receiver.port
+            c.relay.tls = .verify
+            c.relay.tlsCAFile = receiver.dataDirectory + "/tls/cert.pem"
+            c.queue.retryMinimum = 3600
         }
         let send = """
             import smtplib, sys
@@ -189,17 +189,17 @@ import Testing
         // The receiving side is another Postie, which offers STARTTLS.
         let receiver = try await TestServer { $0.domains["remote.test"] = .init(users: ["dave"]) }
         let sender = try await TestServer { c in
-            c.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
-            c.routes["remote.test"] = .init(host: "127.0.0.1", port: receiver.port)
-            c.routes["plain.test"] = .init(host: "127.0.0.1", port: 9)
-            c.relayConnectTimeout = 2
+            c.relay.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
+            c.relay.routes["remote.test"] = .init(host: "127.0.0.1", port: receiver.port)
+            c.relay.routes["plain.test"] = .init(host: "127.0.0.1", port: 9)
+            c.relay.connectTimeout = 2
         }
         let fake = try FakeSMTPServer(mode: "accept")
         let strict = try await TestServer { c in
-            c.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
-            c.routes["plain.test"] = .init(host: "127.0.0.1", port: fake.port)
-            c.tlsPolicy["plain.test"] = .encrypt
-            c.retryMinimum = 3600
+            c.relay.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
+            c.relay.routes["plain.test"] = .init(host: "127.0.0.1", port: fake.port)
+            c.relay.tlsPolicy["plain.test"] = .encrypt
+            c.queue.retryMinimum = 3600
         }
         let send = """
             import smtplib, sys

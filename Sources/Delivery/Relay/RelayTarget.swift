@@ -83,7 +83,8 @@ public final class RelayTarget: DeliveryTarget {
             }
             byDomain[m.normalizedDomain, default: []].append(id)
         }
-        let join = OutcomeJoin(parts: byDomain.count, initial: TargetOutcomes(unroutable, .failed(Reply(550, .init(5, 3, 0), "not a remote address"))), completion: completion)
+        let notRemote = TargetOutcomes(unroutable, .failed(Reply(550, .init(5, 3, 0), "not a remote address")))
+        let join = OutcomeJoin(parts: byDomain.count, initial: notRemote, completion: completion)
         for (domain, members) in byDomain {
             batcher.submit(domain, Job(envelope: envelope, members: members, completion: join.add))
         }
@@ -189,7 +190,7 @@ public final class RelayTarget: DeliveryTarget {
         // MX records, or an MX with a thousand addresses, costs no more than a few.
         var addressesLeft = relay.mxAddressLimit
         var sessionsLeft = relay.mxSessionLimit
-        let ourselves = LocalAddresses.listening(relay.ownListeners)
+        let ourselves = LocalAddresses.listening(settings.ownListeners)
         var skippedSelf = false
         hostLoop: for exchanger in hosts {
             let (host, port) = (exchanger.host, exchanger.port)

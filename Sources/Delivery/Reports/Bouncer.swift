@@ -32,7 +32,7 @@ public struct Bouncer: Sendable {
         let hostname = settings.hostname
         let limit = settings.queue.bounceSizeLimit
         guard case .mailbox(let sender) = envelope.sender else { return nil }
-        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.trustedNetworks)
+        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.relay.trustedNetworks)
         let wanted = notices.filter {
             Notice.wanted(envelope[$0.recipient], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
         }

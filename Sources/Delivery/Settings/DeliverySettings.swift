@@ -10,13 +10,13 @@ public struct DeliverySettings: Sendable {
     public var hostname: String
     /// Local domains, users and aliases: where a report to a local sender goes.
     public var directory: LocalDirectory
-    /// Clients in these networks are vouched for (success and delay reports go to them).
-    public var trustedNetworks: [IPNetwork] = []
     public var queue = QueueSettings()
     public var relay = RelaySettings()
     /// How local mailboxes get their mail, and per domain where it differs.
     public var localDelivery = LocalDelivery.maildir
     public var localDeliveryByDomain: [String: LocalDelivery] = [:]
+    /// Where this server itself takes mail: never an exchanger to relay to (a loop).
+    public var ownListeners: [HostAndPort] = []
 
     public init(hostname: String, directory: LocalDirectory) {
         self.hostname = hostname
@@ -27,10 +27,15 @@ public struct DeliverySettings: Sendable {
     public func delivery(for domain: String) -> LocalDelivery { localDeliveryByDomain[domain] ?? localDelivery }
 }
 
-/// The queue's timing and its reports (`[queue]`).
+/// The queue's timing and its reports: the `[queue]` section, with its defaults.
 public struct QueueSettings: Hashable, Sendable {
-    /// Retry, lifetime and delay-notice times, in seconds.
-    public var policy = DeliveryLedger.Policy(retryMinimum: 300, retryMaximum: 4 * 3600, maxLifetime: 5 * 86400, delayWarning: 4 * 3600)
+    /// Seconds before the first retry of a deferred delivery; the wait doubles up to the maximum.
+    public var retryMinimum = 300
+    public var retryMaximum = 4 * 3600
+    /// After this long in the queue, what is still deferred fails and the sender is told.
+    public var maxLifetime = 5 * 86400
+    /// After this long still undelivered, the sender is told once (RFC 3464 "delayed"); 0: never.
+    public var delayWarning = 4 * 3600
     /// How much of the original message a report returns.
     public var bounceSizeLimit = 50_000
     /// Failure reports to one sender domain in an hour, for mail from senders Postie cannot vouch
@@ -38,9 +43,24 @@ public struct QueueSettings: Hashable, Sendable {
     public var reportsPerDomainPerHour = 20
 
     public init() {}
+
+    /// The ledger's timing, in seconds.
+    public var policy: DeliveryLedger.Policy {
+        get {
+            DeliveryLedger.Policy(
+                retryMinimum: Int64(retryMinimum), retryMaximum: Int64(retryMaximum), maxLifetime: Int64(maxLifetime),
+                delayWarning: Int64(delayWarning))
+        }
+        set {
+            retryMinimum = Int(newValue.retryMinimum)
+            retryMaximum = Int(newValue.retryMaximum)
+            maxLifetime = Int(newValue.maxLifetime)
+            delayWarning = Int(newValue.delayWarning)
+        }
+    }
 }
 
-/// A host (a name or an address) and a port.
+/// A host (a name or an address) and a port: `host:port`, `[v6]:port`.
 public struct HostAndPort: Hashable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -48,6 +68,21 @@ public struct HostAndPort: Hashable, Sendable, CustomStringConvertible {
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
+    }
+
+    /// `host:port` or `[v6]:port`.
+    public init?(_ text: String) {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
+            self.init(host: host, port: port)
+        } else {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                (0...65535).contains(port), colon != text.startIndex
+            else { return nil }
+            self.init(host: String(text[..<colon]), port: port)
+        }
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
@@ -60,18 +95,32 @@ public enum RelayTLS: String, Hashable, Sendable, CaseIterable {
     case none, may, encrypt, verify
 }
 
-/// How mail reaches other machines (`[relay]`).
+/// How mail reaches other machines, and who may send it there: the `[relay]` section, with its
+/// defaults.
 public struct RelaySettings: Hashable, Sendable {
+    /// Clients in these networks may relay (and are vouched for in reports). Empty by default:
+    /// no open relay, not even for loopback.
+    public var trustedNetworks: [IPNetwork] = []
     /// The port of remote mail exchangers (25; tests use their own).
     public var port = 25
-    /// Mail for these domains goes to this host, not to their MX.
+    /// Mail for these domains goes to this host (an address, or a name looked up in DNS), not to
+    /// their MX.
     public var routes: [String: HostAndPort] = [:]
     /// Everything else goes here, when set, instead of to the MX.
     public var smarthost: HostAndPort?
-    /// AUTH at the smarthost (RFC 4954), only ever over TLS.
-    public var smarthostCredentials: ClientCredentials?
+    /// AUTH at the smarthost (RFC 4954), only ever over TLS; the password is read from a file so
+    /// that the configuration itself holds no secret.
+    public var smarthostUser: String?
+    public var smarthostPassword: String?
+    /// Where the password was read from (printed; the password never is).
+    public var smarthostPasswordFile: String?
+    /// The DNS server to ask (IPv4 address and port); nil uses the system's resolver settings.
+    public var dnsServer: HostAndPort?
+    public var dnsTimeout = 5
+    public var dnsAttempts = 2
     public var tls = RelayTLS.may
-    public var tlsByDomain: [String: RelayTLS] = [:]
+    /// Per destination domain, where it differs from `tls`.
+    public var tlsPolicy: [String: RelayTLS] = [:]
     /// PEM file of the certificate authorities `verify` trusts; nil trusts the system's.
     public var tlsCAFile: String?
     /// Outbound connections at once, in total and to one destination domain.
@@ -86,11 +135,13 @@ public struct RelaySettings: Hashable, Sendable {
     /// Seconds to wait for a connection and for each reply.
     public var connectTimeout = 30
     public var commandTimeout = 300
-    /// Where this server itself takes mail: never an exchanger to relay to (a loop).
-    public var ownListeners: [HostAndPort] = []
 
     public init() {}
 
     /// The TLS policy for one destination domain.
-    public func tls(for domain: String) -> RelayTLS { tlsByDomain[domain] ?? tls }
+    public func tls(for domain: String) -> RelayTLS { tlsPolicy[domain] ?? tls }
+
+    public var smarthostCredentials: ClientCredentials? {
+        smarthostUser.flatMap { user in smarthostPassword.map { ClientCredentials(user: user, password: $0) } }
+    }
 }

@@ -7,11 +7,9 @@ public struct ConfigurationChanges: Sendable, Equatable {
     /// The changed keys that take effect only after a restart, sorted.
     public var needRestart: [String]
 
-    public static let restartKeys: Set<String> = [
-        "data_dir", "mail_root", "log_level", "log_format", "smtp.listen", "smtp.tls_listen", "submission.listen", "submission.tls_listen",
-        "relay.dns_server", "relay.dns_timeout", "relay.dns_attempts", "relay.max_connections",
-        "relay.max_connections_per_destination", "relay.max_messages_per_connection",
-    ]
+    /// The keys a reload cannot apply (the listeners, the folders, logging, the DNS resolver and
+    /// the relay's connection pools are built with them at start).
+    public static var restartKeys: Set<String> { Set(ConfigurationLoader.sections.flatMap(\.restartKeys)) }
 
     public init(from old: PostieConfiguration, to new: PostieConfiguration) {
         let before = Self.keyed(old)
@@ -19,7 +17,7 @@ public struct ConfigurationChanges: Sendable, Equatable {
         var changed = Set(before.keys).symmetricDifference(after.keys)
         for (key, value) in before where after[key].map({ $0 != value }) == true { changed.insert(key) }
         // Secrets are not printed, so they are compared here.
-        if old.smarthostPassword != new.smarthostPassword { changed.insert("relay.smarthost_password_file") }
+        if old.relay.smarthostPassword != new.relay.smarthostPassword { changed.insert("relay.smarthost_password_file") }
         self.changed = changed.sorted()
         self.needRestart = changed.filter(Self.restartKeys.contains).sorted()
     }
@@ -28,20 +26,9 @@ public struct ConfigurationChanges: Sendable, Equatable {
     /// restart, which keep the values the server is running with.
     public static func applicable(_ new: PostieConfiguration, running old: PostieConfiguration) -> PostieConfiguration {
         var c = new
-        c.dataDirectory = old.dataDirectory
-        c.mailRoot = old.mailRoot
-        c.logLevel = old.logLevel
-        c.logFormat = old.logFormat
-        c.listen = old.listen
-        c.tlsListen = old.tlsListen
-        c.submissionListen = old.submissionListen
-        c.submissionTLSListen = old.submissionTLSListen
-        c.dnsServer = old.dnsServer
-        c.dnsTimeout = old.dnsTimeout
-        c.dnsAttempts = old.dnsAttempts
-        c.relayMaxConnections = old.relayMaxConnections
-        c.relayMaxConnectionsPerDestination = old.relayMaxConnectionsPerDestination
-        c.relayMaxMessagesPerConnection = old.relayMaxMessagesPerConnection
+        for section in ConfigurationLoader.sections {
+            for key in section.keys where key.needsRestart { key.keep(&c, old) }
+        }
         return c
     }
 

@@ -197,20 +197,9 @@ public enum ConfigurationLoader {
             return within(value, range, path + [key])
         }
 
-        func applyAuth(_ auth: TOMLTable, to config: inout PostieConfiguration) throws {
+        /// `[auth.users."name"]`: a password hash and the addresses the user may send as.
+        func readUsers(_ auth: TOMLTable, _ config: inout PostieConfiguration) throws {
             let path = ["auth"]
-            try only(auth, path, keys: ["senders", "header_from", "max_failures", "failure_window", "failure_delay", "users"])
-            if let h = try string(auth, "header_from", path) {
-                guard h == "own" || h == "any" else { throw error(path + ["header_from"], "must be \"own\" or \"any\"") }
-                config.restrictHeaderFrom = h == "own"
-            }
-            if let s = try string(auth, "senders", path) {
-                guard s == "own" || s == "any" else { throw error(path + ["senders"], "must be \"own\" or \"any\"") }
-                config.restrictSenders = s == "own"
-            }
-            if let n = try int(auth, "max_failures", path, range: 1...10_000) { config.authMaxFailures = n }
-            if let n = try int(auth, "failure_window", path, range: 1...(7 * 86400)) { config.authFailureWindow = n }
-            if let n = try seconds(auth, "failure_delay", path, range: 0...60) { config.authFailureDelay = n }
             guard let users = try subtable(auth, "users", path) else { return }
             for name in users.keys {
                 let userPath = path + ["users", name]
@@ -259,200 +248,65 @@ public enum ConfigurationLoader {
             return t
         }
 
+        /// Reads every section of the table (`ConfigurationLoader.sections`): unknown keys are
+        /// noted, each key read, then its sub-tables and the checks across its keys. A problem a
+        /// section cannot go on from ends that section only.
         func apply(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
-            try only(
-                root, [],
-                keys: ["hostname", "data_dir", "mail_root", "log_level", "log_format", "delivery", "smtp", "recipients", "relay", "domains", "queue", "tls", "submission", "auth"])
-            if let tls = try subtable(root, "tls", []) { attempt { try applyTLS(tls, to: &config) } }
-            try applyTopLevel(root, to: &config)
-            if let smtp = try subtable(root, "smtp", []) { attempt { try applySMTP(smtp, to: &config) } }
-            if let submission = try subtable(root, "submission", []) {
-                let path = ["submission"]
-                try only(submission, path, keys: ["listen", "tls_listen"])
-                if let l = try listenAddresses(submission, "listen", path, example: "127.0.0.1:587") { config.submissionListen = l }
-                if let l = try listenAddresses(submission, "tls_listen", path, example: "127.0.0.1:465") { config.submissionTLSListen = l }
+            let sections = ConfigurationLoader.sections
+            try only(root, [], keys: Set(sections[0].keys.map(\.name) + sections.dropFirst().map(\.name)))
+            for section in sections {
+                let table: TOMLTable
+                if section.name.isEmpty {
+                    table = root
+                } else {
+                    guard let t = try subtable(root, section.name, []) else { continue }
+                    table = t
+                }
+                attempt {
+                    if !section.isOpen && !section.name.isEmpty {
+                        try only(table, section.path, keys: Set(section.keys.map(\.name) + section.tables))
+                    }
+                    for key in section.keys { try key.read(self, table, section.path, &config) }
+                    try section.readTables(self, table, &config)
+                    try section.check(self, &config)
+                }
             }
-            if let auth = try subtable(root, "auth", []) { attempt { try applyAuth(auth, to: &config) } }
-            if let r = try subtable(root, "recipients", []) {
-                let path = ["recipients"]
-                try only(r, path, keys: ["delimiter", "postmaster_domain"])
-                if let d = try string(r, "delimiter", path) { config.recipientDelimiter = d.isEmpty ? nil : d }
-                if let p = try string(r, "postmaster_domain", path) { config.primaryDomain = p.lowercased() }
-            }
-            if let relay = try subtable(root, "relay", []) { attempt { try applyRelay(relay, to: &config) } }
-            if let q = try subtable(root, "queue", []) { attempt { try applyQueue(q, to: &config) } }
-            if let d = try subtable(root, "delivery", []) {
-                try only(d, ["delivery"], keys: ["local"])
-                if let l = try localDelivery(d, "local", ["delivery"]) { config.localDelivery = l }
-            }
-            if let domains = try subtable(root, "domains", []) { attempt { try applyDomains(domains, to: &config) } }
             if let p = config.primaryDomain, config.domains[p] == nil {
                 throw error(["recipients", "postmaster_domain"], "'\(p)' is not one of the local domains")
             }
         }
 
-        func applyTLS(_ tls: TOMLTable, to config: inout PostieConfiguration) throws {
-            let path = ["tls"]
-            try only(tls, path, keys: ["certificate", "key", "reload_interval", "legacy_ciphers"])
-            if let b = try bool(tls, "legacy_ciphers", path) { config.tlsLegacyCiphers = b }
-            if let n = try int(tls, "reload_interval", path, range: 1...86400) { config.tlsReloadInterval = n }
-            config.tlsCertificate = try string(tls, "certificate", path)
-            config.tlsKey = try string(tls, "key", path)
-            guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
-                throw error(path + [config.tlsCertificate == nil ? "certificate" : "key"], "certificate and key go together")
+        /// A string that must not be empty.
+        func nonEmpty(_ table: TOMLTable, _ key: String, _ path: [String]) throws -> String? {
+            guard let s = try string(table, key, path) else { return nil }
+            if s.isEmpty {
+                report(path + [key], "must not be empty")
+                return nil
             }
-            // Found now, with the key that names them, rather than as a library error at start.
-            if let file = config.tlsCertificate {
-                try usable(file, path + ["certificate"], "a PEM certificate") { _ = try NIOSSLCertificate.fromPEMFile($0) }
-            }
-            if let file = config.tlsKey {
-                try usable(file, path + ["key"], "a PEM private key") { _ = try NIOSSLPrivateKey(file: $0, format: .pem) }
-            }
+            return s
         }
 
-        func applyTopLevel(_ root: TOMLTable, to config: inout PostieConfiguration) throws {
-            if let h = try string(root, "hostname", []) {
-                if !h.isEmpty, AddressGrammar.isDomain(Array(h.utf8)[...]) {
-                    config.hostname = h
-                } else {
-                    report(["hostname"], "must be a domain name such as mail.example.com")
-                }
-            }
-            if let d = try string(root, "data_dir", []) {
-                if d.isEmpty { report(["data_dir"], "must not be empty") } else { config.dataDirectory = d }
-            }
-            if let m = try string(root, "mail_root", []) {
-                if m.isEmpty { report(["mail_root"], "must not be empty") } else { config.mailRoot = m }
-            }
-            if let l = try string(root, "log_level", []) {
-                if let level = Logger.Level(rawValue: l) {
-                    config.logLevel = level
-                } else {
-                    report(["log_level"], "must be one of trace, debug, info, notice, warning, error, critical")
-                }
-            }
-            if let f = try string(root, "log_format", []) {
-                if let format = PostieLogHandler.Format(rawValue: f) { config.logFormat = format } else {
-                    report(["log_format"], "must be \"text\" or \"json\"")
-                }
-            }
-        }
-
-        func applyRelay(_ relay: TOMLTable, to config: inout PostieConfiguration) throws {
+        /// `[relay.tls_policy]` and `[relay.routes]`: a value per destination domain.
+        func readRelayTables(_ relay: TOMLTable, _ config: inout PostieConfiguration) throws {
             let path = ["relay"]
-            try only(
-                relay, path,
-                keys: [
-                    "trusted_networks", "port", "routes", "smarthost", "dns_server", "dns_timeout", "dns_attempts", "connect_timeout",
-                    "command_timeout", "max_connections", "max_connections_per_destination", "max_messages_per_connection", "tls",
-                    "tls_policy", "tls_ca_file", "smarthost_user", "smarthost_password_file", "mx_address_limit", "mx_session_limit",
-                ])
-            if let n = try int(relay, "max_connections", path, range: 1...100_000) { config.relayMaxConnections = n }
-            let tlsLevels = PostieConfiguration.RelayTLS.allCases.map(\.rawValue).joined(separator: ", ")
-            if let t = try string(relay, "tls", path) {
-                guard let level = PostieConfiguration.RelayTLS(rawValue: t) else { throw error(path + ["tls"], "must be one of \(tlsLevels)") }
-                config.relayTLS = level
-            }
             if let policy = try subtable(relay, "tls_policy", path) {
+                let levels = RelayTLS.allCases.map(\.rawValue).joined(separator: ", ")
                 for domain in policy.keys {
-                    guard let t = try string(policy, domain, path + ["tls_policy"]), let level = PostieConfiguration.RelayTLS(rawValue: t) else {
-                        throw error(path + ["tls_policy", domain], "must be one of \(tlsLevels)")
+                    guard let t = try string(policy, domain, path + ["tls_policy"]), let level = RelayTLS(rawValue: t) else {
+                        throw error(path + ["tls_policy", domain], "must be one of \(levels)")
                     }
-                    config.tlsPolicy[domain.lowercased()] = level
+                    config.relay.tlsPolicy[domain.lowercased()] = level
                 }
             }
-            if let n = try int(relay, "max_messages_per_connection", path, range: 1...10_000) { config.relayMaxMessagesPerConnection = n }
-            if let n = try int(relay, "max_connections_per_destination", path, range: 1...10_000) {
-                config.relayMaxConnectionsPerDestination = n
-            }
-            if let n = try int(relay, "port", path, range: 1...65535) { config.relayPort = n }
-            if let n = try int(relay, "mx_address_limit", path, range: 1...1000) { config.relayMXAddressLimit = n }
-            if let n = try int(relay, "mx_session_limit", path, range: 1...100) { config.relayMXSessionLimit = n }
-            if let h = try address(relay, "smarthost", path) { config.smarthost = h }
-            config.smarthostUser = try string(relay, "smarthost_user", path)
-            if let ca = try string(relay, "tls_ca_file", path) {
-                guard FileManager.default.isReadableFile(atPath: ca) else { throw error(path + ["tls_ca_file"], "cannot read \(ca)") }
-                config.tlsCAFile = ca
-            }
-            if let file = try string(relay, "smarthost_password_file", path) {
-                guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                    throw error(path + ["smarthost_password_file"], "cannot read \(file)")
-                }
-                config.smarthostPassword = text.trimmingCharacters(in: .newlines)
-            }
-            guard (config.smarthostUser == nil) == (config.smarthostPassword == nil) else {
-                throw error(path + ["smarthost_user"], "smarthost_user and smarthost_password_file go together")
-            }
-            if let d = try address(relay, "dns_server", path) {
-                guard AddressGrammar.isIPv4(d.host) else { throw error(path + ["dns_server"], "must be an IPv4 address and port, such as 127.0.0.1:53") }
-                config.dnsServer = d
-            }
-            if let n = try int(relay, "dns_timeout", path, range: 1...60) { config.dnsTimeout = n }
-            if let n = try int(relay, "dns_attempts", path, range: 1...10) { config.dnsAttempts = n }
-            if let n = try int(relay, "connect_timeout", path, range: 1...3600) { config.relayConnectTimeout = n }
-            if let n = try int(relay, "command_timeout", path, range: 1...3600) { config.relayCommandTimeout = n }
             if let routes = try subtable(relay, "routes", path) {
                 for domain in routes.keys {
                     guard AddressGrammar.isDomain(Array(domain.lowercased().utf8)[...]) else {
                         throw error(path + ["routes", domain], "'\(domain)' is not a domain name")
                     }
                     guard let target = try address(routes, domain, path + ["routes"]) else { continue }
-                    config.routes[domain.lowercased()] = target
+                    config.relay.routes[domain.lowercased()] = target
                 }
             }
-            if let nets = try strings(relay, "trusted_networks", path) {
-                config.trustedNetworks = try nets.map { text in
-                    guard let n = IPNetwork(text) else { throw error(path + ["trusted_networks"], "'\(text)' is not a network such as 192.0.2.0/24") }
-                    return n
-                }
-            }
-        }
-
-        func applyQueue(_ q: TOMLTable, to config: inout PostieConfiguration) throws {
-            let path = ["queue"]
-            try only(
-                q, path,
-                keys: ["retry_minimum", "retry_maximum", "max_lifetime", "bounce_size_limit", "delay_warning", "reports_per_domain_per_hour"])
-            if let n = try int(q, "reports_per_domain_per_hour", path, range: 0...100_000) { config.reportsPerDomainPerHour = n }
-            if let n = try int(q, "delay_warning", path, range: 0...(100 * 86400)) { config.delayWarning = n }
-            if let n = try int(q, "retry_minimum", path, range: 1...86400) { config.retryMinimum = n }
-            if let n = try int(q, "retry_maximum", path, range: 1...604800) { config.retryMaximum = n }
-            if let n = try int(q, "max_lifetime", path, range: 0...(100 * 86400)) { config.maxLifetime = n }
-            if let n = try int(q, "bounce_size_limit", path, range: 0...(100 << 20)) { config.bounceSizeLimit = n }
-        }
-
-        func applySMTP(_ smtp: TOMLTable, to config: inout PostieConfiguration) throws {
-            let path = ["smtp"]
-            try only(
-                smtp, path,
-                keys: [
-                    "listen", "tls_listen", "max_connections", "max_connections_per_client", "command_timeout", "data_timeout", "shutdown_grace",
-                    "max_message_size", "max_recipients", "max_errors", "max_received_headers", "data_phase_limit",
-                    "max_messages_per_connection", "max_commands_per_connection", "strict_address_syntax",
-                    "unauthenticated_local_senders",
-                ])
-            if let p = try string(smtp, "unauthenticated_local_senders", path) {
-                if p == "accept" || p == "refuse" {
-                    config.refuseStrangersWithLocalSenders = p == "refuse"
-                } else {
-                    report(path + ["unauthenticated_local_senders"], "must be \"accept\" or \"refuse\"")
-                }
-            }
-            if let b = try bool(smtp, "strict_address_syntax", path) { config.strictAddressSyntax = b }
-            if let l = try listenAddresses(smtp, "listen", path, example: "127.0.0.1:2525 or [::1]:25") { config.listen = l }
-            if let l = try listenAddresses(smtp, "tls_listen", path, example: "127.0.0.1:465") { config.tlsListen = l }
-            if let n = try int(smtp, "max_connections", path, range: 1...1_000_000) { config.maxConnections = n }
-            if let n = try int(smtp, "max_connections_per_client", path, range: 1...1_000_000) { config.maxConnectionsPerClient = n }
-            if let n = try int(smtp, "command_timeout", path, range: 1...86400) { config.commandTimeout = n }
-            if let n = try int(smtp, "data_timeout", path, range: 1...86400) { config.dataTimeout = n }
-            if let n = try int(smtp, "data_phase_limit", path, range: 1...86400) { config.dataPhaseLimit = n }
-            if let n = try int(smtp, "max_messages_per_connection", path, range: 1...1_000_000) { config.limits.maxMessagesPerConnection = n }
-            if let n = try int(smtp, "max_commands_per_connection", path, range: 10...100_000_000) { config.limits.maxCommandsPerConnection = n }
-            if let n = try int(smtp, "shutdown_grace", path, range: 0...3600) { config.shutdownGrace = n }
-            if let n = try int(smtp, "max_message_size", path, range: 1024...(1 << 40)) { config.limits.maxMessageSize = n }
-            if let n = try int(smtp, "max_recipients", path, range: 1...100_000) { config.limits.maxRecipients = n }
-            if let n = try int(smtp, "max_errors", path, range: 1...10_000) { config.limits.maxErrors = n }
-            if let n = try int(smtp, "max_received_headers", path, range: 1...10_000) { config.maxReceivedHeaders = n }
         }
 
         /// `[domains.example.com]` without quotes is a table `example` holding a table `com`: the
@@ -471,7 +325,8 @@ public enum ConfigurationLoader {
             return labels.count > 1 ? labels.joined(separator: ".") : nil
         }
 
-        func applyDomains(_ domains: TOMLTable, to config: inout PostieConfiguration) throws {
+        /// `[domains."example.com"]`: users, aliases, a catch-all and how the domain's mail is delivered.
+        func readDomains(_ domains: TOMLTable, _ config: inout PostieConfiguration) throws {
             var result: [String: LocalDirectory.Domain] = [:]
             for name in domains.keys.sorted() {
                 let path = ["domains", name]

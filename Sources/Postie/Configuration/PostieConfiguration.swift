@@ -11,32 +11,8 @@ import SMTPCore
 /// `localhost`, with a mailbox for the user running it and for postmaster.
 /// `docs/configuration.md` describes every key.
 public struct PostieConfiguration: Sendable {
-    public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
-        public var host: String
-        public var port: Int
-
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
-
-        /// `host:port` or `[v6]:port`.
-        public init?(_ text: String) {
-            if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-                let host = String(text[text.index(after: text.startIndex)..<close])
-                let rest = text[text.index(after: close)...]
-                guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
-                self.init(host: host, port: port)
-            } else {
-                guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                    (0...65535).contains(port), colon != text.startIndex
-                else { return nil }
-                self.init(host: String(text[..<colon]), port: port)
-            }
-        }
-
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-    }
+    /// `host:port` or `[v6]:port`.
+    public typealias ListenAddress = HostAndPort
 
     /// Our name in the greeting, EHLO and trace headers.
     public var hostname: String
@@ -125,59 +101,13 @@ public struct PostieConfiguration: Sendable {
     public func delivery(for domain: String) -> LocalDelivery { deliveryByDomain[domain] ?? localDelivery }
     public var primaryDomain: String?
     public var recipientDelimiter: String? = "+"
-    /// Clients in these networks may relay. Empty by default: no open relay, not even for loopback.
-    public var trustedNetworks: [IPNetwork] = []
 
-    /// The port of remote mail exchangers (25; tests use their own).
-    public var relayPort = 25
-    /// Mail for these domains goes to this host (an address, or a name looked up in DNS), not to
-    /// their MX.
-    public var routes: [String: ListenAddress] = [:]
-    /// Everything else goes here, when set, instead of to the MX.
-    public var smarthost: ListenAddress?
-    /// AUTH at the smarthost (RFC 4954), only ever over TLS; the password is read from a file so
-    /// that the configuration itself holds no secret.
-    public var smarthostUser: String?
-    public var smarthostPassword: String?
-    /// The DNS server to ask (IPv4 address and port); nil uses the system's resolver settings.
-    public var dnsServer: ListenAddress?
-    public var dnsTimeout = 5
-    public var dnsAttempts = 2
-    /// STARTTLS when relaying: `may` (when offered, any certificate, RFC 7435), `none`,
-    /// `encrypt` (required, any certificate) or `verify` (required, certificate verified against
-    /// the system's trust store and the exchanger's name); per domain in `tlsPolicy`.
+    /// `[relay]`: who may relay, and how mail reaches other machines.
+    public var relay = RelaySettings()
+    /// `[queue]`: retries, lifetime, notices and reports.
+    public var queue = QueueSettings()
+
     public typealias RelayTLS = Delivery.RelayTLS
-    public var relayTLS = RelayTLS.may
-    public var tlsPolicy: [String: RelayTLS] = [:]
-    /// PEM file of the certificate authorities `verify` trusts; nil trusts the system's.
-    public var tlsCAFile: String?
-
-    /// Outbound connections at once, in total and to one destination domain.
-    public var relayMaxConnections = 100
-    public var relayMaxConnectionsPerDestination = 10
-    /// Messages one outbound connection may carry, one after another.
-    public var relayMaxMessagesPerConnection = 20
-    /// Addresses (of all exchangers together) one delivery attempt tries, and SMTP sessions it
-    /// holds, at most (Postfix's smtp_mx_address_limit and smtp_mx_session_limit).
-    public var relayMXAddressLimit = 5
-    public var relayMXSessionLimit = 2
-    /// Seconds to wait for a remote server's connection and for each reply.
-    public var relayConnectTimeout = 30
-    public var relayCommandTimeout = 300
-
-    /// Seconds before the first retry of a deferred delivery; the wait doubles up to the maximum.
-    public var retryMinimum = 300
-    public var retryMaximum = 4 * 3600
-    /// After this long in the queue, what is still deferred fails and the sender is told.
-    public var maxLifetime = 5 * 86400
-    /// After this long (seconds) still undelivered, the sender is told once that the message is
-    /// delayed (RFC 3464 "delayed"); 0 turns the notice off.
-    public var delayWarning = 4 * 3600
-    /// How much of the original message a bounce returns.
-    public var bounceSizeLimit = 50_000
-    /// Failure reports to one sender domain in an hour, for mail from senders Postie cannot vouch
-    /// for (against backscatter: `ReportPolicy`).
-    public var reportsPerDomainPerHour = 20
 
     public init(hostname: String, dataDirectory: String, domains: [String: LocalDirectory.Domain]) {
         self.hostname = hostname
@@ -206,31 +136,11 @@ public struct PostieConfiguration: Sendable {
     /// What the delivery half reads (the queue, the targets, the reports).
     public var delivery: DeliverySettings {
         var d = DeliverySettings(hostname: hostname, directory: directory)
-        d.trustedNetworks = trustedNetworks
         d.localDelivery = localDelivery
         d.localDeliveryByDomain = deliveryByDomain
-        d.queue.policy = DeliveryLedger.Policy(
-            retryMinimum: Int64(retryMinimum), retryMaximum: Int64(retryMaximum), maxLifetime: Int64(maxLifetime),
-            delayWarning: Int64(delayWarning))
-        d.queue.bounceSizeLimit = bounceSizeLimit
-        d.queue.reportsPerDomainPerHour = reportsPerDomainPerHour
-        var r = RelaySettings()
-        r.port = relayPort
-        r.routes = routes.mapValues { HostAndPort(host: $0.host, port: $0.port) }
-        r.smarthost = smarthost.map { HostAndPort(host: $0.host, port: $0.port) }
-        r.smarthostCredentials = smarthostUser.flatMap { user in smarthostPassword.map { ClientCredentials(user: user, password: $0) } }
-        r.tls = relayTLS
-        r.tlsByDomain = tlsPolicy
-        r.tlsCAFile = tlsCAFile
-        r.maxConnections = relayMaxConnections
-        r.maxConnectionsPerDestination = relayMaxConnectionsPerDestination
-        r.maxMessagesPerConnection = relayMaxMessagesPerConnection
-        r.mxAddressLimit = relayMXAddressLimit
-        r.mxSessionLimit = relayMXSessionLimit
-        r.connectTimeout = relayConnectTimeout
-        r.commandTimeout = relayCommandTimeout
-        r.ownListeners = listeners.map { HostAndPort(host: $0.address.host, port: $0.address.port) }
-        d.relay = r
+        d.queue = queue
+        d.relay = relay
+        d.ownListeners = listeners.map(\.address)
         return d
     }
 

@@ -40,7 +40,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
     private func mayRelay(_ session: ServerSession, _ configuration: PostieConfiguration) -> Bool {
-        session.authenticatedUser != nil || configuration.trustedNetworks.contains { $0.contains(connection.remoteIP) }
+        session.authenticatedUser != nil || configuration.relay.trustedNetworks.contains { $0.contains(connection.remoteIP) }
     }
 
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {

@@ -127,8 +127,8 @@ public final class PostieServer: Service, Sendable {
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
             let writer = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             let maildir = try MaildirDeliverer(writer: writer)
-            var dnsConfig = SystemDNSResolver.Configuration(timeout: config.dnsTimeout, attempts: config.dnsAttempts)
-            if let d = config.dnsServer {
+            var dnsConfig = SystemDNSResolver.Configuration(timeout: config.relay.dnsTimeout, attempts: config.relay.dnsAttempts)
+            if let d = config.relay.dnsServer {
                 dnsConfig.server = d.host
                 dnsConfig.port = d.port
             }

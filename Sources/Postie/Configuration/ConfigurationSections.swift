@@ -1,0 +1,260 @@
+import Delivery
+import Foundation
+import Logging
+import MailCore
+import NIOSSL
+import SMTPCore
+import TOMLKit
+
+extension ConfigurationLoader {
+    private static let q = QuotedText.quoted
+
+    /// Every section and key of the file, in the order `check-config` prints them
+    /// (docs/configuration.md describes each). One function per section: each builds its keys in
+    /// a frame of its own (a single literal of them all took more stack than a task's thread has
+    /// in a debug build).
+    static var sections: [ConfigurationSection] {
+        [
+            topLevel, smtpSection, recipientsSection, relaySection, queueSection, submissionSection, authSection, tlsSection,
+            deliverySection, domainsSection,
+        ]
+    }
+
+    private static var topLevel: ConfigurationSection {
+        return ConfigurationSection(
+            name: "",
+            keys: [
+                .value(
+                    "hostname", \.hostname,
+                    parse: { r, t, p in
+                        guard let h = try r.string(t, "hostname", p) else { return nil }
+                        guard !h.isEmpty, AddressGrammar.isDomain(Array(h.utf8)[...]) else {
+                            r.report(["hostname"], "must be a domain name such as mail.example.com")
+                            return nil
+                        }
+                        return h
+                    }, format: q),
+                .value("data_dir", \.dataDirectory, restart: true, parse: { r, t, p in try r.nonEmpty(t, "data_dir", p) }, format: q),
+                ConfigurationKey(
+                    name: "mail_root", needsRestart: true,
+                    read: { r, t, p, c in if let m = try r.nonEmpty(t, "mail_root", p) { c.mailRoot = m } },
+                    show: { q($0.effectiveMailRoot) }, keep: { new, old in new.mailRoot = old.mailRoot }),
+                .choice("log_level", \.logLevel, restart: true, Logger.Level.allCases.map { ($0.rawValue, $0) }),
+                .choice("log_format", \.logFormat, restart: true, [("text", .text), ("json", .json)]),
+            ])
+    }
+
+    private static var smtpSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "smtp",
+            keys: [
+                .listen("listen", \.listen, example: "127.0.0.1:2525 or [::1]:25"),
+                .listen("tls_listen", \.tlsListen, example: "127.0.0.1:465"),
+                .int("max_connections", \.maxConnections, 1...1_000_000),
+                .int("max_connections_per_client", \.maxConnectionsPerClient, 1...1_000_000),
+                .int("command_timeout", \.commandTimeout, 1...86400),
+                .int("data_timeout", \.dataTimeout, 1...86400),
+                .int("data_phase_limit", \.dataPhaseLimit, 1...86400),
+                .int("max_messages_per_connection", \.limits.maxMessagesPerConnection, 1...1_000_000),
+                .int("max_commands_per_connection", \.limits.maxCommandsPerConnection, 10...100_000_000),
+                .int("shutdown_grace", \.shutdownGrace, 0...3600),
+                .int("max_message_size", \.limits.maxMessageSize, 1024...(1 << 40)),
+                .int("max_recipients", \.limits.maxRecipients, 1...100_000),
+                .int("max_errors", \.limits.maxErrors, 1...10_000),
+                .int("max_received_headers", \.maxReceivedHeaders, 1...10_000),
+                .bool("strict_address_syntax", \.strictAddressSyntax),
+                .choice("unauthenticated_local_senders", \.refuseStrangersWithLocalSenders, [("accept", false), ("refuse", true)]),
+            ])
+    }
+
+    private static var recipientsSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "recipients",
+            keys: [
+                .value(
+                    "delimiter", \.recipientDelimiter,
+                    parse: { r, t, p in try r.string(t, "delimiter", p).map { $0.isEmpty ? nil : $0 } }, format: { q($0 ?? "") }),
+                ConfigurationKey(
+                    name: "postmaster_domain", needsRestart: false,
+                    read: { r, t, p, c in if let d = try r.string(t, "postmaster_domain", p) { c.primaryDomain = d.lowercased() } },
+                    show: { q($0.directory.primaryDomain) }, keep: { new, old in new.primaryDomain = old.primaryDomain }),
+            ])
+    }
+
+    private static var relaySection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "relay",
+            keys: [
+                .value(
+                    "trusted_networks", \.relay.trustedNetworks,
+                    parse: { r, t, p in
+                        try r.strings(t, "trusted_networks", p).map { texts in
+                            try texts.map { text in
+                                guard let n = IPNetwork(text) else {
+                                    throw r.error(p + ["trusted_networks"], "'\(text)' is not a network such as 192.0.2.0/24")
+                                }
+                                return n
+                            }
+                        }
+                    }, format: { ConfigurationPrinter.list($0.map(\.description)) }),
+                .int("port", \.relay.port, 1...65535),
+                .choice("tls", \.relay.tls, RelayTLS.allCases.map { ($0.rawValue, $0) }),
+                .value(
+                    "tls_ca_file", \.relay.tlsCAFile,
+                    parse: { r, t, p in
+                        guard let ca = try r.string(t, "tls_ca_file", p) else { return nil }
+                        guard FileManager.default.isReadableFile(atPath: ca) else {
+                            throw r.error(p + ["tls_ca_file"], "cannot read \(ca)")
+                        }
+                        return ca
+                    }, format: { $0.map(q) }),
+                .address("smarthost", \.relay.smarthost),
+                .value(
+                    "smarthost_user", \.relay.smarthostUser,
+                    parse: { r, t, p in try r.string(t, "smarthost_user", p).map { Optional($0) } }, format: { $0.map(q) }),
+                // A secret: read from its file; the file is printed, never the password (a
+                // reload compares the password itself).
+                ConfigurationKey(
+                    name: "smarthost_password_file", needsRestart: false,
+                    read: { r, t, p, c in
+                        guard let file = try r.string(t, "smarthost_password_file", p) else { return }
+                        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                            throw r.error(p + ["smarthost_password_file"], "cannot read \(file)")
+                        }
+                        c.relay.smarthostPasswordFile = file
+                        c.relay.smarthostPassword = text.trimmingCharacters(in: .newlines)
+                    },
+                    show: { $0.relay.smarthostPasswordFile.map(q) },
+                    keep: { new, old in
+                        new.relay.smarthostPasswordFile = old.relay.smarthostPasswordFile
+                        new.relay.smarthostPassword = old.relay.smarthostPassword
+                    }),
+                .address(
+                    "dns_server", \.relay.dnsServer, restart: true,
+                    check: { AddressGrammar.isIPv4($0.host) ? nil : "must be an IPv4 address and port, such as 127.0.0.1:53" }),
+                .int("dns_timeout", \.relay.dnsTimeout, 1...60, restart: true),
+                .int("dns_attempts", \.relay.dnsAttempts, 1...10, restart: true),
+                .int("max_connections", \.relay.maxConnections, 1...100_000, restart: true),
+                .int("max_connections_per_destination", \.relay.maxConnectionsPerDestination, 1...10_000, restart: true),
+                .int("max_messages_per_connection", \.relay.maxMessagesPerConnection, 1...10_000, restart: true),
+                .int("mx_address_limit", \.relay.mxAddressLimit, 1...1000),
+                .int("mx_session_limit", \.relay.mxSessionLimit, 1...100),
+                .int("connect_timeout", \.relay.connectTimeout, 1...3600),
+                .int("command_timeout", \.relay.commandTimeout, 1...3600),
+            ],
+            tables: ["routes", "tls_policy"],
+            readTables: { r, t, c in try r.readRelayTables(t, &c) },
+            printTables: { c in
+                var lines: [String] = []
+                if !c.relay.tlsPolicy.isEmpty {
+                    lines.append("[relay.tls_policy]")
+                    for d in c.relay.tlsPolicy.keys.sorted() { lines.append("\(q(d)) = \(q(c.relay.tlsPolicy[d]!.rawValue))") }
+                }
+                if !c.relay.routes.isEmpty {
+                    lines.append("[relay.routes]")
+                    for d in c.relay.routes.keys.sorted() { lines.append("\(q(d)) = \(q(c.relay.routes[d]!.description))") }
+                }
+                return lines
+            },
+            check: { r, c in
+                guard (c.relay.smarthostUser == nil) == (c.relay.smarthostPassword == nil) else {
+                    throw r.error(["relay", "smarthost_user"], "smarthost_user and smarthost_password_file go together")
+                }
+            })
+    }
+
+    private static var queueSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "queue",
+            keys: [
+                .int("retry_minimum", \.queue.retryMinimum, 1...86400),
+                .int("retry_maximum", \.queue.retryMaximum, 1...604800),
+                .int("max_lifetime", \.queue.maxLifetime, 0...(100 * 86400)),
+                .int("delay_warning", \.queue.delayWarning, 0...(100 * 86400)),
+                .int("bounce_size_limit", \.queue.bounceSizeLimit, 0...(100 << 20)),
+                .int("reports_per_domain_per_hour", \.queue.reportsPerDomainPerHour, 0...100_000),
+            ])
+    }
+
+    private static var submissionSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "submission",
+            keys: [
+                .listen("listen", \.submissionListen, example: "127.0.0.1:587"),
+                .listen("tls_listen", \.submissionTLSListen, example: "127.0.0.1:465"),
+            ])
+    }
+
+    private static var authSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "auth",
+            keys: [
+                .choice("senders", \.restrictSenders, PostieConfiguration.ownOrAny),
+                .choice("header_from", \.restrictHeaderFrom, PostieConfiguration.ownOrAny),
+                .int("max_failures", \.authMaxFailures, 1...10_000),
+                .int("failure_window", \.authFailureWindow, 1...(7 * 86400)),
+                .seconds("failure_delay", \.authFailureDelay, 0...60),
+            ],
+            tables: ["users"],
+            readTables: { r, t, c in try r.readUsers(t, &c) },
+            printTables: { c in
+                c.users.keys.sorted().flatMap { name -> [String] in
+                    let user = c.users[name]!
+                    return ["[auth.users.\(q(name))]", "password = \(q(user.password.description))"]
+                        + (user.sendAs.isEmpty ? [] : ["send_as = \(ConfigurationPrinter.list(user.sendAs))"])
+                }
+            })
+    }
+
+    private static var tlsSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "tls",
+            keys: [
+                .optionalString("certificate", \.tlsCertificate),
+                .optionalString("key", \.tlsKey),
+                .int("reload_interval", \.tlsReloadInterval, 1...86400),
+                .bool("legacy_ciphers", \.tlsLegacyCiphers),
+            ],
+            check: { r, c in
+                let path = ["tls"]
+                guard (c.tlsCertificate == nil) == (c.tlsKey == nil) else {
+                    throw r.error(path + [c.tlsCertificate == nil ? "certificate" : "key"], "certificate and key go together")
+                }
+                // Found now, with the key that names them, rather than as a library error at start.
+                if let file = c.tlsCertificate {
+                    try r.usable(file, path + ["certificate"], "a PEM certificate") { _ = try NIOSSLCertificate.fromPEMFile($0) }
+                }
+                if let file = c.tlsKey {
+                    try r.usable(file, path + ["key"], "a PEM private key") { _ = try NIOSSLPrivateKey(file: $0, format: .pem) }
+                }
+            })
+    }
+
+    private static var deliverySection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "delivery",
+            keys: [
+                .value("local", \.localDelivery, parse: { r, t, p in try r.localDelivery(t, "local", p) }, format: { q($0.description) })
+            ])
+    }
+
+    /// Any key is a domain here: its own keys are read by `readDomains`.
+    private static var domainsSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "domains", keys: [], isOpen: true,
+            readTables: { r, t, c in try r.readDomains(t, &c) },
+            printTables: { c in
+                c.domains.keys.sorted().flatMap { name -> [String] in
+                    let d = c.domains[name]!
+                    var lines = ["", "[domains.\(q(name))]", "users = \(ConfigurationPrinter.list(d.users.sorted()))"]
+                    if let delivery = c.deliveryByDomain[name] { lines.append("delivery = \(q(delivery.description))") }
+                    if let catchAll = d.catchAll { lines.append("catch_all = \(q(catchAll))") }
+                    if !d.aliases.isEmpty {
+                        lines.append("[domains.\(q(name)).aliases]")
+                        for key in d.aliases.keys.sorted() { lines.append("\(q(key)) = \(ConfigurationPrinter.list(d.aliases[key]!))") }
+                    }
+                    return lines
+                }
+            })
+    }
+}
