@@ -62,8 +62,9 @@ import Testing
         #expect(notices.first?.action == .relayed)
     }
 
-    /// Past its lifetime, what still waits fails with 4.4.7 and the last problem; a message still
-    /// within it is left alone.
+    /// Past its lifetime, what still waits fails with 5.4.7 (delivery time expired: a failure's
+    /// class, not a 550 with a 4.x.x code) and the last problem, in Postie's own words; a message
+    /// still within it is left alone.
     @Test func expiry() {
         var e = envelope([local("a"), local("b")])
         _ = DeliveryLedger.record([.init(RecipientID(0), .deferred(Self.busy))], in: &e, now: 1_000_000, policy: policy, jitter: noJitter)
@@ -73,8 +74,11 @@ import Testing
         let notices = DeliveryLedger.close(&e, now: 1_000_000 + policy.maxLifetime, policy: policy)
         #expect(e.recipients.map(\.status) == [.failed, .failed])
         #expect(notices.filter { $0.action == .failed }.count == 2)
-        #expect(notices.first?.reply.enhancedCode == .init(4, 4, 7))
-        #expect(notices.first?.reply.text.contains("last problem: \(Self.busy.description)") == true)
+        #expect(notices.first?.status.code == .init(5, 4, 7))
+        #expect(notices.first?.status.kind == .failed)
+        #expect(notices.first?.status.remoteReply == nil)
+        #expect(notices.first?.status.diagnosticCode.hasPrefix("X-Postie; delivery time expired") == true)
+        #expect(notices.first?.status.text.contains("last problem: \(Self.busy.description)") == true)
         #expect(e.isFinished)
     }
 
@@ -85,6 +89,7 @@ import Testing
         #expect(DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning - 1, policy: policy).isEmpty)
         let first = DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning, policy: policy)
         #expect(first.map(\.action) == [.delayed])
+        #expect(first.first?.status.code == .init(4, 4, 7))
         #expect(e.delayNotified)
         #expect(DeliveryLedger.close(&e, now: 1_000_000 + policy.delayWarning + 3600, policy: policy).isEmpty)
         var never = envelope([local("a")])
@@ -92,6 +97,22 @@ import Testing
         var off = policy
         off.delayWarning = 0
         #expect(DeliveryLedger.close(&never, now: 1_000_000 + 86400, policy: off).isEmpty)
+    }
+
+    /// A server's reply is kept as it came (the report's `smtp;` diagnostic); the code always has
+    /// the class of the outcome, whatever the reply's enhanced code said.
+    @Test func statusFromARemoteReply() {
+        let refused = DeliveryStatus(.failed(Self.gone))
+        #expect(refused.code == .init(5, 1, 1))
+        #expect(refused.diagnosticCode == "smtp; 550 5.1.1 no such user")
+        #expect(refused.description == "550 5.1.1 no such user")
+        let odd = DeliveryStatus(.deferred(Reply(421, .init(5, 7, 1), "odd")))
+        #expect(odd.code == .init(4, 7, 1))
+        let bare = DeliveryStatus(remote: Reply(250, nil, "ok"))
+        #expect(bare.kind == .delivered && bare.code == .init(2, 0, 0))
+        let own = DeliveryStatus.deferred(.init(5, 4, 1), "connect failed")
+        #expect(own.code == .init(4, 4, 1))
+        #expect(own.description == "4.4.1 connect failed")
     }
 
     @Test(arguments: [

@@ -100,7 +100,8 @@ import Testing
         #expect(try await eventually { log.text.contains("deferred") })
         let line = log.text.split(separator: "\n").first { $0.contains(" deferred ") } ?? ""
         #expect(line.contains("relay=127.0.0.1[127.0.0.1]:\(port)"), "\(line)")
-        #expect(line.contains("reply=451 4.4.1 \(expected)"), "\(line)")
+        #expect(line.contains("dsn=4.4.1") && line.contains("reason=\(expected)"), "\(line)")
+        #expect(!line.contains("reply="), "no server replied: \(line)")
         #expect(!log.text.contains("said"), "\(log.text)")
         #expect(!log.text.contains("NIOConnectionError") && !log.text.contains("IOError"))
         await server.stop()
@@ -177,7 +178,8 @@ import Testing
         let server = try await limitServer(dns: dns, port: port, log: log) { $0.listen = [.init(host: "127.0.0.1", port: port)] }
         _ = try await send(server, to: ["bob@loop.test"])
         #expect(try await eventually { self.lines(log, " bounced ") == 1 })
-        #expect(log.text.contains("5.4.6 mail for loop.test loops back to myself"), "\(log.text)")
+        let bounced = log.text.split(separator: "\n").first { $0.contains(" bounced ") } ?? ""
+        #expect(bounced.contains("dsn=5.4.6") && bounced.contains("reason=mail for loop.test loops back to myself"), "\(log.text)")
         #expect(lines(log, "too many hops") == 0)
         #expect(try await eventually { await server.messages("elinor", "abcd.com").first?.contains("loops back to myself") == true })
         await server.stop()
@@ -233,7 +235,10 @@ import Testing
         _ = try await send(server, to: ["bob@\(domain)"], extraMail: " RET=HDRS ENVID=ENV42")
         #expect(try await eventually { await server.messages("elinor", "abcd.com").count == 1 && server.spooled.isEmpty })
         let report = await server.messages("elinor", "abcd.com").first ?? ""
-        let check = try await blocking { try Subprocess.python(Self.reportCheck, [status], stdin: report) }
+        // A server's refusal is quoted as its reply; Postie's own verdict (the domain has no mail
+        // service, or does not exist) is said in Postie's words.
+        let diagnostic = mode.hasPrefix("reject") ? "smtp; 5" : "X-Postie; "
+        let check = try await blocking { try Subprocess.python(Self.reportCheck, [status, diagnostic], stdin: report) }
         #expect(check.stdout == "ok\n", "\(check.stdout)\(check.stderr)\n\(report)")
         #expect(report.hasPrefix("Return-Path: <>\n"))
         await server.stop()
@@ -261,7 +266,7 @@ import Testing
         assert r['Final-Recipient'].startswith('rfc822; bob@'), r['Final-Recipient']
         assert r['Action'] == 'failed', r['Action']
         assert r['Status'] == status, r['Status']
-        assert r['Diagnostic-Code'].startswith('smtp; 5'), r['Diagnostic-Code']
+        assert r['Diagnostic-Code'].startswith(sys.argv[2]), r['Diagnostic-Code']
         assert r['Last-Attempt-Date']
         headers = parts[2].get_payload()
         assert 'Subject: relay test' in headers and 'dot line' not in headers, headers

@@ -184,11 +184,11 @@ public final class QueueRunner: Sendable {
         var envelope = try spool.readEnvelope(id)
         let now = clock.now()
         var notices: [DeliveryLedger.Notice] = []
-        let reply = Reply(550, .init(5, 0, 0), "message returned to the sender by the mail system administrator")
+        let status = DeliveryReplies.returnedByAdministrator
         for i in envelope.waitingIDs {
             envelope[i].status = .failed
-            notices.append(.init(i, action: .failed, reply: reply, relay: nil))
-            log(envelope, i, status: "bounced", relay: nil, reply: reply, now: now)
+            notices.append(.init(i, action: .failed, status: status, relay: nil))
+            log(envelope, i, relay: nil, status: status, now: now)
         }
         let report = bouncer.report(envelope, notices, now: now)
         try spool.remove(id)
@@ -217,12 +217,12 @@ public final class QueueRunner: Sendable {
         var envelope = original
         let now = clock.now()
         let policy = settings.queue.policy
-        let recorded = outcomes.keys.sorted().map { DeliveryLedger.Outcome($0, outcomes[$0]!.outcome, relay: outcomes[$0]!.relay) }
+        let recorded = outcomes.keys.sorted().map { DeliveryLedger.Outcome($0, outcomes[$0]!.status, relay: outcomes[$0]!.relay) }
         var notices = DeliveryLedger.record(recorded, in: &envelope, now: now, policy: policy, jitter: jitter)
-        for o in recorded { log(envelope, o.recipient, status: o.outcome.status, relay: o.relay, reply: o.outcome.reply, now: now) }
+        for o in recorded { log(envelope, o.recipient, relay: o.relay, status: o.status, now: now) }
         // Lifetime over: what is still deferred fails now; a delay notice once.
         let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
-        for n in closing where n.action == .failed { log(envelope, n.recipient, status: "bounced", relay: nil, reply: n.reply, now: now) }
+        for n in closing where n.action == .failed { log(envelope, n.recipient, relay: nil, status: n.status, now: now) }
         notices += closing
         let wanted = notices.filter { DeliveryLedger.Notice.wanted(envelope[$0.recipient], $0.action) }
         let id = envelope.id
@@ -297,24 +297,26 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, reply.
-    private func log(_ envelope: Envelope, _ i: RecipientID, status: String, relay: String?, reply: Reply, now: Int64) {
+    /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, and
+    /// `reply=` the server's reply as it said it, or `reason=` Postie's own words when no server
+    /// decided (a refused connection is no reply).
+    private func log(_ envelope: Envelope, _ i: RecipientID, relay: String?, status: DeliveryStatus, now: Int64) {
         let r = envelope[i]
-        logger.info(
-            "\(status)",
-            metadata: [
-                "queue_id": .string(envelope.id), "to": .string(r.target.description), "orig_to": .string(r.original),
-                "relay": .string(relay ?? (r.target.isRemote ? "none" : "local")), "delay": .string("\(now - envelope.arrivalTime)s"),
-                "dsn": .string(reply.enhancedCode?.description ?? "\(reply.code / 100).0.0"), "status": .string(status),
-                "reply": .string(reply.description),
-            ])
+        let word = status.logWord
+        var metadata: Logger.Metadata = [
+            "queue_id": .string(envelope.id), "to": .string(r.target.description), "orig_to": .string(r.original),
+            "relay": .string(relay ?? (r.target.isRemote ? "none" : "local")), "delay": .string("\(now - envelope.arrivalTime)s"),
+            "dsn": .string(status.code.description), "status": .string(word),
+        ]
+        if let reply = status.remoteReply { metadata["reply"] = .string(reply.description) } else { metadata["reason"] = .string(status.text) }
+        logger.info("\(word)", metadata: metadata)
     }
 }
 
-extension RecipientOutcome {
-    /// The word the log says: `sent`, `deferred`, `bounced`.
-    var status: String {
-        switch self {
+extension DeliveryStatus {
+    /// The word the log says, as Postfix's: `sent`, `deferred`, `bounced`.
+    var logWord: String {
+        switch kind {
         case .delivered: return "sent"
         case .deferred: return "deferred"
         case .failed: return "bounced"

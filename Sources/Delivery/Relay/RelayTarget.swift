@@ -31,8 +31,7 @@ public final class RelayTarget: DeliveryTarget {
             let b = DestinationBatcher(perDestination: relay.maxConnectionsPerDestination, maxMessages: relay.maxMessagesPerConnection) {
                 [weak self] domain, jobs in
                 guard let self else {
-                    let gone = Reply(451, .init(4, 3, 2), "the mail system is shutting down")
-                    for job in jobs { job.completion(TargetOutcomes(job.members, .deferred(gone))) }
+                    for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryReplies.shuttingDown)) }
                     return
                 }
                 await self.deliverBatch(domain, jobs)
@@ -83,7 +82,7 @@ public final class RelayTarget: DeliveryTarget {
             }
             byDomain[m.normalizedDomain, default: []].append(id)
         }
-        let notRemote = TargetOutcomes(unroutable, .failed(Reply(550, .init(5, 3, 0), "not a remote address")))
+        let notRemote = TargetOutcomes(unroutable, DeliveryReplies.notRemote)
         let join = OutcomeJoin(parts: byDomain.count, initial: notRemote, completion: completion)
         for (domain, members) in byDomain {
             batcher.submit(domain, Job(envelope: envelope, members: members, completion: join.add))
@@ -93,7 +92,7 @@ public final class RelayTarget: DeliveryTarget {
     /// The hosts to try for a domain, with their port, or the outcome that ends the attempt.
     enum Route {
         case hosts([HostAndPort], credentials: ClientCredentials?)
-        case end(Reply)
+        case end(DeliveryStatus)
     }
 
     private func route(_ domain: String, _ relay: RelaySettings, ourName: String) async -> Route {
@@ -110,25 +109,20 @@ public final class RelayTarget: DeliveryTarget {
                 domain: domain, records: records.map { ($0.preference, $0.exchange) }, ourName: ourName, random: { Int.random(in: 0..<$0) })
             {
             case .nullMX:
-                return .end(Reply(556, .init(5, 1, 10), "\(domain) does not accept mail (null MX, RFC 7505)"))
+                return .end(DeliveryReplies.nullMX(domain))
             case .loopsToSelf:
-                return .end(Self.loopsBack(domain))
+                return .end(DeliveryReplies.loopsBack(domain))
             case .tryHosts(let hosts):
                 return .hosts(hosts.map { HostAndPort(host: $0, port: relay.port) }, credentials: nil)
             }
         } catch {
             switch error {
             case .nameNotFound:
-                return .end(Reply(550, .init(5, 1, 2), "\(domain): domain not found (NXDOMAIN)"))
+                return .end(DeliveryReplies.domainNotFound(domain))
             case .temporary(let why):
-                return .end(Reply(451, .init(4, 4, 3), "\(domain): \(why)"))
+                return .end(DeliveryReplies.dnsProblem(domain, why))
             }
         }
-    }
-
-    /// Mail whose best exchanger is this server would come back to it (RFC 5321 §5.1).
-    static func loopsBack(_ domain: String) -> Reply {
-        Reply(554, .init(5, 4, 6), "mail for \(domain) loops back to myself")
     }
 
     /// TLS contexts for relaying, made once (loading the trust store is not free); the verifying
@@ -172,8 +166,8 @@ public final class RelayTarget: DeliveryTarget {
         let hosts: [HostAndPort]
         let credentials: ClientCredentials?
         switch await route(domain, relay, ourName: settings.hostname) {
-        case .end(let reply):
-            for job in jobs { job.completion(TargetOutcomes(job.members, RecipientOutcome(reply))) }
+        case .end(let status):
+            for job in jobs { job.completion(TargetOutcomes(job.members, status)) }
             return
         case .hosts(let h, let c):
             hosts = h
@@ -182,7 +176,7 @@ public final class RelayTarget: DeliveryTarget {
         let messages = jobs.map(message)
         let envelopes = jobs.map(\.envelope)
         let level = relay.tls(for: domain)
-        var lastProblem = Reply(451, .init(4, 4, 1), "\(domain): no exchanger could be reached")
+        var lastProblem = DeliveryReplies.noExchanger(domain)
         /// The last exchanger tried, for the log's `relay=` of a deferral.
         var lastRelay: String?
         // One attempt tries at most this many addresses and holds at most this many SMTP sessions
@@ -202,11 +196,11 @@ public final class RelayTarget: DeliveryTarget {
                 do {
                     addresses = try await resolver.addresses(host)
                 } catch {
-                    lastProblem = Reply(451, .init(4, 4, 3), "\(host): \(error)")
+                    lastProblem = DeliveryReplies.dnsProblem(host, "\(error)")
                     continue
                 }
                 if addresses.isEmpty {
-                    lastProblem = Reply(451, .init(4, 4, 4), "\(host): no address records")
+                    lastProblem = DeliveryReplies.noAddress(host)
                     continue
                 }
             }
@@ -255,7 +249,7 @@ public final class RelayTarget: DeliveryTarget {
                             "exchanger not prepared",
                             metadata: [
                                 "queue_id": .string(queueIDs), "relay": .string(relayName),
-                                "reply": .string((result.notPrepared ?? problem).description),
+                                "reply": .string(result.notPrepared?.description ?? problem.description),
                             ])
                     }
                     // Whatever this server took before it stopped being prepared stays taken.
@@ -268,17 +262,18 @@ public final class RelayTarget: DeliveryTarget {
         }
         // Every exchanger was this server itself: a loop, not a delay.
         if skippedSelf && lastRelay == nil {
-            for job in jobs { job.completion(TargetOutcomes(job.members, .failed(Self.loopsBack(domain)))) }
+            for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryReplies.loopsBack(domain))) }
             return
         }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
-        for job in jobs { job.completion(TargetOutcomes(job.members, .deferred(lastProblem), relay: lastRelay)) }
+        for job in jobs { job.completion(TargetOutcomes(job.members, lastProblem, relay: lastRelay)) }
     }
 
     private static func outcomes(_ job: Job, _ outcomes: [RecipientOutcome], relay: String) -> TargetOutcomes {
-        let none = RecipientOutcome.deferred(Reply(451, .init(4, 3, 0), "no outcome for this message"))
         var r: TargetOutcomes = [:]
-        for (n, id) in job.members.enumerated() { r[id] = TargetOutcome(n < outcomes.count ? outcomes[n] : none, relay: relay) }
+        for (n, id) in job.members.enumerated() {
+            r[id] = n < outcomes.count ? TargetOutcome(outcomes[n], relay: relay) : TargetOutcome(DeliveryReplies.noOutcome(from: relay), relay: relay)
+        }
         return r
     }
 }
@@ -287,11 +282,11 @@ extension ClientResult {
     /// Why nothing was attempted at `relay` (`host[address]:port`), as a temporary failure of the
     /// recipients, or nil when the server was prepared. Only a server's refusal is quoted as what
     /// it "said"; a connection that failed reads as the system says it.
-    func deferral(at relay: String) -> Reply? {
-        if let reason = unreachable { return Reply(451, .init(4, 4, 1), "connect to \(relay): \(reason)") }
+    func deferral(at relay: String) -> DeliveryStatus? {
+        if let reason = unreachable { return DeliveryReplies.unreachable(relay, reason) }
         guard let refusal = notPrepared else { return nil }
-        let words = notPreparedCause == .refused ? "\(relay) said: \(refusal.text)" : "\(relay): \(refusal.text)"
-        return Reply(refusal.code < 500 ? refusal.code : 451, refusal.enhancedCode.map { .init(4, $0.subject, $0.detail) }, words)
+        let words = notPreparedCause == .refused ? "\(relay) said: \(refusal.description)" : "\(relay): \(refusal.text)"
+        return .deferred(refusal.enhancedCode ?? .init(4, 0, 0), words)
     }
 }
 

@@ -63,10 +63,10 @@ public struct Bouncer: Sendable {
             sender: "<\(sender)>",
             recipients: wanted.map { n in
                 let r = envelope[n.recipient]
-                let status = n.reply.enhancedCode?.description ?? (n.reply.isPermanent ? "5.0.0" : n.reply.isTransient ? "4.0.0" : "2.0.0")
                 return DeliveryReport.Recipient(
-                    finalRecipient: r.target.description, originalRecipient: r.originalRecipientParameter, action: n.action, status: status,
-                    remoteMTA: n.relay?.split(separator: "[").first.map(String.init), diagnostic: n.reply.description, lastAttempt: now)
+                    finalRecipient: r.target.description, originalRecipient: r.originalRecipientParameter, action: n.action,
+                    status: n.status.code.description, remoteMTA: n.relay?.split(separator: "[").first.map(String.init),
+                    text: n.status.description, diagnosticCode: n.status.diagnosticCode, lastAttempt: now)
             }, original: original, headersOnly: envelope.ret == "HDRS", originalLimit: limit)
         let boundary = "\(envelope.id).\(now)/\(hostname)"
         let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(hostname)")

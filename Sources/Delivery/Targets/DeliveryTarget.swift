@@ -16,15 +16,20 @@ public struct QueuedMessage: Sendable {
     }
 }
 
-/// What became of one recipient at a target: the outcome, and the server that gave it
+/// What became of one recipient at a target: its status, and the server that gave it
 /// (`host[address]:port`, `lmtp:unix:/path`; nil for Postie's own Maildirs).
 public struct TargetOutcome: Hashable, Sendable {
-    public var outcome: RecipientOutcome
+    public var status: DeliveryStatus
     public var relay: String?
 
-    public init(_ outcome: RecipientOutcome, relay: String? = nil) {
-        self.outcome = outcome
+    public init(_ status: DeliveryStatus, relay: String? = nil) {
+        self.status = status
         self.relay = relay
+    }
+
+    /// A server's reply, as a client session judged it.
+    public init(_ outcome: RecipientOutcome, relay: String? = nil) {
+        self.init(DeliveryStatus(outcome), relay: relay)
     }
 }
 
@@ -64,9 +69,9 @@ extension AsyncDeliveryTarget {
 }
 
 extension TargetOutcomes {
-    /// The same outcome for every one of these recipients.
-    public init(_ recipients: [RecipientID], _ outcome: RecipientOutcome, relay: String? = nil) {
-        self.init(uniqueKeysWithValues: recipients.map { ($0, TargetOutcome(outcome, relay: relay)) })
+    /// The same status for every one of these recipients.
+    public init(_ recipients: [RecipientID], _ status: DeliveryStatus, relay: String? = nil) {
+        self.init(uniqueKeysWithValues: recipients.map { ($0, TargetOutcome(status, relay: relay)) })
     }
 }
 

@@ -49,9 +49,9 @@ public struct LMTPTarget: AsyncDeliveryTarget {
             group: group, logger: logger
         ) { _ in try SpoolMessageReader(spool: spool, envelope: envelope, threadPool: pool) }
         let relay = "lmtp:\(endpoint)"
-        if let problem = result.deferral(at: relay) { return TargetOutcomes(members, .deferred(problem), relay: relay) }
+        if let problem = result.deferral(at: relay) { return TargetOutcomes(members, problem, relay: relay) }
         guard let outcomes = result.outcomes[0] else {
-            return TargetOutcomes(members, .deferred(Reply(451, .init(4, 3, 0), "no outcome from \(relay)")), relay: relay)
+            return TargetOutcomes(members, DeliveryReplies.noOutcome(from: relay), relay: relay)
         }
         var byID: TargetOutcomes = [:]
         for (id, outcome) in zip(members, outcomes) { byID[id] = TargetOutcome(outcome, relay: relay) }

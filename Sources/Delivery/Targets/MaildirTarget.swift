@@ -21,7 +21,7 @@ public struct MaildirTarget: DeliveryTarget {
         var outcomes: TargetOutcomes = [:]
         for id in recipients {
             guard case .mailbox(let domain, let user) = envelope[id].target else {
-                outcomes[id] = TargetOutcome(.failed(Reply(550, .init(5, 3, 0), "not a local mailbox")))  // a routing error, never expected
+                outcomes[id] = TargetOutcome(DeliveryReplies.notLocal)  // a routing error, never expected
                 continue
             }
             ids.append(id)
@@ -34,8 +34,8 @@ public struct MaildirTarget: DeliveryTarget {
             var outcomes = refused
             for (id, result) in zip(members, results) {
                 switch result {
-                case .success: outcomes[id] = TargetOutcome(.delivered(Reply(250, .init(2, 0, 0), "delivered to maildir")))
-                case .failure(let error): outcomes[id] = TargetOutcome(.deferred(Reply(451, .init(4, 3, 0), "local delivery failed: \(error)")))
+                case .success: outcomes[id] = TargetOutcome(DeliveryReplies.deliveredToMaildir)
+                case .failure(let error): outcomes[id] = TargetOutcome(DeliveryReplies.localDeliveryFailed(error))
                 }
             }
             completion(outcomes)

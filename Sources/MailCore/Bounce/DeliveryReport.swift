@@ -18,20 +18,23 @@ public struct DeliveryReport: Sendable {
         /// `5.1.1`
         public var status: String
         public var remoteMTA: String?
-        /// The remote server's reply or our own reason.
-        public var diagnostic: String
+        /// What happened, in words (the human-readable part).
+        public var text: String
+        /// `Diagnostic-Code` with its type: `smtp; 550 5.1.1 …` (a server's reply) or `X-Postie; …`.
+        public var diagnosticCode: String
         public var lastAttempt: Int64?
 
         public init(
             finalRecipient: String, originalRecipient: String? = nil, action: Action, status: String, remoteMTA: String? = nil,
-            diagnostic: String, lastAttempt: Int64? = nil
+            text: String, diagnosticCode: String, lastAttempt: Int64? = nil
         ) {
             self.finalRecipient = finalRecipient
             self.originalRecipient = originalRecipient
             self.action = action
             self.status = status
             self.remoteMTA = remoteMTA
-            self.diagnostic = diagnostic
+            self.text = text
+            self.diagnosticCode = diagnosticCode
             self.lastAttempt = lastAttempt
         }
     }
@@ -93,7 +96,7 @@ public struct DeliveryReport: Sendable {
             s += "Your message was delivered to the recipients below, as you asked to be told.\r\n\r\n"
         }
         for r in recipients {
-            s += "<\(HeaderText.singleLine(r.finalRecipient))>: \(r.action.rawValue): \(HeaderText.singleLine(r.diagnostic))\r\n"
+            s += "<\(HeaderText.singleLine(r.finalRecipient))>: \(r.action.rawValue): \(HeaderText.singleLine(r.text))\r\n"
         }
         s += "\r\n"
 
@@ -110,7 +113,7 @@ public struct DeliveryReport: Sendable {
             s += "Action: \(r.action.rawValue)\r\n"
             s += "Status: \(r.status)\r\n"
             if let mta = r.remoteMTA { s += "Remote-MTA: dns; \(HeaderText.singleLine(mta))\r\n" }
-            s += "Diagnostic-Code: smtp; \(HeaderText.singleLine(r.diagnostic))\r\n"
+            s += "Diagnostic-Code: \(HeaderText.singleLine(r.diagnosticCode))\r\n"
             if let t = r.lastAttempt { s += "Last-Attempt-Date: \(MessageDate.rfc5322(unixTime: t))\r\n" }
         }
         s += "\r\n"

@@ -24,13 +24,18 @@ public enum DeliveryLedger {
     /// What one recipient's attempt came to, and which server answered (`host[address]:port`).
     public struct Outcome: Hashable, Sendable {
         public var recipient: RecipientID
-        public var outcome: RecipientOutcome
+        public var status: DeliveryStatus
         public var relay: String?
 
-        public init(_ recipient: RecipientID, _ outcome: RecipientOutcome, relay: String? = nil) {
+        public init(_ recipient: RecipientID, _ status: DeliveryStatus, relay: String? = nil) {
             self.recipient = recipient
-            self.outcome = outcome
+            self.status = status
             self.relay = relay
+        }
+
+        /// A server's reply, as a client session judged it.
+        public init(_ recipient: RecipientID, _ outcome: RecipientOutcome, relay: String? = nil) {
+            self.init(recipient, DeliveryStatus(outcome), relay: relay)
         }
     }
 
@@ -38,13 +43,13 @@ public enum DeliveryLedger {
     public struct Notice: Hashable, Sendable {
         public var recipient: RecipientID
         public var action: DeliveryReport.Action
-        public var reply: Reply
+        public var status: DeliveryStatus
         public var relay: String?
 
-        public init(_ recipient: RecipientID, action: DeliveryReport.Action, reply: Reply, relay: String?) {
+        public init(_ recipient: RecipientID, action: DeliveryReport.Action, status: DeliveryStatus, relay: String?) {
             self.recipient = recipient
             self.action = action
-            self.reply = reply
+            self.status = status
             self.relay = relay
         }
 
@@ -71,15 +76,15 @@ public enum DeliveryLedger {
         for o in outcomes {
             let i = o.recipient
             envelope[i].attempts += 1
-            envelope[i].lastError = o.outcome.reply.description
-            switch o.outcome {
-            case .delivered(let reply):
+            envelope[i].lastError = o.status.description
+            switch o.status.kind {
+            case .delivered:
                 envelope[i].status = .delivered
                 envelope[i].lastError = nil
-                notices.append(Notice(i, action: o.relay == nil ? .delivered : .relayed, reply: reply, relay: o.relay))
-            case .failed(let reply):
+                notices.append(Notice(i, action: o.relay == nil ? .delivered : .relayed, status: o.status, relay: o.relay))
+            case .failed:
                 envelope[i].status = .failed
-                notices.append(Notice(i, action: .failed, reply: reply, relay: o.relay))
+                notices.append(Notice(i, action: .failed, status: o.status, relay: o.relay))
             case .deferred:
                 envelope[i].status = .deferred
                 let attempts = envelope.recipients.map(\.attempts).max() ?? 1
@@ -90,17 +95,16 @@ public enum DeliveryLedger {
         return notices
     }
 
-    /// The end of an attempt: past its lifetime, what is still waiting fails (`4.4.7`, reported as
-    /// a failure); past the warning time, the sender is told once of what still waits.
+    /// The end of an attempt: past its lifetime, what is still waiting fails (`5.4.7`, delivery
+    /// time expired); past the warning time, the sender is told once of what still waits (`4.4.7`).
     public static func close(_ envelope: inout Envelope, now: Int64, policy: Policy) -> [Notice] {
         var notices: [Notice] = []
         if now - envelope.arrivalTime >= policy.maxLifetime {
             for i in envelope.waitingIDs {
-                let reason = Reply(
-                    550, .init(4, 4, 7),
-                    "delivery time expired after \(policy.maxLifetime / 3600) hours; last problem: \(envelope[i].lastError ?? "none")")
+                let reason = DeliveryStatus.failed(
+                    .init(5, 4, 7), "delivery time expired after \(policy.maxLifetime / 3600) hours; last problem: \(envelope[i].lastError ?? "none")")
                 envelope[i].status = .failed
-                notices.append(Notice(i, action: .failed, reply: reason, relay: nil))
+                notices.append(Notice(i, action: .failed, status: reason, relay: nil))
             }
         }
         if policy.delayWarning > 0, !envelope.delayNotified, now - envelope.arrivalTime >= policy.delayWarning {
@@ -108,8 +112,8 @@ public enum DeliveryLedger {
             if !waiting.isEmpty {
                 envelope.delayNotified = true
                 for i in waiting {
-                    let reply = Reply(451, .init(4, 4, 7), "still trying: \(envelope[i].lastError ?? "temporary failure")")
-                    notices.append(Notice(i, action: .delayed, reply: reply, relay: nil))
+                    let status = DeliveryStatus.deferred(.init(4, 4, 7), "still trying: \(envelope[i].lastError ?? "temporary failure")")
+                    notices.append(Notice(i, action: .delayed, status: status, relay: nil))
                 }
             }
         }
