@@ -50,10 +50,9 @@ public struct Bouncer: Sendable {
             return nil
         }
         let targets: [Destination]
-        switch directory.resolve(.mailbox(reportTo)) {
-        case .deliver(let t): targets = t
-        case .notLocal: targets = [.remote(sender)]
-        default:
+        switch RecipientPolicy.decide(.mailbox(reportTo), directory: directory, mayRelay: true) {
+        case .accept(let t): targets = t
+        case .refuse:
             logger.notice("no report: the sender's local mailbox does not exist", metadata: ["queue_id": .string(envelope.id), "from": .string(sender.description)])
             return nil
         }
@@ -70,16 +69,15 @@ public struct Bouncer: Sendable {
             }, original: original, headersOnly: envelope.ret == "HDRS", originalLimit: limit)
         let boundary = "\(envelope.id).\(now)/\(hostname)"
         let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(hostname)")
-        let hop = TraceHeaders.Hop(
-            heloName: hostname, clientAddress: "127.0.0.1", byHostname: hostname, protocolName: "local",
-            queueID: "report", singleRecipient: nil, unixTime: now)
-        let bytes = Array((TraceHeaders.received(hop) + text).utf8)
+        let received = LocalMessage.received(by: hostname, "delivery report on \(envelope.id)", unixTime: now)
+        let bytes = Array((received + text).utf8)
         do {
             let stored = try spool.store(bytes) { id, size in
-                Envelope(
-                    id: id, arrivalTime: now, size: size, sender: .null, clientAddress: "127.0.0.1", heloName: hostname,
-                    protocolName: "local", body: bytes.contains { $0 >= 0x80 } ? .eightBitMIME : nil,
-                    recipients: targets.map { EnvelopeRecipient(target: $0, original: "<\(sender)>", notify: "NEVER") })
+                var recipients: [EnvelopeRecipient] = []
+                RecipientPolicy.add(targets, original: "<\(sender)>", notify: "NEVER", to: &recipients)
+                return LocalMessage.envelope(
+                    id: id, arrival: now, size: size, sender: .null, heloName: hostname,
+                    eightBit: bytes.withUnsafeBytes(OctetScan.containsEightBit), recipients: recipients)
             }
             logger.info(
                 "sender notified", metadata: ["queue_id": .string(envelope.id), "report_id": .string(stored.id), "to": .string(sender.description)])

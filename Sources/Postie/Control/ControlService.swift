@@ -69,7 +69,7 @@ struct ControlService: Sendable {
             return .failure("a submission streams through the control handler")
         case .verify:
             for text in request.recipients ?? [] {
-                if case .failure(let refusal) = recipients(for: text) { return .failure(refusal.reason) }
+                if case .failure(let refusal) = destinations(for: text) { return .failure(refusal.reason) }
             }
             return ControlResponse(ok: true)
         case .reload:
@@ -89,16 +89,12 @@ struct ControlService: Sendable {
 
     /// Where a locally handed-over recipient goes (a bare name is in the primary domain); any
     /// remote address is taken, as from a trusted client.
-    private func recipients(for text: String) -> Result<[EnvelopeRecipient], Refusal> {
+    private func destinations(for text: String) -> Result<(Mailbox, [Destination]), Refusal> {
         let address = text.contains("@") ? text : "\(text)@\(directory.primaryDomain)"
         guard let mailbox = Mailbox.parse(address) else { return .failure(Refusal(reason: "bad recipient address: \(text)")) }
-        switch directory.resolve(.mailbox(mailbox)) {
-        case .deliver(let targets):
-            return .success(targets.map { EnvelopeRecipient(target: $0, original: "<\(mailbox)>") })
-        case .notLocal:
-            return .success([EnvelopeRecipient(target: .remote(mailbox), original: "<\(mailbox)>")])
-        default:
-            return .failure(Refusal(reason: "\(address): no such local user"))
+        switch RecipientPolicy.decide(.mailbox(mailbox), directory: directory, mayRelay: true) {
+        case .accept(let destinations): return .success((mailbox, destinations))
+        case .refuse: return .failure(Refusal(reason: "\(address): no such local user"))
         }
     }
 
@@ -113,9 +109,8 @@ struct ControlService: Sendable {
         var received: String
 
         func envelope(id: String, size: Int, eightBit: Bool) -> Envelope {
-            Envelope(
-                id: id, arrivalTime: arrival, size: size, sender: sender, clientAddress: "127.0.0.1", heloName: "localhost",
-                protocolName: "local", body: eightBit ? .eightBitMIME : nil, recipients: recipients)
+            LocalMessage.envelope(
+                id: id, arrival: arrival, size: size, sender: sender, heloName: "localhost", eightBit: eightBit, recipients: recipients)
         }
     }
 
@@ -126,11 +121,9 @@ struct ControlService: Sendable {
         }
         var recipients: [EnvelopeRecipient] = []
         for text in request.recipients ?? [] {
-            switch self.recipients(for: text) {
-            case .success(let targets):
-                for r in targets where !recipients.contains(where: { $0.target == r.target }) { recipients.append(r) }
-            case .failure(let refusal):
-                return .failure(refusal)
+            switch destinations(for: text) {
+            case .success(let (mailbox, destinations)): RecipientPolicy.add(destinations, original: "<\(mailbox)>", to: &recipients)
+            case .failure(let refusal): return .failure(refusal)
             }
         }
         guard !recipients.isEmpty else { return .failure(Refusal(reason: "no recipients")) }
@@ -140,7 +133,7 @@ struct ControlService: Sendable {
         }
         let now = Int64(time(nil))
         let submitter = HeaderText.singleLine(request.submitter ?? "local")
-        let received = "Received: by \(configuration.hostname) (Postie, from userid \(submitter));\r\n\t\(MessageDate.rfc5322(unixTime: now))\r\n"
+        let received = LocalMessage.received(by: configuration.hostname, "from userid \(submitter)", unixTime: now)
         return .success(Submission(sender: sender, recipients: recipients, submitter: submitter, arrival: now, received: received))
     }
 

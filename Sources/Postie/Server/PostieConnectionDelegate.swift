@@ -60,22 +60,17 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             return eventLoop.makeSucceededFuture(
                 Reply(550, .init(5, 7, 1), "<\(sender)>: Sender address rejected: a sender in a local domain must authenticate"))
         }
-        switch snapshot.directory.resolve(recipient.path) {
-        case .deliver(let t):
-            targets[recipient] = t
+        switch RecipientPolicy.decide(recipient.path, directory: snapshot.directory, mayRelay: mayRelay(session, snapshot.configuration)) {
+        case .accept(let destinations):
+            targets[recipient] = destinations
             reply = Reply(250, .init(2, 1, 5), "Ok")
-        case .notLocal:
-            if case .mailbox(let m) = recipient.path, mayRelay(session, snapshot.configuration) {
-                targets[recipient] = [.remote(m)]
-                reply = Reply(250, .init(2, 1, 5), "Ok")
-            } else {
-                reply = Reply(554, .init(5, 7, 1), "\(address): Relay access denied")
-            }
-        case .unknownUser:
+        case .refuse(.relayDenied):
+            reply = Reply(554, .init(5, 7, 1), "\(address): Relay access denied")
+        case .refuse(.unknownUser):
             reply = Reply(550, .init(5, 1, 1), "\(address): Recipient address rejected: User unknown in local recipient table")
-        case .unsafe:
+        case .refuse(.unsafe):
             reply = Reply(553, .init(5, 1, 3), "\(address): Recipient address rejected: local part not allowed")
-        case .aliasLoop:
+        case .refuse(.aliasLoop):
             reply = Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop")
         }
         return eventLoop.makeSucceededFuture(reply)
@@ -129,12 +124,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         var recipients: [EnvelopeRecipient] = []
         for r in tx.recipients {
-            for t in targets[r] ?? [] where !recipients.contains(where: { $0.target == t }) {
-                recipients.append(
-                    EnvelopeRecipient(
-                        target: t, original: r.path.description, notify: r.parameters.notify,
-                        originalRecipientParameter: r.parameters.originalRecipient))
-            }
+            RecipientPolicy.add(
+                targets[r] ?? [], original: r.path.description, notify: r.parameters.notify,
+                originalRecipient: r.parameters.originalRecipient, to: &recipients)
         }
         targets = [:]
         let envelopeRecipients = recipients
