@@ -365,6 +365,10 @@ public final class PostieServer: Service, Sendable {
         await queue.waitUntilIdle()
     }
 
+    /// Messages whose next attempt waits on a timer (the queue's schedule): none left means
+    /// nothing more will be sent unless new mail comes or an operator flushes.
+    public var scheduledDeliveries: Int { running.withLockedValue { $0?.queue.scheduled } ?? 0 }
+
     /// The `Service` entry point: start, then serve until graceful shutdown (SIGTERM, SIGINT),
     /// reloading on SIGHUP; SIGUSR1, SIGUSR2 and SIGALRM are logged and otherwise ignored (their
     /// default action would end the process in the middle of sessions). Then stop.
