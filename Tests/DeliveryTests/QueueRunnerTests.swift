@@ -273,6 +273,24 @@ import Testing
         await h.stop()
     }
 
+    /// Shutdown waits for attempts under way only as long as its grace: one that hangs (a server
+    /// that never answers) does not hold the process. The message stays in the spool.
+    @Test func shutdownDoesNotWaitPastItsGrace() async throws {
+        let h = try Harness(held: true) { _, _ in .delivered(QueueRunnerTests.ok) }
+        let envelope = try h.store()
+        h.runner.enqueue(envelope, fresh: true)
+        let done = NIOLockedValueBox(false)
+        let stopping = Task {
+            await h.runner.shutdown(grace: 0)
+            done.withLockedValue { $0 = true }
+        }
+        #expect(try await eventually(10) { done.withLockedValue { $0 } }, "shutdown waited for an attempt past its grace")
+        await stopping.value
+        #expect(h.spool.contains(envelope.id))
+        h.local.release()
+        await h.stop()
+    }
+
     /// A message recovered with a next attempt in the future waits for it.
     @Test func aRecoveredMessageWaitsForItsTime() async throws {
         let h = try Harness { _, _ in .delivered(QueueRunnerTests.ok) }

@@ -80,7 +80,8 @@ public final class QueueRunner: Sendable {
         var again: Set<String> = []
         var timers: [String: QueueTimer] = [:]
         var stopped = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Called once when no attempt runs any more.
+        var idleWaiters: [@Sendable () -> Void] = []
     }
     private let state = NIOLockedValueBox(State())
 
@@ -133,23 +134,34 @@ public final class QueueRunner: Sendable {
             return Array(s.timers.values)
         }
         for t in timers { t.cancel() }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitUntilIdle() }
-            group.addTask { try? await Task.sleep(for: .seconds(grace)) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitUntilIdle(atMost: .seconds(grace))
     }
 
     /// Returns when no delivery is running.
     public func waitUntilIdle() async {
+        await waitUntilIdle(atMost: nil)
+    }
+
+    /// Returns when no delivery is running, or once `limit` has passed (wall time: it bounds a
+    /// shutdown, it is no policy), whichever comes first.
+    private func waitUntilIdle(atMost limit: Duration?) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumed = NIOLockedValueBox(false)
+            let resume: @Sendable () -> Void = {
+                if resumed.withLockedValue({ r in defer { r = true }; return !r }) { c.resume() }
+            }
             let idle = state.withLockedValue { s -> Bool in
                 if s.running.isEmpty { return true }
-                s.idleWaiters.append(c)
+                s.idleWaiters.append(resume)
                 return false
             }
-            if idle { c.resume() }
+            if idle { return resume() }
+            if let limit {
+                Task {
+                    try? await Task.sleep(for: limit)
+                    resume()
+                }
+            }
         }
     }
 
@@ -274,12 +286,12 @@ public final class QueueRunner: Sendable {
                 schedule(left)
             }
         }
-        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
             guard s.running.isEmpty else { return [] }
             defer { s.idleWaiters = [] }
             return s.idleWaiters
         }
-        for w in waiters { w.resume() }
+        for w in waiters { w() }
     }
 
     /// Sets a timer for the message's next attempt (at once when it has none).

@@ -28,6 +28,19 @@ public final class Spool: Sendable {
         var completion: @Sendable ((any Error)?) -> Void
     }
 
+    /// Removals done and waiting for the sync of the spool's folders; touched on the removal
+    /// thread only.
+    private final class PendingRemovals: @unchecked Sendable {
+        var waiting: [(Removal, (any Error)?)] = []
+        var envelopes = false
+    }
+
+    /// How long a removal's folder sync may wait to be shared with later removals: a message
+    /// delivered one at a time (a client sending message after message) then costs no sync of
+    /// its own on the device the next message's commit waits on. A crash within it may deliver
+    /// that message again.
+    public static let removalLinger = Duration.milliseconds(4)
+
     /// Opens (creating if needed) the spool at `root`. The thread pool runs the file writes.
     public init(root: String, threadPool: NIOThreadPool, logger: Logger) throws {
         self.layout = SpoolLayout(root: root)
@@ -42,17 +55,27 @@ public final class Spool: Sendable {
         self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem)
         committer.start()
         let (layout, fileSystem, ids, dataFiles) = (self.layout, self.fileSystem, self.ids, self.dataFiles)
+        let pending = PendingRemovals()
         remover = BatchThread(
-            name: "postie-remove",
+            name: "postie-remove", linger: Self.removalLinger,
             process: { batch in
-                var failures: [String: any Error] = [:]
                 for r in batch {
-                    do { try Self.remove(r.id, updated: r.updated, layout: layout, ids: ids, dataFiles: dataFiles) } catch { failures[r.id] = error }
+                    var failure: (any Error)?
+                    do { try Self.remove(r.id, updated: r.updated, layout: layout, ids: ids, dataFiles: dataFiles) } catch { failure = error }
+                    pending.waiting.append((r, failure))
+                    if r.updated { pending.envelopes = true }
                 }
-                let directories = [layout.dataDirectory] + (batch.contains { $0.updated } ? [layout.envelopeDirectory] : [])
+                return true  // the folders' sync waits, to be shared with the next removals
+            },
+            settle: {
+                guard !pending.waiting.isEmpty else { return }
+                let directories = [layout.dataDirectory] + (pending.envelopes ? [layout.envelopeDirectory] : [])
                 var syncFailure: (any Error)?
                 do { try fileSystem.sync(directories: directories) } catch { syncFailure = error }
-                for r in batch { r.completion(failures[r.id] ?? syncFailure) }
+                let done = pending.waiting
+                pending.waiting = []
+                pending.envelopes = false
+                for (r, failure) in done { r.completion(failure ?? syncFailure) }
             },
             refuse: { $0.completion(StorageError("remove", layout.root, errno: ESHUTDOWN)) })
         remover.start()
@@ -290,7 +313,7 @@ public final class Spool: Sendable {
 
     /// Removes a message whose every recipient is done, durably: `completion` is called once the
     /// removal is on stable storage, so that a crash after it never delivers the message again.
-    /// Removals asked for together share the sync of the spool's folders (group commit).
+    /// Removals within `removalLinger` of each other share the sync of the spool's folders.
     public func removeDurably(_ id: String, updated: Bool = true, completion: @escaping @Sendable ((any Error)?) -> Void) {
         remover.submit(Removal(id: id, updated: updated, completion: completion))
     }
