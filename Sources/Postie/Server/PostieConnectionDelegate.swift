@@ -58,20 +58,20 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         {
             // Anyone can write our own domain as the sender; only our users and trusted networks may.
             return eventLoop.makeSucceededFuture(
-                Reply(550, .init(5, 7, 1), "<\(sender)>: Sender address rejected: a sender in a local domain must authenticate"))
+                Reply.Recipient.localSenderMustAuthenticate("\(sender)"))
         }
         switch RecipientPolicy.decide(recipient.path, directory: snapshot.directory, mayRelay: mayRelay(session, snapshot.configuration)) {
         case .accept(let destinations):
             targets[recipient] = destinations
-            reply = Reply(250, .init(2, 1, 5), "Ok")
+            reply = Reply.Transaction.recipientOk
         case .refuse(.relayDenied):
-            reply = Reply(554, .init(5, 7, 1), "\(address): Relay access denied")
+            reply = Reply.Recipient.relayDenied(address)
         case .refuse(.unknownUser):
-            reply = Reply(550, .init(5, 1, 1), "\(address): Recipient address rejected: User unknown in local recipient table")
+            reply = Reply.Recipient.unknownUser(address)
         case .refuse(.unsafe):
-            reply = Reply(553, .init(5, 1, 3), "\(address): Recipient address rejected: local part not allowed")
+            reply = Reply.Recipient.localPartNotAllowed(address)
         case .refuse(.aliasLoop):
-            reply = Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop")
+            reply = Reply.Recipient.aliasLoop(address)
         }
         return eventLoop.makeSucceededFuture(reply)
     }
@@ -104,7 +104,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func commitMessage() -> EventLoopFuture<Reply> {
         guard let writer, let start else {
-            return eventLoop.makeSucceededFuture(Reply(451, .init(4, 3, 0), "Error: no message in progress"))
+            return eventLoop.makeSucceededFuture(Reply.Transaction.noMessageInProgress)
         }
         self.writer = nil
         self.start = nil
@@ -114,7 +114,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             logger.notice(
                 "reject: too many hops",
                 metadata: ["queue_id": .string(writer.queueID), "received": "\(scanner.receivedCount)"])
-            return eventLoop.makeSucceededFuture(Reply(554, .init(5, 4, 6), "Error: too many hops (mail loop?)"))
+            return eventLoop.makeSucceededFuture(Reply.Transaction.tooManyHops)
         }
         if let refusal = headerFromRefusal() {
             writer.abort()
@@ -157,7 +157,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     ])
                 queue.enqueue(envelope, octets: committed.message, fresh: true)
             }
-            return Reply(250, .init(2, 0, 0), "Ok: queued as \(envelope.id)")
+            return Reply.Transaction.queued(envelope.id)
         }.flatMapErrorThrowing { [spoolRoot = context.spool.layout.root] error in
             if let storage = error as? StorageError, storage.isOutOfSpace {
                 // Not the client's fault, and not "local error": it is told to come back later,
@@ -168,7 +168,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                         "queue_id": .string(writer.queueID), "file_system": .string(POSIXFile.mountPoint(of: spoolRoot)),
                         "error": .string("\(error)"),
                     ])
-                return Reply(452, .init(4, 3, 1), "Error: insufficient system storage, try again later")
+                return Reply.Transaction.insufficientStorage
             }
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
             throw error
@@ -178,11 +178,11 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     /// An authenticated user's `From:` must name addresses the user may send as (`auth.header_from`).
     private func headerFromRefusal() -> Reply? {
         guard let senders, !senders.unrestricted, context.live.snapshot.configuration.restrictHeaderFrom else { return nil }
-        if scanner.fromTooLong { return Reply(550, .init(5, 7, 1), "Error: From: header too long") }
+        if scanner.fromTooLong { return Reply.HeaderFrom.tooLong }
         for value in scanner.fromValues {
             for address in MessageHeaders.addresses(in: value) {
                 guard let mailbox = Mailbox.parse(address), senders.permits(.mailbox(mailbox)) else {
-                    return Reply(550, .init(5, 7, 1), "Error: From: address \(HeaderText.singleLine(address)) is not yours to send as")
+                    return Reply.HeaderFrom.notYours(HeaderText.singleLine(address))
                 }
             }
         }

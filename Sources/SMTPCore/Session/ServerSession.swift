@@ -69,7 +69,7 @@ public struct ServerSession: Sendable {
             return [.send(refusal), .close]
         }
         phase = .command
-        return [.send(Reply(220, nil, "\(configuration.hostname) ESMTP Postie"))]
+        return [.send(Reply.Session.greeting(configuration.hostname))]
     }
 
     /// Bytes from the client.
@@ -137,7 +137,7 @@ public struct ServerSession: Sendable {
         switch outcome {
         case .accepted(let identity):
             self.identity = identity
-            reply_(Reply(235, .init(2, 7, 0), "Authentication successful"), &actions)
+            reply_(Reply.Auth.succeeded, &actions)
         case .refused(let reply):
             reply_(reply, &actions)
         }
@@ -259,7 +259,7 @@ public struct ServerSession: Sendable {
                     return
                 case .tooLong:
                     phase = .command
-                    reply_(Reply(500, .init(5, 5, 6), "Authentication Exchange line is too long"), &actions)
+                    reply_(Reply.Auth.lineTooLong, &actions)
                 case .line(let line):
                     commandCount += 1
                     phase = .command
@@ -356,7 +356,7 @@ public struct ServerSession: Sendable {
     private mutating func handle(line: [UInt8], _ actions: inout [ServerAction]) {
         commandCount += 1
         if commandCount > configuration.limits.maxCommandsPerConnection {
-            return reply_(Reply(421, .init(4, 7, 0), "\(configuration.hostname) Error: too many commands on one connection"), &actions)
+            return reply_(Reply.Session.tooManyCommands(configuration.hostname), &actions)
         }
         switch parser.parse(line) {
         case .failure(let error):
@@ -385,7 +385,7 @@ public struct ServerSession: Sendable {
                 reply_(ehloReply, &actions)
             } else {
                 usedEHLO = false
-                reply_(Reply(250, nil, configuration.hostname), &actions)
+                reply_(Reply.Session.helo(configuration.hostname), &actions)
             }
         case .mail(let path, let rawParameters):
             mail(path, rawParameters, &actions)
@@ -403,19 +403,14 @@ public struct ServerSession: Sendable {
         case .quit:
             abandonTransaction(&actions)
             phase = .closed
-            actions += [.send(Reply(221, .init(2, 0, 0), "Bye")), .close]
+            actions += [.send(Reply.Session.bye), .close]
         case .vrfy:
             reply_(.vrfy, &actions)
         case .expn:
             reply_(.expnDisabled, &actions)
         case .help:
             reply_(
-                Reply(
-                    214, .init(2, 0, 0),
-                    lines: [
-                        "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP",
-                        "See RFC 5321; Postie",
-                    ]), &actions)
+                Reply.Session.help, &actions)
         case .starttls(let parameter):
             starttls(parameter: parameter, &actions)
         case .auth(let mechanism, let initialResponse):
@@ -427,20 +422,20 @@ public struct ServerSession: Sendable {
     /// transaction.
     private mutating func auth(mechanism: String, initialResponse: String?, _ actions: inout [ServerAction]) {
         guard !configuration.extensions.auth.isEmpty else {
-            return reply_(Reply(502, .init(5, 5, 1), "Error: authentication not enabled"), &actions)
+            return reply_(Reply.Auth.notEnabled, &actions)
         }
         guard isTLS else {
-            return reply_(Reply(538, .init(5, 7, 11), "Encryption required for requested authentication mechanism"), &actions)
+            return reply_(Reply.Auth.encryptionRequired, &actions)
         }
-        guard heloName != nil, usedEHLO else { return reply_(Reply(503, .init(5, 5, 1), "Error: send EHLO first"), &actions) }
-        guard identity == nil else { return reply_(Reply(503, .init(5, 5, 1), "Error: already authenticated"), &actions) }
+        guard heloName != nil, usedEHLO else { return reply_(Reply.Auth.needEHLO, &actions) }
+        guard identity == nil else { return reply_(Reply.Auth.alreadyAuthenticated, &actions) }
         guard transaction == nil else {
-            return reply_(Reply(503, .init(5, 5, 1), "Error: AUTH not permitted during a mail transaction"), &actions)
+            return reply_(Reply.Auth.duringTransaction, &actions)
         }
         guard configuration.extensions.auth.contains(mechanism),
             let (exchange, step) = SASLExchange.start(mechanism: mechanism, initialResponse: initialResponse)
         else {
-            return reply_(Reply(504, .init(5, 5, 4), "Error: authentication mechanism not supported"), &actions)
+            return reply_(Reply.Auth.mechanismNotSupported, &actions)
         }
         authStep(step, exchange, &actions)
     }
@@ -449,7 +444,7 @@ public struct ServerSession: Sendable {
         switch step {
         case .challenge(let text):
             phase = .authResponse(exchange)
-            actions.append(.send(Reply(334, nil, text)))
+            actions.append(.send(Reply.Auth.challenge(text)))
         case .failure(let reply):
             reply_(reply, &actions)
         case .credentials(let credentials):
@@ -471,24 +466,24 @@ public struct ServerSession: Sendable {
         lines += ["ENHANCEDSTATUSCODES", "8BITMIME"]
         if configuration.extensions.dsn { lines.append("DSN") }
         lines += ["SMTPUTF8", "CHUNKING"]
-        return Reply(250, nil, lines: lines)
+        return Reply.Session.ehlo(lines)
     }
 
     private mutating func mail(_ path: ReversePath, _ raw: [ESMTPParameter], _ actions: inout [ServerAction]) {
         guard heloName != nil else { return reply_(.badSequenceNeedHELO, &actions) }
         guard transaction == nil else { return reply_(.badSequenceNestedMAIL, &actions) }
         if messagesAccepted >= configuration.limits.maxMessagesPerConnection {
-            return reply_(Reply(421, .init(4, 7, 0), "\(configuration.hostname) Error: too many messages on one connection, reconnect"), &actions)
+            return reply_(Reply.Session.tooManyMessages(configuration.hostname), &actions)
         }
         if configuration.requiresAuthentication && identity == nil {
-            return reply_(Reply(530, .init(5, 7, 0), "Error: authentication required"), &actions)
+            return reply_(Reply.Auth.required, &actions)
         }
         if let identity, !identity.senders.permits(path) {
             return reply_(
-                Reply(553, .init(5, 7, 1), "\(path): Sender address rejected: not owned by user \(identity.user)"), &actions)
+                Reply.Auth.senderNotOwned("\(path)", user: identity.user), &actions)
         }
         if shuttingDown {
-            return reply_(Reply(421, .init(4, 3, 2), "\(configuration.hostname) Service shutting down, try again later"), &actions)
+            return reply_(Reply.Session.shuttingDown(configuration.hostname), &actions)
         }
         let parameters: MailParameters
         do {
@@ -497,13 +492,13 @@ public struct ServerSession: Sendable {
             return reply_(error.reply, &actions)
         }
         if parameters.smtpUTF8 || parameters.body != nil, !usedEHLO {
-            return reply_(Reply(555, .init(5, 5, 4), "Error: ESMTP parameters need EHLO"), &actions)
+            return reply_(Reply.Transaction.parametersNeedEHLO, &actions)
         }
         if let m = path.mailbox, !m.isASCII, !parameters.smtpUTF8 {
             return reply_(.nonASCIIAddressWithoutSMTPUTF8, &actions)
         }
         transaction = SessionTransaction(reversePath: path, parameters: parameters)
-        reply_(Reply(250, .init(2, 1, 0), "Ok"), &actions)
+        reply_(Reply.Transaction.senderOk, &actions)
     }
 
     private mutating func rcpt(_ path: ForwardPath, _ raw: [ESMTPParameter], _ actions: inout [ServerAction]) {
@@ -532,12 +527,12 @@ public struct ServerSession: Sendable {
         guard let tx = transaction else { return reply_(.badSequenceNeedMAIL, &actions) }
         guard !tx.recipients.isEmpty else {
             if tx.recipientAttempts > 0 {
-                return reply_(Reply(554, .init(5, 5, 1), "Error: no valid recipients"), &actions)
+                return reply_(Reply.Transaction.noValidRecipients, &actions)
             }
             return reply_(.badSequenceNeedRCPT, &actions)
         }
         guard chunkDecoder == nil else {
-            return reply_(Reply(503, .init(5, 5, 1), "Error: DATA after BDAT in the same transaction"), &actions)
+            return reply_(Reply.Transaction.dataAfterBDAT, &actions)
         }
         actions.append(.beginMessage(MessageStart(transaction: tx, heloName: heloName ?? "", protocolName: protocolName)))
         actions.append(.send(.startMailInput))
@@ -549,7 +544,7 @@ public struct ServerSession: Sendable {
         var refusal: Reply?
         if let tx = transaction {
             if tx.recipients.isEmpty {
-                refusal = tx.recipientAttempts > 0 ? Reply(554, .init(5, 5, 1), "Error: no valid recipients") : .badSequenceNeedRCPT
+                refusal = tx.recipientAttempts > 0 ? Reply.Transaction.noValidRecipients : .badSequenceNeedRCPT
             }
         } else {
             refusal = .badSequenceNeedMAIL
@@ -575,7 +570,7 @@ public struct ServerSession: Sendable {
             // Further chunks are pointless; the client must stop sending them (RFC 3030 §2).
             finishMessage(problem: .tooBig, &actions)
         } else {
-            reply_(Reply(250, .init(2, 0, 0), "Ok: \(decoder.size) octets received"), &actions)
+            reply_(Reply.Transaction.chunkReceived(decoder.size), &actions)
         }
     }
 
@@ -594,19 +589,19 @@ public struct ServerSession: Sendable {
 
     private mutating func starttls(parameter: String?, _ actions: inout [ServerAction]) {
         guard configuration.extensions.startTLS, !isTLS else {
-            if isTLS { return reply_(Reply(503, .init(5, 5, 1), "Error: TLS already active"), &actions) }
-            return reply_(Reply(502, .init(5, 5, 1), "Error: STARTTLS not available"), &actions)
+            if isTLS { return reply_(Reply.StartTLS.alreadyActive, &actions) }
+            return reply_(Reply.StartTLS.notAvailable, &actions)
         }
         guard parameter == nil else {
-            return reply_(Reply(501, .init(5, 5, 4), "Syntax: STARTTLS takes no parameters"), &actions)
+            return reply_(Reply.StartTLS.takesNoParameters, &actions)
         }
         guard transaction == nil else {
-            return reply_(Reply(503, .init(5, 5, 1), "Error: STARTTLS during a mail transaction"), &actions)
+            return reply_(Reply.StartTLS.duringTransaction, &actions)
         }
         // Anything the client pipelined after STARTTLS is thrown away (CVE-2011-0411).
         inbound = ByteBuffer()
         phase = .awaitingTLS
-        actions += [.send(Reply(220, .init(2, 0, 0), "Ready to start TLS")), .startTLS]
+        actions += [.send(Reply.StartTLS.ready), .startTLS]
     }
 
     // MARK: Helpers
@@ -637,7 +632,7 @@ public struct ServerSession: Sendable {
         guard shuttingDown, transaction == nil, case .command = phase else { return }
         phase = .closed
         actions += [
-            .send(Reply(421, .init(4, 3, 2), "\(configuration.hostname) Service shutting down, try again later")), .close,
+            .send(Reply.Session.shuttingDown(configuration.hostname)), .close,
         ]
     }
 

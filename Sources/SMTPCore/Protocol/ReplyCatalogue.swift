@@ -1,0 +1,88 @@
+/// The replies a server session gives, named by concern, each written once (the flat names on
+/// `Reply` — `.ok`, `.syntaxError`, … — are the protocol's general ones). Texts follow Postfix's
+/// where clients and people know them.
+extension Reply {
+    /// The connection as a whole: greeting, closing, limits (RFC 5321 §3.1, §3.8, §4.2).
+    public enum Session {
+        public static func greeting(_ hostname: String) -> Reply { Reply(220, nil, "\(hostname) ESMTP Postie") }
+        public static let bye = Reply(221, .init(2, 0, 0), "Bye")
+        public static func helo(_ hostname: String) -> Reply { Reply(250, nil, hostname) }
+        /// The EHLO reply: our name first, then one extension a line.
+        public static func ehlo(_ lines: [String]) -> Reply { Reply(250, nil, lines: lines) }
+        public static func shuttingDown(_ hostname: String) -> Reply {
+            Reply(421, .init(4, 3, 2), "\(hostname) Service shutting down, try again later")
+        }
+        public static func tooManyCommands(_ hostname: String) -> Reply {
+            Reply(421, .init(4, 7, 0), "\(hostname) Error: too many commands on one connection")
+        }
+        public static func tooManyMessages(_ hostname: String) -> Reply {
+            Reply(421, .init(4, 7, 0), "\(hostname) Error: too many messages on one connection, reconnect")
+        }
+        public static let help = Reply(
+            214, .init(2, 0, 0), lines: ["Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP", "See RFC 5321; Postie"])
+    }
+
+    /// AUTH (RFC 4954).
+    public enum Auth {
+        public static let succeeded = Reply(235, .init(2, 7, 0), "Authentication successful")
+        /// A SASL challenge (base64, or empty).
+        public static func challenge(_ text: String) -> Reply { Reply(334, nil, text) }
+        public static let lineTooLong = Reply(500, .init(5, 5, 6), "Authentication Exchange line is too long")
+        public static let notEnabled = Reply(502, .init(5, 5, 1), "Error: authentication not enabled")
+        public static let encryptionRequired = Reply(538, .init(5, 7, 11), "Encryption required for requested authentication mechanism")
+        public static let needEHLO = Reply(503, .init(5, 5, 1), "Error: send EHLO first")
+        public static let alreadyAuthenticated = Reply(503, .init(5, 5, 1), "Error: already authenticated")
+        public static let duringTransaction = Reply(503, .init(5, 5, 1), "Error: AUTH not permitted during a mail transaction")
+        public static let mechanismNotSupported = Reply(504, .init(5, 5, 4), "Error: authentication mechanism not supported")
+        public static let required = Reply(530, .init(5, 7, 0), "Error: authentication required")
+        public static func senderNotOwned(_ path: String, user: String) -> Reply {
+            Reply(553, .init(5, 7, 1), "\(path): Sender address rejected: not owned by user \(user)")
+        }
+    }
+
+    /// STARTTLS (RFC 3207).
+    public enum StartTLS {
+        public static let ready = Reply(220, .init(2, 0, 0), "Ready to start TLS")
+        public static let alreadyActive = Reply(503, .init(5, 5, 1), "Error: TLS already active")
+        public static let notAvailable = Reply(502, .init(5, 5, 1), "Error: STARTTLS not available")
+        public static let takesNoParameters = Reply(501, .init(5, 5, 4), "Syntax: STARTTLS takes no parameters")
+        public static let duringTransaction = Reply(503, .init(5, 5, 1), "Error: STARTTLS during a mail transaction")
+    }
+
+    /// A mail transaction: MAIL, RCPT, DATA, BDAT.
+    public enum Transaction {
+        public static let senderOk = Reply(250, .init(2, 1, 0), "Ok")
+        public static let recipientOk = Reply(250, .init(2, 1, 5), "Ok")
+        public static let parametersNeedEHLO = Reply(555, .init(5, 5, 4), "Error: ESMTP parameters need EHLO")
+        public static let noValidRecipients = Reply(554, .init(5, 5, 1), "Error: no valid recipients")
+        public static let dataAfterBDAT = Reply(503, .init(5, 5, 1), "Error: DATA after BDAT in the same transaction")
+        public static func chunkReceived(_ octets: Int) -> Reply { Reply(250, .init(2, 0, 0), "Ok: \(octets) octets received") }
+        public static func queued(_ id: String) -> Reply { Reply(250, .init(2, 0, 0), "Ok: queued as \(id)") }
+        public static let noMessageInProgress = Reply(451, .init(4, 3, 0), "Error: no message in progress")
+        public static let tooManyHops = Reply(554, .init(5, 4, 6), "Error: too many hops (mail loop?)")
+        public static let insufficientStorage = Reply(452, .init(4, 3, 1), "Error: insufficient system storage, try again later")
+    }
+
+    /// A recipient refused (RCPT), in the words Postfix uses.
+    public enum Recipient {
+        public static func relayDenied(_ address: String) -> Reply { Reply(554, .init(5, 7, 1), "\(address): Relay access denied") }
+        public static func unknownUser(_ address: String) -> Reply {
+            Reply(550, .init(5, 1, 1), "\(address): Recipient address rejected: User unknown in local recipient table")
+        }
+        public static func localPartNotAllowed(_ address: String) -> Reply {
+            Reply(553, .init(5, 1, 3), "\(address): Recipient address rejected: local part not allowed")
+        }
+        public static func aliasLoop(_ address: String) -> Reply { Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop") }
+        public static func localSenderMustAuthenticate(_ sender: String) -> Reply {
+            Reply(550, .init(5, 7, 1), "<\(sender)>: Sender address rejected: a sender in a local domain must authenticate")
+        }
+    }
+
+    /// The message's header checked against an authenticated user (`auth.header_from`).
+    public enum HeaderFrom {
+        public static let tooLong = Reply(550, .init(5, 7, 1), "Error: From: header too long")
+        public static func notYours(_ address: String) -> Reply {
+            Reply(550, .init(5, 7, 1), "Error: From: address \(address) is not yours to send as")
+        }
+    }
+}
