@@ -55,6 +55,18 @@ lock = threading.Lock()
 state = {"connections": 0, "messages": 0}
 
 class Handler(socketserver.StreamRequestHandler):
+    def record(self, connection, user, tls, sender, rcpts, body, raw):
+        """Writes an accepted message to <n>.eml (envelope lines first) and <n>.raw; returns n."""
+        with lock:
+            state["messages"] += 1
+            n = state["messages"]
+        head = ("X-Connection: %d\r\n" % connection if mode == "slow-greet" else "").encode()
+        head += ("X-Auth: %s tls=%s\r\n" % (user, "yes" if tls else "no") if mode == "auth" else "").encode()
+        head += ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
+        open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + body)
+        open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
+        return n
+
     def send(self, text):
         self.wfile.write(text.encode() + b"\r\n")
         self.wfile.flush()
@@ -157,13 +169,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if mode == "reject-data":
                     self.send("554 5.7.1 message refused")
                     continue
-                with lock:
-                    state["messages"] += 1
-                    n = state["messages"]
-                head = ("X-Connection: %d\r\n" % connection if mode == "slow-greet" else "").encode()
-                head += ("X-Auth: %s tls=%s\r\n" % (user, "yes" if tls else "no") if mode == "auth" else "").encode() + ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
-                open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + b"".join(lines))
-                open(os.path.join(outdir, "%d.raw" % n), "wb").write(raw)
+                n = self.record(connection, user, tls, sender, rcpts, b"".join(lines), raw)
                 if mode == "slow-accept":
                     time.sleep(0.02)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
@@ -178,12 +184,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if not rcpts:
                     self.send("554 5.5.1 no valid recipients")
                 else:
-                    with lock:
-                        state["messages"] += 1
-                        n = state["messages"]
-                    head = ("X-Envelope-From: %s\r\n" % sender + "".join("X-Envelope-To: %s\r\n" % r for r in rcpts)).encode()
-                    open(os.path.join(outdir, "%d.eml" % n), "wb").write(head + bdat)
-                    open(os.path.join(outdir, "%d.raw" % n), "wb").write(bdat_raw)
+                    n = self.record(connection, user, tls, sender, rcpts, bdat, bdat_raw)
                     self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
                 bdat, bdat_raw, sender, rcpts = b"", b"", None, []
             elif verb == "RSET":

@@ -78,7 +78,8 @@ public final class QueueRunner: Sendable {
         var running: Set<String> = []
         /// Asked for again while an attempt was under way: tried again as soon as it ends.
         var again: Set<String> = []
-        var timers: [String: QueueTimer] = [:]
+        /// Each waiting message's timer and the envelope it will try.
+        var timers: [String: (timer: QueueTimer, envelope: Envelope)] = [:]
         var stopped = false
         /// Called once when no attempt runs any more.
         var idleWaiters: [@Sendable () -> Void] = []
@@ -116,7 +117,7 @@ public final class QueueRunner: Sendable {
                 return false
             }
             // This attempt replaces any that was scheduled.
-            s.timers.removeValue(forKey: envelope.id)?.cancel()
+            s.timers.removeValue(forKey: envelope.id)?.timer.cancel()
             s.running.insert(envelope.id)
             return true
         }
@@ -127,11 +128,11 @@ public final class QueueRunner: Sendable {
     /// Stops scheduling new work and waits for deliveries under way, at most `grace` seconds: an
     /// attempt cut short is safe, as every recipient's state is in the spool and the next start
     /// tries again (a relayed message may then arrive twice, never not at all).
-    public func shutdown(grace: Int64 = 30) async {
+    public func shutdown(grace: Int64) async {
         let timers = state.withLockedValue { s -> [QueueTimer] in
             s.stopped = true
             defer { s.timers = [:] }
-            return Array(s.timers.values)
+            return s.timers.values.map(\.timer)
         }
         for t in timers { t.cancel() }
         await waitUntilIdle(atMost: .seconds(grace))
@@ -168,17 +169,19 @@ public final class QueueRunner: Sendable {
     /// Tries now the messages waiting for a retry (all, or the one named); returns their ids.
     @discardableResult
     public func flush(_ id: String? = nil) -> [String] {
-        let due = state.withLockedValue { s -> [String] in
+        let due = state.withLockedValue { s -> [Envelope] in
             let ids = s.timers.keys.filter { id == nil || $0 == id }
-            for i in ids { s.timers.removeValue(forKey: i)?.cancel() }
-            return ids
+            return ids.compactMap { i in
+                guard let (timer, envelope) = s.timers.removeValue(forKey: i) else { return nil }
+                timer.cancel()
+                return envelope
+            }
         }
-        for i in due {
-            guard var envelope = try? spool.readEnvelope(i) else { continue }
+        for var envelope in due {
             envelope.nextAttempt = nil
             enqueue(envelope)
         }
-        return due
+        return due.map(\.id)
     }
 
     /// Takes a message out of the schedule so that it can be deleted or bounced; false while a
@@ -186,7 +189,7 @@ public final class QueueRunner: Sendable {
     public func withdraw(_ id: String) -> Bool {
         state.withLockedValue { s in
             guard !s.running.contains(id) else { return false }
-            s.timers.removeValue(forKey: id)?.cancel()
+            s.timers.removeValue(forKey: id)?.timer.cancel()
             return true
         }
     }
@@ -196,7 +199,7 @@ public final class QueueRunner: Sendable {
         var envelope = try spool.readEnvelope(id)
         let now = clock.now()
         var notices: [DeliveryLedger.Notice] = []
-        let status = DeliveryReplies.returnedByAdministrator
+        let status = DeliveryVerdicts.returnedByAdministrator
         for i in envelope.waitingIDs {
             envelope[i].status = .failed
             notices.append(.init(i, action: .failed, status: status, relay: nil))
@@ -236,36 +239,34 @@ public final class QueueRunner: Sendable {
         let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
         for n in closing where n.action == .failed { log(envelope, n.recipient, relay: nil, status: n.status, now: now) }
         notices += closing
-        let wanted = notices.filter { DeliveryLedger.Notice.wanted(envelope[$0.recipient], $0.action) }
-        let id = envelope.id
+        let due = bouncer.due(envelope, notices)
         // The common case: done, nobody to tell. Removed with others in one sync, no pool thread.
-        if envelope.isFinished && wanted.isEmpty {
-            spool.removeDurably(id, updated: !fresh) { [self] error in
-                if let error {
-                    logger.error("cannot update the spool", metadata: ["queue_id": .string(id), "error": .string("\(error)")])
-                } else {
-                    logger.info("removed", metadata: ["queue_id": .string(id)])
-                }
-                finished(id, leaving: nil)
-            }
-            return
-        }
+        if envelope.isFinished && due.isEmpty { return remove(envelope.id, updated: !fresh) }
         let final = envelope
         threadPool.submit { [self] _ in
-            let report = wanted.isEmpty ? nil : bouncer.report(final, wanted, now: now)
+            // The report is stored before the message goes: a crash between the two reports twice,
+            // never not at all.
+            if !due.isEmpty, let report = bouncer.report(final, due, now: now) { enqueue(report) }
+            if final.isFinished { return remove(final.id, updated: !fresh) }
             do {
-                if final.isFinished {
-                    try spool.remove(id)
-                    try spool.syncRemovals()
-                    logger.info("removed", metadata: ["queue_id": .string(id)])
-                } else if final != original {
-                    try spool.update(final)
-                }
+                if final != original { try spool.update(final) }
             } catch {
-                logger.error("cannot update the spool", metadata: ["queue_id": .string(id), "error": .string("\(error)")])
+                logger.error("cannot update the spool", metadata: ["queue_id": .string(final.id), "error": .string("\(error)")])
             }
-            if let report { enqueue(report) }
-            finished(id, leaving: final.isFinished ? nil : final)
+            finished(final.id, leaving: final)
+        }
+    }
+
+    /// Removes a finished message durably (sharing the sync with other removals), then ends its
+    /// attempt.
+    private func remove(_ id: String, updated: Bool) {
+        spool.removeDurably(id, updated: updated) { [self] error in
+            if let error {
+                logger.error("cannot update the spool", metadata: ["queue_id": .string(id), "error": .string("\(error)")])
+            } else {
+                logger.info("removed", metadata: ["queue_id": .string(id)])
+            }
+            finished(id, leaving: nil)
         }
     }
 
@@ -299,13 +300,14 @@ public final class QueueRunner: Sendable {
         let seconds = (envelope.nextAttempt ?? 0) - clock.now()
         state.withLockedValue { s in
             guard !s.stopped else { return }
-            s.timers[envelope.id]?.cancel()
-            s.timers[envelope.id] = clock.schedule(in: seconds) { [self] in
+            s.timers[envelope.id]?.timer.cancel()
+            let timer = clock.schedule(in: seconds) { [self] in
                 state.withLockedValue { _ = $0.timers.removeValue(forKey: envelope.id) }
                 var due = envelope
                 due.nextAttempt = nil
                 enqueue(due)
             }
+            s.timers[envelope.id] = (timer, envelope)
         }
     }
 

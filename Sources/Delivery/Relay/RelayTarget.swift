@@ -31,7 +31,7 @@ public final class RelayTarget: DeliveryTarget {
             let b = DestinationBatcher(perDestination: relay.maxConnectionsPerDestination, maxMessages: relay.maxMessagesPerConnection) {
                 [weak self] domain, jobs in
                 guard let self else {
-                    for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryReplies.shuttingDown)) }
+                    for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryVerdicts.shuttingDown)) }
                     return
                 }
                 await self.deliverBatch(domain, jobs)
@@ -82,7 +82,7 @@ public final class RelayTarget: DeliveryTarget {
             }
             byDomain[m.normalizedDomain, default: []].append(id)
         }
-        let notRemote = TargetOutcomes(unroutable, DeliveryReplies.notRemote)
+        let notRemote = TargetOutcomes(unroutable, DeliveryVerdicts.notRemote)
         let join = OutcomeJoin(parts: byDomain.count, initial: notRemote, completion: completion)
         for (domain, members) in byDomain {
             batcher.submit(domain, Job(envelope: envelope, members: members, completion: join.add))
@@ -109,18 +109,18 @@ public final class RelayTarget: DeliveryTarget {
                 domain: domain, records: records.map { ($0.preference, $0.exchange) }, ourName: ourName, random: { Int.random(in: 0..<$0) })
             {
             case .nullMX:
-                return .end(DeliveryReplies.nullMX(domain))
+                return .end(DeliveryVerdicts.nullMX(domain))
             case .loopsToSelf:
-                return .end(DeliveryReplies.loopsBack(domain))
+                return .end(DeliveryVerdicts.loopsBack(domain))
             case .tryHosts(let hosts):
                 return .hosts(hosts.map { HostAndPort(host: $0, port: relay.port) }, credentials: nil)
             }
         } catch {
             switch error {
             case .nameNotFound:
-                return .end(DeliveryReplies.domainNotFound(domain))
+                return .end(DeliveryVerdicts.domainNotFound(domain))
             case .temporary(let why):
-                return .end(DeliveryReplies.dnsProblem(domain, why))
+                return .end(DeliveryVerdicts.dnsProblem(domain, why))
             }
         }
     }
@@ -152,10 +152,7 @@ public final class RelayTarget: DeliveryTarget {
             guard case .remote(let m) = envelope[id].target else { return nil }  // grouped from remote ones only
             return OutgoingRecipient(m, notify: envelope[id].notify, originalRecipient: envelope[id].originalRecipientParameter)
         }
-        return OutgoingMessage(
-            reversePath: envelope.sender, recipients: recipients, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
-            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true) || recipients.contains { !$0.mailbox.isASCII },
-            ret: envelope.ret, envelopeID: envelope.envelopeID)
+        return OutgoingMessage(envelope, to: recipients)
     }
 
     /// Delivers several messages for one destination over one connection; each job's completion
@@ -176,7 +173,7 @@ public final class RelayTarget: DeliveryTarget {
         let messages = jobs.map(message)
         let envelopes = jobs.map(\.envelope)
         let level = relay.tls(for: domain)
-        var lastProblem = DeliveryReplies.noExchanger(domain)
+        var lastProblem = DeliveryVerdicts.noExchanger(domain)
         /// The last exchanger tried, for the log's `relay=` of a deferral.
         var lastRelay: String?
         // One attempt tries at most this many addresses and holds at most this many SMTP sessions
@@ -196,11 +193,11 @@ public final class RelayTarget: DeliveryTarget {
                 do {
                     addresses = try await resolver.addresses(host)
                 } catch {
-                    lastProblem = DeliveryReplies.dnsProblem(host, "\(error)")
+                    lastProblem = DeliveryVerdicts.dnsProblem(host, "\(error)")
                     continue
                 }
                 if addresses.isEmpty {
-                    lastProblem = DeliveryReplies.noAddress(host)
+                    lastProblem = DeliveryVerdicts.noAddress(host)
                     continue
                 }
             }
@@ -232,7 +229,7 @@ public final class RelayTarget: DeliveryTarget {
                         openReader: { index in try SpoolMessageReader(spool: spool, envelope: envelopes[index], threadPool: pool) },
                         messageFinished: { index, outcomes in
                             guard told.withLockedValue({ $0.insert(index).inserted }) else { return }
-                            jobs[index].completion(Self.outcomes(jobs[index], outcomes, relay: relayName))
+                            jobs[index].completion(TargetOutcomes(jobs[index].members, outcomes, relay: relayName))
                         })
                 }
                 let queueIDs = envelopes.map(\.id).joined(separator: ",")
@@ -256,25 +253,17 @@ public final class RelayTarget: DeliveryTarget {
                     if told.withLockedValue({ $0.isEmpty }) { continue }
                 }
                 let untold = told.withLockedValue { t in jobs.indices.filter { !t.contains($0) } }
-                for k in untold { jobs[k].completion(Self.outcomes(jobs[k], result.outcomes[k] ?? [], relay: relayName)) }
+                for k in untold { jobs[k].completion(TargetOutcomes(jobs[k].members, result.outcomes[k] ?? [], relay: relayName)) }
                 return
             }
         }
         // Every exchanger was this server itself: a loop, not a delay.
         if skippedSelf && lastRelay == nil {
-            for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryReplies.loopsBack(domain))) }
+            for job in jobs { job.completion(TargetOutcomes(job.members, DeliveryVerdicts.loopsBack(domain))) }
             return
         }
         // Nobody was prepared to take the mail: try again later (RFC 5321 §4.5.4.1).
         for job in jobs { job.completion(TargetOutcomes(job.members, lastProblem, relay: lastRelay)) }
-    }
-
-    private static func outcomes(_ job: Job, _ outcomes: [RecipientOutcome], relay: String) -> TargetOutcomes {
-        var r: TargetOutcomes = [:]
-        for (n, id) in job.members.enumerated() {
-            r[id] = n < outcomes.count ? TargetOutcome(outcomes[n], relay: relay) : TargetOutcome(DeliveryReplies.noOutcome(from: relay), relay: relay)
-        }
-        return r
     }
 }
 
@@ -283,7 +272,7 @@ extension ClientResult {
     /// recipients, or nil when the server was prepared. Only a server's refusal is quoted as what
     /// it "said"; a connection that failed reads as the system says it.
     func deferral(at relay: String) -> DeliveryStatus? {
-        if let reason = unreachable { return DeliveryReplies.unreachable(relay, reason) }
+        if let reason = unreachable { return DeliveryVerdicts.unreachable(relay, reason) }
         guard let refusal = notPrepared else { return nil }
         let words = notPreparedCause == .refused ? "\(relay) said: \(refusal.description)" : "\(relay): \(refusal.text)"
         return .deferred(refusal.enhancedCode ?? .init(4, 0, 0), words)

@@ -25,6 +25,18 @@ public struct Bouncer: Sendable {
     /// A report the sender may be due; the queue's ledger (MailCore) makes them.
     public typealias Notice = DeliveryLedger.Notice
 
+    /// The notices a report would carry: those the recipient asked to hear of (NOTIFY) and the
+    /// report policy lets go to this sender; none for a message from `<>`. Pure: the queue asks
+    /// it to know whether an attempt has anyone to tell.
+    public func due(_ envelope: Envelope, _ notices: [Notice]) -> [Notice] {
+        guard envelope.sender != .null else { return [] }
+        return Self.due(envelope, notices, vouched: ReportPolicy.vouchesFor(envelope, trustedNetworks: settings().relay.trustedNetworks))
+    }
+
+    private static func due(_ envelope: Envelope, _ notices: [Notice], vouched: Bool) -> [Notice] {
+        notices.filter { Notice.wanted(envelope[$0.recipient], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched) }
+    }
+
     /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
     public func report(_ envelope: Envelope, _ notices: [Notice], now: Int64) -> Envelope? {
         let settings = self.settings()
@@ -33,9 +45,7 @@ public struct Bouncer: Sendable {
         let limit = settings.queue.bounceSizeLimit
         guard case .mailbox(let sender) = envelope.sender else { return nil }
         let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.relay.trustedNetworks)
-        let wanted = notices.filter {
-            Notice.wanted(envelope[$0.recipient], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched)
-        }
+        let wanted = Self.due(envelope, notices, vouched: vouched)
         guard !wanted.isEmpty else { return nil }
         // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the
         // forwarder is told (its alias points somewhere broken), not the sender the stranger wrote.

@@ -1,5 +1,6 @@
 import MailCore
 import SMTPCore
+import SMTPNIO
 
 /// What the delivery half reads from the configuration, and nothing else: the queue's timing,
 /// where local mailboxes get their mail, how to reach other machines, and whom to tell. The wiring
@@ -143,5 +144,14 @@ public struct RelaySettings: Hashable, Sendable {
 
     public var smarthostCredentials: ClientCredentials? {
         smarthostUser.flatMap { user in smarthostPassword.map { ClientCredentials(user: user, password: $0) } }
+    }
+
+    /// The client's timeouts, relaying and over LMTP alike: connecting, each reply, and the end of
+    /// the data (at least ten minutes, RFC 5321 §4.5.3.2.6).
+    var timeouts: ClientTimeouts {
+        var t = ClientTimeouts(all: .seconds(Int64(commandTimeout)))
+        t.connect = .seconds(Int64(connectTimeout))
+        t.dataTermination = .seconds(Int64(max(commandTimeout, 600)))
+        return t
     }
 }

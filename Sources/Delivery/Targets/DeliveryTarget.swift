@@ -43,18 +43,10 @@ public typealias TargetOutcomes = [RecipientID: TargetOutcome]
 /// outcome. It may answer on any thread, so `completion` must be short.
 ///
 /// The interface is a completion rather than `async`: the common local delivery then runs from
-/// the Maildir thread's batch to the spool's without a task in between (`deliver(_:to:)` is the
-/// `async` form, for targets and tests that prefer it).
+/// the Maildir thread's batch to the spool's without a task in between (`AsyncDeliveryTarget`
+/// is the form for targets written with `async`).
 public protocol DeliveryTarget: Sendable {
     func deliver(_ message: QueuedMessage, to recipients: [RecipientID], completion: @escaping @Sendable (TargetOutcomes) -> Void)
-}
-
-extension DeliveryTarget {
-    public func deliver(_ message: QueuedMessage, to recipients: [RecipientID]) async -> TargetOutcomes {
-        await withCheckedContinuation { continuation in
-            deliver(message, to: recipients) { continuation.resume(returning: $0) }
-        }
-    }
 }
 
 /// A target written with `async`: the completion form runs it in a task.
@@ -72,6 +64,26 @@ extension TargetOutcomes {
     /// The same status for every one of these recipients.
     public init(_ recipients: [RecipientID], _ status: DeliveryStatus, relay: String? = nil) {
         self.init(uniqueKeysWithValues: recipients.map { ($0, TargetOutcome(status, relay: relay)) })
+    }
+
+    /// A client session's outcomes for these recipients, in the order they were sent; one the
+    /// session did not settle (too few outcomes) waits for another attempt.
+    init(_ recipients: [RecipientID], _ outcomes: [RecipientOutcome], relay: String) {
+        self.init(
+            uniqueKeysWithValues: recipients.enumerated().map { n, id in
+                (id, n < outcomes.count ? TargetOutcome(outcomes[n], relay: relay) : TargetOutcome(DeliveryVerdicts.noOutcome(from: relay), relay: relay))
+            })
+    }
+}
+
+extension OutgoingMessage {
+    /// The message of a queued envelope, for these recipients: its size and body type, and
+    /// whether it needs SMTPUTF8 (asked for, or an address that is not ASCII).
+    init(_ envelope: Envelope, to recipients: [OutgoingRecipient]) {
+        self.init(
+            reversePath: envelope.sender, recipients: recipients, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
+            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true) || recipients.contains { !$0.mailbox.isASCII },
+            ret: envelope.ret, envelopeID: envelope.envelopeID)
     }
 }
 

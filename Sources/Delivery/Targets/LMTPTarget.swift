@@ -34,38 +34,27 @@ public struct LMTPTarget: AsyncDeliveryTarget {
         let envelope = message.envelope
         var members: [RecipientID] = []
         var recipients: [OutgoingRecipient] = []
+        var notLocal: [RecipientID] = []  // a routing error, never expected
         for id in ids {
-            guard case .mailbox(let domain, let user) = envelope[id].target else { continue }
+            guard case .mailbox(let domain, let user) = envelope[id].target else {
+                notLocal.append(id)
+                continue
+            }
             members.append(id)
             recipients.append(OutgoingRecipient(Mailbox(localPart: user, domain: domain)))
         }
-        guard !members.isEmpty else { return [:] }
-        let outgoing = OutgoingMessage(
-            reversePath: envelope.sender, recipients: recipients, size: envelope.size, eightBit: envelope.body == .eightBitMIME,
-            needsSMTPUTF8: envelope.smtpUTF8 || !(envelope.sender.mailbox?.isASCII ?? true) || recipients.contains { !$0.mailbox.isASCII })
+        let refused = TargetOutcomes(notLocal, DeliveryVerdicts.notLocal)
+        guard !members.isEmpty else { return refused }
+        let outgoing = OutgoingMessage(envelope, to: recipients)
         let (spool, pool) = (self.spool, self.threadPool)
         let result = await SMTPClient.deliver(
             to: endpoint, dialect: .lmtp, heloName: settings.hostname, messages: [outgoing], timeouts: settings.relay.timeouts,
             group: group, logger: logger
         ) { _ in try SpoolMessageReader(spool: spool, envelope: envelope, threadPool: pool) }
         let relay = "lmtp:\(endpoint)"
-        if let problem = result.deferral(at: relay) { return TargetOutcomes(members, problem, relay: relay) }
-        guard let outcomes = result.outcomes[0] else {
-            return TargetOutcomes(members, DeliveryReplies.noOutcome(from: relay), relay: relay)
-        }
-        var byID: TargetOutcomes = [:]
-        for (id, outcome) in zip(members, outcomes) { byID[id] = TargetOutcome(outcome, relay: relay) }
-        return byID
-    }
-}
-
-extension RelaySettings {
-    /// The client's timeouts: connecting, each reply, and the end of the data (at least ten
-    /// minutes, RFC 5321 §4.5.3.2.6).
-    var timeouts: ClientTimeouts {
-        var t = ClientTimeouts(all: .seconds(Int64(commandTimeout)))
-        t.connect = .seconds(Int64(connectTimeout))
-        t.dataTermination = .seconds(Int64(max(commandTimeout, 600)))
-        return t
+        let outcomes =
+            result.deferral(at: relay).map { TargetOutcomes(members, $0, relay: relay) }
+            ?? TargetOutcomes(members, result.outcomes[0] ?? [], relay: relay)
+        return outcomes.merging(refused) { a, _ in a }
     }
 }

@@ -21,7 +21,7 @@ public struct MaildirTarget: DeliveryTarget {
         var outcomes: TargetOutcomes = [:]
         for id in recipients {
             guard case .mailbox(let domain, let user) = envelope[id].target else {
-                outcomes[id] = TargetOutcome(DeliveryReplies.notLocal)  // a routing error, never expected
+                outcomes[id] = TargetOutcome(DeliveryVerdicts.notLocal)  // a routing error, never expected
                 continue
             }
             ids.append(id)
@@ -34,8 +34,8 @@ public struct MaildirTarget: DeliveryTarget {
             var outcomes = refused
             for (id, result) in zip(members, results) {
                 switch result {
-                case .success: outcomes[id] = TargetOutcome(DeliveryReplies.deliveredToMaildir)
-                case .failure(let error): outcomes[id] = TargetOutcome(DeliveryReplies.localDeliveryFailed(error))
+                case .success: outcomes[id] = TargetOutcome(DeliveryVerdicts.deliveredToMaildir)
+                case .failure(let error): outcomes[id] = TargetOutcome(DeliveryVerdicts.localDeliveryFailed(error))
                 }
             }
             completion(outcomes)

@@ -109,9 +109,7 @@ extension ConfigurationLoader {
                         return ca
                     }, format: { $0.map(q) }),
                 .address("smarthost", \.relay.smarthost),
-                .value(
-                    "smarthost_user", \.relay.smarthostUser,
-                    parse: { r, t, p in try r.string(t, "smarthost_user", p).map { Optional($0) } }, format: { $0.map(q) }),
+                .optionalString("smarthost_user", \.relay.smarthostUser),
                 // A secret: read from its file; the file is printed, never the password (a
                 // reload compares the password itself).
                 ConfigurationKey(

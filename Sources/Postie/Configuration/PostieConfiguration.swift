@@ -97,8 +97,6 @@ public struct PostieConfiguration: Sendable {
     public var localDelivery = LocalDelivery.maildir
     public var deliveryByDomain: [String: LocalDelivery] = [:]
 
-    /// How a local domain's mailboxes get their mail.
-    public func delivery(for domain: String) -> LocalDelivery { deliveryByDomain[domain] ?? localDelivery }
     public var primaryDomain: String?
     public var recipientDelimiter: String? = "+"
 

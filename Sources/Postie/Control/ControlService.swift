@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Delivery
 import Glibc
 #endif
+import Delivery
 import Foundation
 import Logging
 import MailCore

@@ -248,13 +248,16 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 case .success(nil):
                     reader.close()
                     var out = context.channel.allocator.buffer(capacity: 8)
-                    handler.encoder.finish(into: &out)
                     if chunked {
-                        handler.gathered.writeBuffer(&out)
-                        out = context.channel.allocator.buffer(capacity: 32 + handler.gathered.readableBytes)
-                        out.writeString("BDAT \(handler.gathered.readableBytes) LAST\r\n")
-                        out.writeBuffer(&handler.gathered)
+                        // The command, then the gathered octets as they are (no second copy).
+                        handler.encoder.finish(into: &handler.gathered)
+                        context.write(
+                            handler.wrapOutboundOut(context.channel.allocator.buffer(string: "BDAT \(handler.gathered.readableBytes) LAST\r\n")),
+                            promise: nil)
+                        swap(&out, &handler.gathered)
                         handler.gathered = ByteBuffer()
+                    } else {
+                        handler.encoder.finish(into: &out)
                     }
                     context.writeAndFlush(handler.wrapOutboundOut(out), promise: nil)
                     handler.arm(handler.timeouts.dataTermination)

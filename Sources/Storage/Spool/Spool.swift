@@ -19,7 +19,8 @@ public final class Spool: Sendable {
     let dataFiles: DataFilePool
     let ids = QueueIDGenerator()
     let logger: Logger
-    /// Removes delivered messages in batches, one sync of the spool's folders per batch.
+    /// Removes delivered messages in batches; the sync of the spool's folders is shared by the
+    /// removals of up to `removalLinger`.
     private let remover: BatchThread<Removal>
 
     struct Removal {
@@ -316,11 +317,6 @@ public final class Spool: Sendable {
     /// Removals within `removalLinger` of each other share the sync of the spool's folders.
     public func removeDurably(_ id: String, updated: Bool = true, completion: @escaping @Sendable ((any Error)?) -> Void) {
         remover.submit(Removal(id: id, updated: updated, completion: completion))
-    }
-
-    /// Makes the removals done so far durable (blocking): a sync of the spool's folders.
-    public func syncRemovals() throws {
-        try fileSystem.sync(directories: [layout.dataDirectory, layout.envelopeDirectory])
     }
 
     /// Opens the stored message for reading.

@@ -3,7 +3,7 @@ import SMTPCore
 
 /// Postie's own verdicts on a recipient, each named once: what the targets and the queue say
 /// when no server's reply decides (a server's reply is quoted as it came, `DeliveryStatus(remote:)`).
-enum DeliveryReplies {
+enum DeliveryVerdicts {
     static let deliveredToMaildir = DeliveryStatus.delivered(.init(2, 0, 0), "delivered to maildir")
     static func localDeliveryFailed(_ error: any Error) -> DeliveryStatus { .deferred(.init(4, 3, 0), "local delivery failed: \(error)") }
     /// Routing errors, never expected: a target given a recipient of another kind.
