@@ -29,12 +29,12 @@ public struct Bouncer: Sendable {
     /// report policy lets go to this sender; none for a message from `<>`. Pure: the queue asks
     /// it to know whether an attempt has anyone to tell.
     public func due(_ envelope: Envelope, _ notices: [Notice]) -> [Notice] {
-        guard envelope.sender != .null else { return [] }
-        return Self.due(envelope, notices, vouched: ReportPolicy.vouchesFor(envelope, trustedNetworks: settings().relay.trustedNetworks))
-    }
-
-    private static func due(_ envelope: Envelope, _ notices: [Notice], vouched: Bool) -> [Notice] {
-        notices.filter { Notice.wanted(envelope[$0.recipient], $0.action) && ReportPolicy.mayReport($0.action, vouched: vouched) }
+        // Most attempts ask for no notice (a delivery without NOTIFY=SUCCESS): then the settings
+        // are not even read.
+        let asked = notices.filter { Notice.wanted(envelope[$0.recipient], $0.action) }
+        guard !asked.isEmpty, envelope.sender != .null else { return [] }
+        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings().relay.trustedNetworks)
+        return asked.filter { ReportPolicy.mayReport($0.action, vouched: vouched) }
     }
 
     /// Stores the report (blocking) and returns its envelope for the queue, or nil when none is due.
@@ -45,7 +45,7 @@ public struct Bouncer: Sendable {
         let limit = settings.queue.bounceSizeLimit
         guard case .mailbox(let sender) = envelope.sender else { return nil }
         let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.relay.trustedNetworks)
-        let wanted = Self.due(envelope, notices, vouched: vouched)
+        let wanted = due(envelope, notices)
         guard !wanted.isEmpty else { return nil }
         // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the
         // forwarder is told (its alias points somewhere broken), not the sender the stranger wrote.
