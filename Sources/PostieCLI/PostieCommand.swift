@@ -81,7 +81,7 @@ struct ConfigOverrides: Sendable {
     func load() throws -> PostieConfiguration {
         var config = try configFile.map { try ConfigurationLoader.load(file: $0) } ?? .defaults()
         if !listen.isEmpty {
-            config.listen = try listen.map { text in
+            config.smtp.listen = try listen.map { text in
                 guard let a = PostieConfiguration.ListenAddress(text) else {
                     throw ValidationError("--listen \(text): not an address such as 127.0.0.1:2525")
                 }

@@ -13,11 +13,11 @@ import Testing
     static let hash = try! PasswordHash.make(password: Array(password.utf8), logRounds: 4)
 
     static func users(_ c: inout PostieConfiguration) {
-        c.users = ["alice@xyz.com": .init(password: hash, sendAs: ["@abcd.com"])]
-        c.submissionListen = [.init(host: "127.0.0.1", port: 0)]
-        c.submissionTLSListen = [.init(host: "127.0.0.1", port: 0)]
-        c.authFailureDelay = 0.2
-        c.authMaxFailures = 3
+        c.auth.users = ["alice@xyz.com": .init(password: hash, sendAs: ["@abcd.com"])]
+        c.submission.listen = [.init(host: "127.0.0.1", port: 0)]
+        c.submission.tlsListen = [.init(host: "127.0.0.1", port: 0)]
+        c.auth.failureDelay = 0.2
+        c.auth.maxFailures = 3
     }
 
     static let client = """
@@ -257,7 +257,7 @@ import Testing
                     """, "\(r.stderr)")
             #expect(await server.messages("carolyn").count == 2)
         }
-        try await withServer({ Self.users(&$0); $0.restrictHeaderFrom = false }) { server in
+        try await withServer({ Self.users(&$0); $0.auth.restrictHeaderFrom = false }) { server in
             let port = server.server.addresses[1].port!
             let r = try await blocking { try Subprocess.python(Self.headerFrom, ["\(port)", Self.password]) }
             #expect(r.stdout == "accepted\naccepted\naccepted\naccepted\n", "\(r.stderr)")
@@ -277,12 +277,12 @@ import Testing
             let replies = try await blocking { try dialogue(server) }
             #expect(replies.dropFirst(2).first == "250 2.1.5 Ok")
         }
-        try await withServer({ $0.refuseStrangersWithLocalSenders = true }) { server in
+        try await withServer({ $0.smtp.refuseStrangersWithLocalSenders = true }) { server in
             let replies = try await blocking { try dialogue(server) }
             #expect(replies.dropFirst(2).first == "550 5.7.1 <carolyn@xyz.com>: Sender address rejected: a sender in a local domain must authenticate")
         }
         // A trusted network may.
-        try await withServer({ $0.refuseStrangersWithLocalSenders = true; $0.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }) { server in
+        try await withServer({ $0.smtp.refuseStrangersWithLocalSenders = true; $0.relay.trustedNetworks = [IPNetworkParse("127.0.0.1/32")] }) { server in
             let replies = try await blocking { try dialogue(server) }
             #expect(replies.dropFirst(2).first == "250 2.1.5 Ok")
         }
@@ -308,7 +308,7 @@ import Testing
     @Test func anySenderWhenConfigured() async throws {
         try await withServer({ c in
             Self.users(&c)
-            c.restrictSenders = false
+            c.auth.restrictSenders = false
         }) { server in
             let port = server.server.addresses[1].port!
             let r = try await blocking { try Subprocess.python(Self.client, ["\(port)", "starttls", Self.password]) }

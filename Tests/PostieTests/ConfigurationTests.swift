@@ -7,15 +7,15 @@ import Testing
 @Suite struct ConfigurationTests {
     @Test func embeddedDefaults() {
         let c = PostieConfiguration.defaults()
-        #expect(c.listen == [.init(host: "127.0.0.1", port: 2525)])
+        #expect(c.smtp.listen == [.init(host: "127.0.0.1", port: 2525)])
         #expect(c.dataDirectory == "./postie-data")
         #expect(c.effectiveMailRoot == "./postie-data/mail")
         #expect(c.domains.keys.sorted() == ["localhost"])
         #expect(c.domains["localhost"]?.users.contains("postmaster") == true)
         #expect(c.relay.trustedNetworks.isEmpty)
-        #expect(c.limits.maxRecipients == 100)
-        #expect(c.limits.maxErrors == 10)
-        #expect(c.maxReceivedHeaders == 100)
+        #expect(c.smtp.limits.maxRecipients == 100)
+        #expect(c.smtp.limits.maxErrors == 10)
+        #expect(c.smtp.maxReceivedHeaders == 100)
     }
 
     static let example = """
@@ -52,11 +52,11 @@ import Testing
         let c = try ConfigurationLoader.load(text: Self.example, file: "postie.toml")
         #expect(c.hostname == "mx.example.com")
         #expect(c.dataDirectory == "/var/lib/postie")
-        #expect(c.listen == [.init(host: "0.0.0.0", port: 25), .init(host: "::", port: 25)])
-        #expect(c.limits.maxMessageSize == 10_485_760)
-        #expect(c.limits.maxRecipients == 50)
-        #expect(c.commandTimeout == 120)
-        #expect(c.recipientDelimiter == "-")
+        #expect(c.smtp.listen == [.init(host: "0.0.0.0", port: 25), .init(host: "::", port: 25)])
+        #expect(c.smtp.limits.maxMessageSize == 10_485_760)
+        #expect(c.smtp.limits.maxRecipients == 50)
+        #expect(c.smtp.commandTimeout == 120)
+        #expect(c.recipients.delimiter == "-")
         #expect(c.relay.trustedNetworks.count == 2)
         #expect(c.domains["example.com"]?.users == ["alice", "bob"])
         #expect(c.domains["example.com"]?.aliases["abuse"] == ["alice"])
@@ -122,16 +122,16 @@ import Testing
             send_as = ["info@example.com", "@example.org"]
             """
         let c = try ConfigurationLoader.load(text: text, file: "auth.toml")
-        #expect(c.submissionListen == [.init(host: "0.0.0.0", port: 587)])
-        #expect(c.submissionTLSListen == [.init(host: "0.0.0.0", port: 465)])
-        #expect(!c.restrictSenders)
-        #expect(c.authMaxFailures == 7 && c.authFailureWindow == 600 && c.authFailureDelay == 0.5)
-        #expect(c.users["alice@example.com"]?.sendAs == ["info@example.com", "@example.org"])
-        #expect(c.users["alice@example.com"]?.password.verify(Array("pw".utf8)) == true)
+        #expect(c.submission.listen == [.init(host: "0.0.0.0", port: 587)])
+        #expect(c.submission.tlsListen == [.init(host: "0.0.0.0", port: 465)])
+        #expect(!c.auth.restrictSenders)
+        #expect(c.auth.maxFailures == 7 && c.auth.failureWindow == 600 && c.auth.failureDelay == 0.5)
+        #expect(c.auth.users["alice@example.com"]?.sendAs == ["info@example.com", "@example.org"])
+        #expect(c.auth.users["alice@example.com"]?.password.verify(Array("pw".utf8)) == true)
         let again = try ConfigurationLoader.load(text: ConfigurationPrinter.render(c), file: "printed")
         #expect(ConfigurationPrinter.render(again) == ConfigurationPrinter.render(c))
-        #expect(PostieConfiguration.defaults().users.isEmpty)
-        #expect(PostieConfiguration.defaults().restrictSenders)
+        #expect(PostieConfiguration.defaults().auth.users.isEmpty)
+        #expect(PostieConfiguration.defaults().auth.restrictSenders)
     }
 
     @Test func syntaxErrorsNameTheLine() {

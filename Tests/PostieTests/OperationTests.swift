@@ -30,7 +30,7 @@ import Glibc
             let before = Self.madeAhead(a.dataDirectory)
             #expect(before.count >= 64)
             var config = a.server.configuration
-            config.listen = [.init(host: "127.0.0.1", port: 0)]
+            config.smtp.listen = [.init(host: "127.0.0.1", port: 0)]
             let b = PostieServer(configuration: config, logger: Logger(label: "b"))
             await #expect {
                 try await b.start()
@@ -52,7 +52,7 @@ import Glibc
             let other = try TestPaths.temporaryDirectory("port-in-use")
             defer { try? FileManager.default.removeItem(atPath: other) }
             var config = TestServer.configuration(dataDirectory: other)
-            config.listen = [.init(host: "127.0.0.1", port: a.port)]
+            config.smtp.listen = [.init(host: "127.0.0.1", port: a.port)]
             let b = PostieServer(configuration: config, logger: Logger(label: "b"))
             await #expect {
                 try await b.start()
@@ -62,7 +62,7 @@ import Glibc
             #expect(Self.madeAhead(other).isEmpty, "no spool files were made")
             #expect(!FileManager.default.fileExists(atPath: other + "/control.sock"))
             // The lock went with the failed start: a server can start there now.
-            config.listen = [.init(host: "127.0.0.1", port: 0)]
+            config.smtp.listen = [.init(host: "127.0.0.1", port: 0)]
             let c = PostieServer(configuration: config, logger: Logger(label: "c"))
             try await c.start()
             await c.stop()

@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func oversizeMessageIsRefusedAndNothingDelivered() async throws {
-        try await withServer({ $0.limits.maxMessageSize = 10_000 }) { server in
+        try await withServer({ $0.smtp.limits.maxMessageSize = 10_000 }) { server in
             let script = """
                 import smtplib, sys
                 s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))

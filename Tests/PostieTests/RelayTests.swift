@@ -175,7 +175,7 @@ import Testing
             "self.loop.test": ["A": ["127.0.0.1"]],
         ])
         let log = CapturedLog()
-        let server = try await limitServer(dns: dns, port: port, log: log) { $0.listen = [.init(host: "127.0.0.1", port: port)] }
+        let server = try await limitServer(dns: dns, port: port, log: log) { $0.smtp.listen = [.init(host: "127.0.0.1", port: port)] }
         _ = try await send(server, to: ["bob@loop.test"])
         #expect(try await eventually { self.lines(log, " bounced ") == 1 })
         let bounced = log.text.split(separator: "\n").first { $0.contains(" bounced ") } ?? ""

@@ -35,8 +35,8 @@ import Testing
         #expect(changes.needRestart == ["data_dir", "mail_root", "smtp.listen"])
         let applied = ConfigurationChanges.applicable(new, running: old)
         #expect(applied.dataDirectory == "DATA")
-        #expect(applied.listen == old.listen)
-        #expect(applied.limits.maxRecipients == 5)
+        #expect(applied.smtp.listen == old.smtp.listen)
+        #expect(applied.smtp.limits.maxRecipients == 5)
         #expect(applied.domains["xyz.com"]?.users == ["carolyn", "dave"])
         #expect(ConfigurationChanges(from: old, to: old).changed.isEmpty)
     }

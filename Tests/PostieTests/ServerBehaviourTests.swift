@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func idleClientTimesOut() async throws {
-        try await withServer({ $0.commandTimeout = 1 }) { server in
+        try await withServer({ $0.smtp.commandTimeout = 1 }) { server in
             let lines = try await blocking { () -> [String] in
                 let c = try server.client()
                 var lines = c.readReply()
@@ -72,8 +72,8 @@ import Testing
 
     @Test func connectionLimitsSayNotPrepared() async throws {
         try await withServer({
-            $0.maxConnections = 2
-            $0.maxConnectionsPerClient = 2
+            $0.smtp.maxConnections = 2
+            $0.smtp.maxConnectionsPerClient = 2
         }) { server in
             let third = try await blocking { () -> [String] in
                 let a = try server.client()
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func loopGuardRefusesTooManyHops() async throws {
-        try await withServer({ $0.maxReceivedHeaders = 5 }) { server in
+        try await withServer({ $0.smtp.maxReceivedHeaders = 5 }) { server in
             let replies = try await blocking { () -> [String] in
                 let c = try server.client()
                 _ = c.readReply()
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func shutdownSays421ToIdleAndLetsTransactionsFinish() async throws {
-        let server = try await TestServer { $0.shutdownGrace = 10 }
+        let server = try await TestServer { $0.smtp.shutdownGrace = 10 }
         let (idle, busy) = try await blocking { () -> (LineClient, LineClient) in
             let idle = try server.client()
             _ = idle.readReply()

@@ -105,7 +105,7 @@ import Testing
             let gcm = try await blocking { try Subprocess.python(Self.oneCipher, ["\(server.port)", "ECDHE-ECDSA-AES128-GCM-SHA256"]) }
             #expect(gcm.stdout == "handshake ECDHE-ECDSA-AES128-GCM-SHA256\n", "\(gcm.stdout)\(gcm.stderr)")
         }
-        try await withServer({ $0.tlsLegacyCiphers = true }) { server in
+        try await withServer({ $0.tls.legacyCiphers = true }) { server in
             let cbc = try await blocking { try Subprocess.python(Self.oneCipher, ["\(server.port)", "ECDHE-ECDSA-AES128-SHA"]) }
             #expect(cbc.stdout == "handshake ECDHE-ECDSA-AES128-SHA\n", "\(cbc.stdout)\(cbc.stderr)")
         }
@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func implicitTLSListener() async throws {
-        try await withServer({ $0.tlsListen = [.init(host: "127.0.0.1", port: 0)] }) { server in
+        try await withServer({ $0.smtp.tlsListen = [.init(host: "127.0.0.1", port: 0)] }) { server in
             let tlsPort = server.server.addresses[1].port!
             let r = try await blocking { try Subprocess.python(Self.pythonTLS, ["\(tlsPort)", "implicit"]) }
             let lines = r.stdout.split(separator: "\n").map(String.init) + ["?", "?"]
@@ -142,8 +142,8 @@ import Testing
         // Named in the configuration, the same files serve; no new certificate is made.
         let second = try await TestServer {
             $0.dataDirectory = dir
-            $0.tlsCertificate = dir + "/tls/cert.pem"
-            $0.tlsKey = dir + "/tls/key.pem"
+            $0.tls.certificate = dir + "/tls/cert.pem"
+            $0.tls.key = dir + "/tls/key.pem"
         }
         let r = try await blocking { try Subprocess.python(Self.pythonTLS, ["\(second.port)", "starttls"]) }
         #expect(r.stdout.hasSuffix("done\n"), "\(r.stderr)")

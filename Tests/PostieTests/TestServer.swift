@@ -20,9 +20,9 @@ final class TestServer: @unchecked Sendable {
                 "xyz.com": LocalDirectory.Domain(users: ["carolyn", "bob"], aliases: ["team": ["carolyn", "bob"]]),
                 "abcd.com": LocalDirectory.Domain(users: ["elinor"]),
             ])
-        config.listen = [.init(host: "127.0.0.1", port: 0)]
-        config.maxConnectionsPerClient = 1000
-        config.primaryDomain = "xyz.com"
+        config.smtp.listen = [.init(host: "127.0.0.1", port: 0)]
+        config.smtp.maxConnectionsPerClient = 1000
+        config.recipients.postmasterDomain = "xyz.com"
         return config
     }
 

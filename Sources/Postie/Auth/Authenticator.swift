@@ -10,7 +10,7 @@ import SMTPCore
 final class Authenticator: Sendable {
     /// What the configuration says; replaced as a whole by a reload, while the failure counts stay.
     struct Settings: Sendable {
-        var users: [String: PostieConfiguration.User]
+        var users: [String: AuthSettings.User]
         var restrictSenders: Bool
         var delimiter: String?
         var maxFailures: Int
@@ -19,16 +19,17 @@ final class Authenticator: Sendable {
         /// Verified when the user is unknown, so that the reply takes as long as for a known one.
         var decoy: PasswordHash
 
-        init(_ configuration: PostieConfiguration) {
-            users = configuration.users
-            restrictSenders = configuration.restrictSenders
-            delimiter = configuration.recipientDelimiter
-            maxFailures = configuration.authMaxFailures
-            window = .seconds(Int64(configuration.authFailureWindow))
-            delay = .nanoseconds(Int64(configuration.authFailureDelay * 1e9))
+        /// `delimiter` is `[recipients] delimiter`: `alice+tag@…` is alice's own address.
+        init(_ auth: AuthSettings, delimiter: String?) {
+            users = auth.users
+            restrictSenders = auth.restrictSenders
+            self.delimiter = delimiter
+            maxFailures = auth.maxFailures
+            window = .seconds(Int64(auth.failureWindow))
+            delay = .nanoseconds(Int64(auth.failureDelay * 1e9))
             // The costliest user's parameters with random salt and hash: checking against it takes
             // as long as a real check, and making it costs nothing at start.
-            decoy = PasswordHash.decoy(like: configuration.users.values.map(\.password).max { $0.logRounds < $1.logRounds })
+            decoy = PasswordHash.decoy(like: auth.users.values.map(\.password).max { $0.logRounds < $1.logRounds })
         }
     }
 
@@ -43,15 +44,14 @@ final class Authenticator: Sendable {
     /// However many failures, a refusal is held back no longer than this (docs/configuration.md).
     static let longestFailureDelay = TimeAmount.seconds(30)
 
-    init(configuration: PostieConfiguration, threadPool: NIOThreadPool, logger: Logger) {
-        self.current = NIOLockedValueBox(Settings(configuration))
+    init(_ settings: Settings, threadPool: NIOThreadPool, logger: Logger) {
+        self.current = NIOLockedValueBox(settings)
         self.threadPool = threadPool
         self.logger = logger
     }
 
     /// The users and policies of a reloaded configuration, for the next AUTH.
-    func update(configuration: PostieConfiguration) {
-        let settings = Settings(configuration)
+    func update(_ settings: Settings) {
         current.withLockedValue { $0 = settings }
     }
 

@@ -222,8 +222,8 @@ public enum ConfigurationLoader {
                     let ok = entry.hasPrefix("@") ? AddressGrammar.isDomain(Array(entry.dropFirst().utf8)[...]) : Mailbox.parse(entry) != nil
                     guard ok else { throw error(userPath + ["send_as"], "'\(entry)' is neither an address nor @domain") }
                 }
-                guard config.users[name.lowercased()] == nil else { throw error(userPath, "the user is named twice (names ignore case)") }
-                config.users[name.lowercased()] = PostieConfiguration.User(password: hash, sendAs: sendAs)
+                guard config.auth.users[name.lowercased()] == nil else { throw error(userPath, "the user is named twice (names ignore case)") }
+                config.auth.users[name.lowercased()] = PostieConfiguration.User(password: hash, sendAs: sendAs)
             }
         }
 
@@ -271,7 +271,7 @@ public enum ConfigurationLoader {
                     try section.check(self, &config)
                 }
             }
-            if let p = config.primaryDomain, config.domains[p] == nil {
+            if let p = config.recipients.postmasterDomain, config.domains[p] == nil {
                 throw error(["recipients", "postmaster_domain"], "'\(p)' is not one of the local domains")
             }
         }

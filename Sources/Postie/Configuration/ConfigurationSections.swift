@@ -48,22 +48,22 @@ extension ConfigurationLoader {
         return ConfigurationSection(
             name: "smtp",
             keys: [
-                .listen("listen", \.listen, example: "127.0.0.1:2525 or [::1]:25"),
-                .listen("tls_listen", \.tlsListen, example: "127.0.0.1:465"),
-                .int("max_connections", \.maxConnections, 1...1_000_000),
-                .int("max_connections_per_client", \.maxConnectionsPerClient, 1...1_000_000),
-                .int("command_timeout", \.commandTimeout, 1...86400),
-                .int("data_timeout", \.dataTimeout, 1...86400),
-                .int("data_phase_limit", \.dataPhaseLimit, 1...86400),
-                .int("max_messages_per_connection", \.limits.maxMessagesPerConnection, 1...1_000_000),
-                .int("max_commands_per_connection", \.limits.maxCommandsPerConnection, 10...100_000_000),
-                .int("shutdown_grace", \.shutdownGrace, 0...3600),
-                .int("max_message_size", \.limits.maxMessageSize, 1024...(1 << 40)),
-                .int("max_recipients", \.limits.maxRecipients, 1...100_000),
-                .int("max_errors", \.limits.maxErrors, 1...10_000),
-                .int("max_received_headers", \.maxReceivedHeaders, 1...10_000),
-                .bool("strict_address_syntax", \.strictAddressSyntax),
-                .choice("unauthenticated_local_senders", \.refuseStrangersWithLocalSenders, [("accept", false), ("refuse", true)]),
+                .listen("listen", \.smtp.listen, example: "127.0.0.1:2525 or [::1]:25"),
+                .listen("tls_listen", \.smtp.tlsListen, example: "127.0.0.1:465"),
+                .int("max_connections", \.smtp.maxConnections, 1...1_000_000),
+                .int("max_connections_per_client", \.smtp.maxConnectionsPerClient, 1...1_000_000),
+                .int("command_timeout", \.smtp.commandTimeout, 1...86400),
+                .int("data_timeout", \.smtp.dataTimeout, 1...86400),
+                .int("data_phase_limit", \.smtp.dataPhaseLimit, 1...86400),
+                .int("max_messages_per_connection", \.smtp.limits.maxMessagesPerConnection, 1...1_000_000),
+                .int("max_commands_per_connection", \.smtp.limits.maxCommandsPerConnection, 10...100_000_000),
+                .int("shutdown_grace", \.smtp.shutdownGrace, 0...3600),
+                .int("max_message_size", \.smtp.limits.maxMessageSize, 1024...(1 << 40)),
+                .int("max_recipients", \.smtp.limits.maxRecipients, 1...100_000),
+                .int("max_errors", \.smtp.limits.maxErrors, 1...10_000),
+                .int("max_received_headers", \.smtp.maxReceivedHeaders, 1...10_000),
+                .bool("strict_address_syntax", \.smtp.strictAddressSyntax),
+                .choice("unauthenticated_local_senders", \.smtp.refuseStrangersWithLocalSenders, [("accept", false), ("refuse", true)]),
             ])
     }
 
@@ -72,12 +72,12 @@ extension ConfigurationLoader {
             name: "recipients",
             keys: [
                 .value(
-                    "delimiter", \.recipientDelimiter,
+                    "delimiter", \.recipients.delimiter,
                     parse: { r, t, p in try r.string(t, "delimiter", p).map { $0.isEmpty ? nil : $0 } }, format: { q($0 ?? "") }),
                 ConfigurationKey(
                     name: "postmaster_domain", needsRestart: false,
-                    read: { r, t, p, c in if let d = try r.string(t, "postmaster_domain", p) { c.primaryDomain = d.lowercased() } },
-                    show: { q($0.directory.primaryDomain) }, keep: { new, old in new.primaryDomain = old.primaryDomain }),
+                    read: { r, t, p, c in if let d = try r.string(t, "postmaster_domain", p) { c.recipients.postmasterDomain = d.lowercased() } },
+                    show: { q($0.directory.primaryDomain) }, keep: { new, old in new.recipients.postmasterDomain = old.recipients.postmasterDomain }),
             ])
     }
 
@@ -178,8 +178,8 @@ extension ConfigurationLoader {
         return ConfigurationSection(
             name: "submission",
             keys: [
-                .listen("listen", \.submissionListen, example: "127.0.0.1:587"),
-                .listen("tls_listen", \.submissionTLSListen, example: "127.0.0.1:465"),
+                .listen("listen", \.submission.listen, example: "127.0.0.1:587"),
+                .listen("tls_listen", \.submission.tlsListen, example: "127.0.0.1:465"),
             ])
     }
 
@@ -187,17 +187,17 @@ extension ConfigurationLoader {
         return ConfigurationSection(
             name: "auth",
             keys: [
-                .choice("senders", \.restrictSenders, PostieConfiguration.ownOrAny),
-                .choice("header_from", \.restrictHeaderFrom, PostieConfiguration.ownOrAny),
-                .int("max_failures", \.authMaxFailures, 1...10_000),
-                .int("failure_window", \.authFailureWindow, 1...(7 * 86400)),
-                .seconds("failure_delay", \.authFailureDelay, 0...60),
+                .choice("senders", \.auth.restrictSenders, PostieConfiguration.ownOrAny),
+                .choice("header_from", \.auth.restrictHeaderFrom, PostieConfiguration.ownOrAny),
+                .int("max_failures", \.auth.maxFailures, 1...10_000),
+                .int("failure_window", \.auth.failureWindow, 1...(7 * 86400)),
+                .seconds("failure_delay", \.auth.failureDelay, 0...60),
             ],
             tables: ["users"],
             readTables: { r, t, c in try r.readUsers(t, &c) },
             printTables: { c in
-                c.users.keys.sorted().flatMap { name -> [String] in
-                    let user = c.users[name]!
+                c.auth.users.keys.sorted().flatMap { name -> [String] in
+                    let user = c.auth.users[name]!
                     return ["[auth.users.\(q(name))]", "password = \(q(user.password.description))"]
                         + (user.sendAs.isEmpty ? [] : ["send_as = \(ConfigurationPrinter.list(user.sendAs))"])
                 }
@@ -208,21 +208,21 @@ extension ConfigurationLoader {
         return ConfigurationSection(
             name: "tls",
             keys: [
-                .optionalString("certificate", \.tlsCertificate),
-                .optionalString("key", \.tlsKey),
-                .int("reload_interval", \.tlsReloadInterval, 1...86400),
-                .bool("legacy_ciphers", \.tlsLegacyCiphers),
+                .optionalString("certificate", \.tls.certificate),
+                .optionalString("key", \.tls.key),
+                .int("reload_interval", \.tls.reloadInterval, 1...86400),
+                .bool("legacy_ciphers", \.tls.legacyCiphers),
             ],
             check: { r, c in
                 let path = ["tls"]
-                guard (c.tlsCertificate == nil) == (c.tlsKey == nil) else {
-                    throw r.error(path + [c.tlsCertificate == nil ? "certificate" : "key"], "certificate and key go together")
+                guard (c.tls.certificate == nil) == (c.tls.key == nil) else {
+                    throw r.error(path + [c.tls.certificate == nil ? "certificate" : "key"], "certificate and key go together")
                 }
                 // Found now, with the key that names them, rather than as a library error at start.
-                if let file = c.tlsCertificate {
+                if let file = c.tls.certificate {
                     try r.usable(file, path + ["certificate"], "a PEM certificate") { _ = try NIOSSLCertificate.fromPEMFile($0) }
                 }
-                if let file = c.tlsKey {
+                if let file = c.tls.key {
                     try r.usable(file, path + ["key"], "a PEM private key") { _ = try NIOSSLPrivateKey(file: $0, format: .pem) }
                 }
             })

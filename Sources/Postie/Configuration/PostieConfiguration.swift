@@ -24,81 +24,29 @@ public struct PostieConfiguration: Sendable {
     /// `text` (swift-log's layout, logfmt values) or `json` (one object per line).
     public var logFormat = PostieLogHandler.Format.text
 
-    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)]
-    /// Listeners where TLS starts with the connection (RFC 8314 implicit TLS, port 465).
-    public var tlsListen: [ListenAddress] = []
-    /// PEM files of the server's certificate chain and key; without them Postie makes a
-    /// self-signed certificate for its host name on first start.
-    public var tlsCertificate: String?
-    public var tlsKey: String?
-    /// Seconds between readings of the certificate and key files (a renewed certificate is used
-    /// from the next handshake on, without a reload).
-    public var tlsReloadInterval = 300
-    /// Also offer BoringSSL's older TLS 1.2 suites (CBC with SHA-1), for peers that have nothing
-    /// better; off: AEAD suites only.
-    public var tlsLegacyCiphers = false
-    /// Every listener with what it serves, in the order of the keys above and below.
+    /// `[smtp]`: listeners for mail from other machines, and every session's limits.
+    public var smtp = SMTPSettings()
+    /// `[submission]`: listeners for our own users' mail.
+    public var submission = SubmissionSettings()
+    /// `[tls]`: the server's certificate.
+    public var tls = TLSSettings()
+    /// `[auth]`: users and what they may send as.
+    public var auth = AuthSettings()
+    /// `[recipients]`: tags and the postmaster's domain.
+    public var recipients = RecipientSettings()
+
+    /// Every listener with what it serves, in the order of the keys in the file.
     public var listeners: [(address: ListenAddress, kind: ListenerKind)] {
-        listen.map { ($0, .smtp) } + tlsListen.map { ($0, .smtps) } + submissionListen.map { ($0, .submission) }
-            + submissionTLSListen.map { ($0, .submissions) }
+        smtp.listen.map { ($0, .smtp) } + smtp.tlsListen.map { ($0, .smtps) } + submission.listen.map { ($0, .submission) }
+            + submission.tlsListen.map { ($0, .submissions) }
     }
-    /// Submission listeners (RFC 6409): STARTTLS, and AUTH before MAIL.
-    public var submissionListen: [ListenAddress] = []
-    /// Submission listeners where TLS starts with the connection (RFC 8314, port 465).
-    public var submissionTLSListen: [ListenAddress] = []
-
-    /// Someone who may log in with AUTH: a password hash and the addresses they may send as.
-    public struct User: Sendable {
-        public var password: PasswordHash
-        /// Addresses (`info@example.com`) and whole domains (`@example.org`) besides the user's
-        /// own name, when that is an address.
-        public var sendAs: [String]
-
-        public init(password: PasswordHash, sendAs: [String] = []) {
-            self.password = password
-            self.sendAs = sendAs
-        }
-    }
-    /// Users by name, lower case. AUTH is offered (over TLS only) when there is at least one.
-    public var users: [String: User] = [:]
-    /// Authenticated users may send only as their own addresses (`553 5.7.1` otherwise).
-    public var restrictSenders = true
-    /// Failed AUTH attempts from one client address within the window; then `421 4.7.0` until
-    /// the window has passed.
-    public var authMaxFailures = 5
-    public var authFailureWindow = 900
-    /// Seconds a failed AUTH's reply is held back, times the failures in the window.
-    public var authFailureDelay = 1.0
-    public var maxConnections = 1000
-    public var maxConnectionsPerClient = 20
-    /// Seconds.
-    public var commandTimeout = 300
-    public var dataTimeout = 180
-    /// Seconds the whole DATA phase of one message may take.
-    public var dataPhaseLimit = 1800
-    public var shutdownGrace = 30
-    public var limits = SMTPLimits()
-    /// Loop guard: more `Received:` fields than this and the message is refused (`554 5.4.6`).
-    public var maxReceivedHeaders = 100
-    /// An authenticated user's `From:` header must name an address the user may send as (the
-    /// same rule as MAIL FROM under `auth.senders = "own"`); false: any `From:`.
-    public var restrictHeaderFrom = true
-    /// Unauthenticated clients outside the trusted networks may not use a sender address in one
-    /// of our own domains (refused at RCPT). Off by default: mail forwarded from elsewhere
-    /// without SRS keeps such senders, and only SPF/DKIM (later) can tell forwarders from forgers.
-    public var refuseStrangersWithLocalSenders = false
-    /// MAIL and RCPT need `<address>`; by default a bare address is taken too, as Postfix and
-    /// chasquid take it.
-    public var strictAddressSyntax = false
+    public typealias User = AuthSettings.User
 
     public var domains: [String: LocalDirectory.Domain]
     /// How local mailboxes get their mail (`[delivery] local`), and per domain where it differs
     /// (`[domains."…"] delivery`).
     public var localDelivery = LocalDelivery.maildir
     public var deliveryByDomain: [String: LocalDelivery] = [:]
-
-    public var primaryDomain: String?
-    public var recipientDelimiter: String? = "+"
 
     /// `[relay]`: who may relay, and how mail reaches other machines.
     public var relay = RelaySettings()
@@ -128,7 +76,7 @@ public struct PostieConfiguration: Sendable {
     }
 
     public var directory: LocalDirectory {
-        LocalDirectory(domains: domains, primaryDomain: primaryDomain, recipientDelimiter: recipientDelimiter)
+        LocalDirectory(domains: domains, primaryDomain: recipients.postmasterDomain, recipientDelimiter: recipients.delimiter)
     }
 
     /// What the delivery half reads (the queue, the targets, the reports).

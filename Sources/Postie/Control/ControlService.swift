@@ -128,8 +128,8 @@ struct ControlService: Sendable {
         }
         guard !recipients.isEmpty else { return .failure(Refusal(reason: "no recipients")) }
         let length = request.length ?? 0
-        guard length >= 0, length <= configuration.limits.maxMessageSize else {
-            return .failure(Refusal(reason: "message too large (at most \(configuration.limits.maxMessageSize) octets)"))
+        guard length >= 0, length <= configuration.smtp.limits.maxMessageSize else {
+            return .failure(Refusal(reason: "message too large (at most \(configuration.smtp.limits.maxMessageSize) octets)"))
         }
         let now = Int64(time(nil))
         let submitter = HeaderText.singleLine(request.submitter ?? "local")

@@ -53,7 +53,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let address = recipient.path.description
         let reply: Reply
         let snapshot = context.live.snapshot
-        if snapshot.configuration.refuseStrangersWithLocalSenders, !mayRelay(session, snapshot.configuration),
+        if snapshot.configuration.smtp.refuseStrangersWithLocalSenders, !mayRelay(session, snapshot.configuration),
             case .mailbox(let sender) = transaction.reversePath, snapshot.configuration.domains[sender.normalizedDomain] != nil
         {
             // Anyone can write our own domain as the sender; only our users and trusted networks may.
@@ -109,7 +109,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.writer = nil
         self.start = nil
         let tx = start.transaction
-        if scanner.receivedCount > context.live.snapshot.configuration.maxReceivedHeaders {
+        if scanner.receivedCount > context.live.snapshot.configuration.smtp.maxReceivedHeaders {
             writer.abort()
             logger.notice(
                 "reject: too many hops",
@@ -177,7 +177,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     /// An authenticated user's `From:` must name addresses the user may send as (`auth.header_from`).
     private func headerFromRefusal() -> Reply? {
-        guard let senders, !senders.unrestricted, context.live.snapshot.configuration.restrictHeaderFrom else { return nil }
+        guard let senders, !senders.unrestricted, context.live.snapshot.configuration.auth.restrictHeaderFrom else { return nil }
         if scanner.fromTooLong { return Reply.HeaderFrom.tooLong }
         for value in scanner.fromValues {
             for address in MessageHeaders.addresses(in: value) {

@@ -121,7 +121,7 @@ public final class PostieServer: Service, Sendable {
         threadPool.start()
         var server: SMTPServer?
         do {
-            let credentials = try TLSCredentials.load(configuration: config, logger: logger)
+            let credentials = try TLSCredentials.load(config.tls, hostname: config.hostname, dataDirectory: config.dataDirectory, logger: logger)
             useCredentials(credentials)
             let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
@@ -143,7 +143,7 @@ public final class PostieServer: Service, Sendable {
             let queue = QueueRunner(
                 spool: spool, targets: targets, bouncer: Bouncer(settings: settings, spool: spool, logger: logger), threadPool: threadPool,
                 clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger)
-            let authenticator = Authenticator(configuration: config, threadPool: threadPool, logger: logger)
+            let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
             let context = PostieContext(live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
             let tls = self.tls
             let tlsContext: @Sendable () -> NIOSSLContext = { tls.withLockedValue { $0!.credentials.context } }
@@ -225,18 +225,22 @@ public final class PostieServer: Service, Sendable {
     }
 
     static func serverConfiguration(_ config: PostieConfiguration) -> SMTPServerConfiguration {
+        serverConfiguration(config.smtp, hostname: config.hostname, offersAuth: !config.auth.users.isEmpty)
+    }
+
+    /// What the listeners' sessions get from `[smtp]` (AUTH is offered only with users).
+    static func serverConfiguration(_ smtp: SMTPSettings, hostname: String, offersAuth: Bool) -> SMTPServerConfiguration {
         var serverConfig = SMTPServerConfiguration(
             session: ServerSessionConfiguration(
-                hostname: config.hostname, limits: config.limits,
-                extensions: AdvertisedExtensions(
-                    startTLS: true, auth: config.users.isEmpty ? [] : SASLExchange.supportedMechanisms, dsn: true)))
-        serverConfig.commandTimeout = .seconds(Int64(config.commandTimeout))
-        serverConfig.dataTimeout = .seconds(Int64(config.dataTimeout))
-        serverConfig.dataPhaseLimit = .seconds(Int64(config.dataPhaseLimit))
-        serverConfig.shutdownGrace = .seconds(Int64(config.shutdownGrace))
-        serverConfig.maxConnections = config.maxConnections
-        serverConfig.maxConnectionsPerClient = config.maxConnectionsPerClient
-        serverConfig.session.strictAddressSyntax = config.strictAddressSyntax
+                hostname: hostname, limits: smtp.limits,
+                extensions: AdvertisedExtensions(startTLS: true, auth: offersAuth ? SASLExchange.supportedMechanisms : [], dsn: true)))
+        serverConfig.commandTimeout = .seconds(Int64(smtp.commandTimeout))
+        serverConfig.dataTimeout = .seconds(Int64(smtp.dataTimeout))
+        serverConfig.dataPhaseLimit = .seconds(Int64(smtp.dataPhaseLimit))
+        serverConfig.shutdownGrace = .seconds(Int64(smtp.shutdownGrace))
+        serverConfig.maxConnections = smtp.maxConnections
+        serverConfig.maxConnectionsPerClient = smtp.maxConnectionsPerClient
+        serverConfig.session.strictAddressSyntax = smtp.strictAddressSyntax
         return serverConfig
     }
 
@@ -302,11 +306,9 @@ public final class PostieServer: Service, Sendable {
         let applied = ConfigurationChanges.applicable(new, running: old)
         // The certificate first: it is the one part that can still fail.
         var credentials: TLSCredentials?
-        if old.tlsCertificate != applied.tlsCertificate || old.tlsKey != applied.tlsKey
-            || old.tlsReloadInterval != applied.tlsReloadInterval || old.tlsLegacyCiphers != applied.tlsLegacyCiphers
-        {
+        if old.tls != applied.tls {
             do {
-                credentials = try TLSCredentials.load(configuration: applied, logger: logger)
+                credentials = try TLSCredentials.load(applied.tls, hostname: applied.hostname, dataDirectory: applied.dataDirectory, logger: logger)
             } catch {
                 logger.error("reload refused: the running configuration stays", metadata: ["error": .string("\(error)")])
                 return .refused("\(error)")
@@ -316,7 +318,7 @@ public final class PostieServer: Service, Sendable {
             try? current.reloader.reload()
         }
         live.replace(with: applied)
-        r.authenticator.update(configuration: applied)
+        r.authenticator.update(.init(applied.auth, delimiter: applied.recipients.delimiter))
         r.server.update(configuration: Self.serverConfiguration(applied))
         if let credentials { useCredentials(credentials) }
         logger.notice(
@@ -343,7 +345,7 @@ public final class PostieServer: Service, Sendable {
         stopRefreshingCredentials()
         await r.server.shutdown()
         await r.control.close()
-        await r.queue.shutdown(grace: Int64(configuration.shutdownGrace))
+        await r.queue.shutdown(grace: Int64(configuration.smtp.shutdownGrace))
         // Deliveries already handed to the Maildir thread finish; later ones are refused (and
         // stay in the spool for the next start). Its stop blocks: off the cooperative pool.
         let maildir = r.maildir

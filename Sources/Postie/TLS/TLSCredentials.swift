@@ -22,10 +22,11 @@ struct TLSCredentials: Sendable {
 
     /// Finds or makes the files and loads them; throws a `ConfigurationError`-like description
     /// naming the file when they cannot be used.
-    static func load(configuration: PostieConfiguration, logger: Logger) throws -> TLSCredentials {
-        let (certPath, keyPath) = try files(configuration: configuration, logger: logger)
+    /// `hostname` names a self-signed certificate, kept in `<dataDirectory>/tls/`.
+    static func load(_ settings: TLSSettings, hostname: String, dataDirectory: String, logger: Logger) throws -> TLSCredentials {
+        let (certPath, keyPath) = try files(settings, hostname: hostname, dataDirectory: dataDirectory, logger: logger)
         let reloaderConfiguration = TimedCertificateReloader.Configuration(
-            refreshInterval: .seconds(configuration.tlsReloadInterval),
+            refreshInterval: .seconds(settings.reloadInterval),
             certificateSource: .init(location: .file(path: certPath), format: .pem),
             privateKeySource: .init(location: .file(path: keyPath), format: .pem)
         ) { reloader in
@@ -54,7 +55,7 @@ struct TLSCredentials: Sendable {
         }
         var tls = try TLSConfiguration.makeServerConfiguration(certificateReloader: reloader)
         tls.minimumTLSVersion = .tlsv12  // RFC 8996 retired 1.0 and 1.1
-        if !configuration.tlsLegacyCiphers { tls.cipherSuites = modernTLS12Suites }
+        if !settings.legacyCiphers { tls.cipherSuites = modernTLS12Suites }
         return TLSCredentials(certificatePath: certPath, keyPath: keyPath, reloader: reloader, context: try NIOSSLContext(configuration: tls))
     }
 
@@ -66,21 +67,21 @@ struct TLSCredentials: Sendable {
     ].joined(separator: ":")
 
     /// The certificate and key files in use, made (self-signed) when none are configured.
-    private static func files(configuration: PostieConfiguration, logger: Logger) throws -> (String, String) {
-        if let certPath = configuration.tlsCertificate, let keyPath = configuration.tlsKey { return (certPath, keyPath) }
-        let dir = configuration.dataDirectory + "/tls"
+    private static func files(_ settings: TLSSettings, hostname: String, dataDirectory: String, logger: Logger) throws -> (String, String) {
+        if let certPath = settings.certificate, let keyPath = settings.key { return (certPath, keyPath) }
+        let dir = dataDirectory + "/tls"
         let certPath = dir + "/cert.pem"
         let keyPath = dir + "/key.pem"
         if !FileManager.default.fileExists(atPath: certPath) || !FileManager.default.fileExists(atPath: keyPath) {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let (certPEM, keyPEM) = try selfSigned(hostname: configuration.hostname)
+            let (certPEM, keyPEM) = try selfSigned(hostname: hostname)
             guard FileManager.default.createFile(atPath: keyPath, contents: Data(keyPEM.utf8), attributes: [.posixPermissions: 0o600]),
                 FileManager.default.createFile(atPath: certPath, contents: Data(certPEM.utf8), attributes: [.posixPermissions: 0o644])
             else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: dir])
             }
             logger.notice(
-                "no TLS certificate configured: made a self-signed one", metadata: ["certificate": .string(certPath), "hostname": .string(configuration.hostname)])
+                "no TLS certificate configured: made a self-signed one", metadata: ["certificate": .string(certPath), "hostname": .string(hostname)])
         }
         return (certPath, keyPath)
     }
