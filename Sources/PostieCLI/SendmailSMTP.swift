@@ -40,11 +40,11 @@ enum SendmailSMTP {
                             socketPath: config.controlSocket)
                         reply =
                             response.ok
-                            ? Reply(250, .init(2, 1, 5), "Ok")
-                            : Reply(550, .init(5, 1, 1), "\(recipient.path): \(response.error ?? "refused")")
+                            ? Reply.Transaction.recipientOk
+                            : Reply.Sendmail.recipientRefused("\(recipient.path)", response.error)
                     } catch {
                         reachedServer = false
-                        reply = Reply(451, .init(4, 3, 0), "Error: the mail server is not running, try again later")
+                        reply = Reply.Sendmail.serverNotRunning
                     }
                     pending += session.recipientChecked(reply)
                 case .beginMessage:
@@ -70,7 +70,7 @@ enum SendmailSMTP {
     private static func submit(_ message: [UInt8], _ transaction: SessionTransaction?, config: PostieConfiguration, submitter: String)
         -> Reply
     {
-        guard let transaction else { return Reply(451, .init(4, 3, 0), "Error: no transaction") }
+        guard let transaction else { return Reply.Transaction.noMessageInProgress }
         let sender: String
         switch transaction.reversePath {
         case .null: sender = ""
@@ -82,11 +82,11 @@ enum SendmailSMTP {
         do {
             let response = try ControlClient.send(request, message: message, socketPath: config.controlSocket)
             guard response.ok, let id = response.id else {
-                return Reply(554, .init(5, 0, 0), "Error: \(response.error ?? "refused")")
+                return Reply.Sendmail.refused(response.error)
             }
-            return Reply(250, .init(2, 0, 0), "Ok: queued as \(id)")
+            return Reply.Transaction.queued(id)
         } catch {
-            return Reply(451, .init(4, 3, 0), "Error: the mail server is not running, try again later")
+            return Reply.Sendmail.serverNotRunning
         }
     }
 
@@ -98,5 +98,16 @@ enum SendmailSMTP {
             if n <= 0 { return }
             bytes = bytes.dropFirst(n)
         }
+    }
+}
+
+extension Reply {
+    /// What `postie sendmail -bs` answers for the server behind the control socket.
+    enum Sendmail {
+        static let serverNotRunning = Reply(451, .init(4, 3, 0), "Error: the mail server is not running, try again later")
+        static func recipientRefused(_ path: String, _ why: String?) -> Reply {
+            Reply(550, .init(5, 1, 1), "\(path): \(why ?? "refused")")
+        }
+        static func refused(_ why: String?) -> Reply { Reply(554, .init(5, 0, 0), "Error: \(why ?? "refused")") }
     }
 }

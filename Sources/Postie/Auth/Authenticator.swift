@@ -40,7 +40,6 @@ final class Authenticator: Sendable {
     /// Attempts and failures per client and per account.
     private let ledger = NIOLockedValueBox(FailureLedger())
 
-    static let badCredentials = Reply(535, .init(5, 7, 8), "Error: authentication failed")
     /// However many failures, a refusal is held back no longer than this (docs/configuration.md).
     static let longestFailureDelay = TimeAmount.seconds(30)
 
@@ -85,7 +84,7 @@ final class Authenticator: Sendable {
         case .refused(let failures):
             logger.notice("authentication refused: too many failures", metadata: ["client": .string(client), "failures": "\(failures)"])
             return eventLoop.makeSucceededFuture(
-                .refused(Reply(421, .init(4, 7, 0), "Error: too many failed authentication attempts, try again later")))
+                .refused(Reply.Auth.tooManyFailures))
         case .check(let failures):
             accountFailures = failures
         }
@@ -104,7 +103,7 @@ final class Authenticator: Sendable {
                 guard let matches = checked else {
                     // Not checked (the server is stopping): not the client's failure.
                     ledger.withLockedValue { $0.finish(client: client, account: name, failed: false, now: .now(), window: window) }
-                    return eventLoop.makeSucceededFuture(.refused(Reply(454, .init(4, 7, 0), "Temporary authentication failure")))
+                    return eventLoop.makeSucceededFuture(.refused(Reply.Auth.temporaryFailure))
                 }
                 let accepted = matches && user != nil && authzOK
                 let count = ledger.withLockedValue {
@@ -122,7 +121,7 @@ final class Authenticator: Sendable {
                     "authentication failed",
                     metadata: ["client": .string(client), "mechanism": .string(credentials.mechanism), "failures": "\(count)"])
                 let clientWait = TimeAmount.nanoseconds(min(delay.nanoseconds * Int64(count), Self.longestFailureDelay.nanoseconds))
-                return eventLoop.scheduleTask(in: max(clientWait, accountWait)) { AuthenticationOutcome.refused(Self.badCredentials) }
+                return eventLoop.scheduleTask(in: max(clientWait, accountWait)) { AuthenticationOutcome.refused(Reply.Auth.badCredentials) }
                     .futureResult
             }
     }

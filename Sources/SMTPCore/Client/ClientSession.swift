@@ -106,8 +106,6 @@ public struct ClientSession: Sendable {
     /// whole to count its octets after making its line endings canonical. Larger ones go by DATA.
     public static let chunkingLimit = 1 << 20
 
-    public static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
-
     /// What the next reply is, for the timeout to apply.
     public var waitingFor: ClientWait {
         switch expects.first {
@@ -147,14 +145,14 @@ public struct ClientSession: Sendable {
                     actions.append(.send("STARTTLS"))
                     expects.append(.startTLS)
                 } else if requireTLS && !isTLS {
-                    notPrepared(Self.tlsRequired, .ourRequirement, &actions)
+                    notPrepared(.Client.tlsRequired, .ourRequirement, &actions)
                 } else if credentials != nil {
                     authenticate(&actions)
                 } else {
                     startMessage(&actions)
                 }
             } else if reply.isPermanent && requireTLS {
-                notPrepared(Self.tlsRequired, .ourRequirement, &actions)
+                notPrepared(.Client.tlsRequired, .ourRequirement, &actions)
             } else if reply.isPermanent && dialect == .smtp {
                 // Not an ESMTP server: go on in plain SMTP, without extensions.
                 peer = PeerExtensions()
@@ -173,7 +171,7 @@ public struct ClientSession: Sendable {
             if reply.code == 220 {
                 actions.append(.startTLS)
             } else if requireTLS {
-                notPrepared(Self.tlsRequired, .ourRequirement, &actions)
+                notPrepared(.Client.tlsRequired, .ourRequirement, &actions)
             } else {
                 // Opportunistic TLS: go on without it.
                 startMessage(&actions)
@@ -182,11 +180,11 @@ public struct ClientSession: Sendable {
             if reply.code == 235 {
                 startMessage(&actions)
             } else {
-                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), .refused, &actions)
+                notPrepared(.Client.authenticationFailed(reply), .refused, &actions)
             }
         case .authLoginUser, .authLoginPassword:
             guard reply.code == 334, let c = credentials else {
-                notPrepared(Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)"), .refused, &actions)
+                notPrepared(.Client.authenticationFailed(reply), .refused, &actions)
                 break
             }
             let value = expect == .authLoginUser ? c.user : c.password
@@ -276,7 +274,7 @@ public struct ClientSession: Sendable {
     public mutating func connectionLost(_ reason: String) -> [ClientAction] {
         guard !finished else { return [] }
         var actions: [ClientAction] = []
-        let reply = Reply(451, .init(4, 4, 2), reason)
+        let reply = Reply.Client.connectionLost(reason)
         if let next = expects.first, [.greeting, .ehlo, .helo, .startTLS, .authPlain, .authLoginUser, .authLoginPassword, .authDone].contains(next) {
             finished = true
             notPreparedCause = .connectionLost
@@ -301,7 +299,7 @@ public struct ClientSession: Sendable {
             actions.append(.send("AUTH LOGIN"))
             expects.append(.authLoginUser)
         } else {
-            notPrepared(Reply(451, .init(4, 7, 0), "the server offers no AUTH mechanism we can use"), .ourRequirement, &actions)
+            notPrepared(.Client.noUsableAuthMechanism, .ourRequirement, &actions)
         }
     }
 
@@ -383,7 +381,7 @@ public struct ClientSession: Sendable {
     }
 
     private mutating func finishMessage(_ actions: inout [ClientAction]) {
-        let fallback = mailRefusal ?? Reply(451, .init(4, 3, 0), "no reply for this recipient")
+        let fallback = mailRefusal ?? Reply.Client.noReplyForRecipient
         let settled = outcomes.map { $0 ?? RecipientOutcome(fallback) }
         actions.append(.messageFinished(index: current, outcomes: settled))
         if mailRefusal != nil || accepted.isEmpty { needsReset = true }
@@ -397,14 +395,13 @@ public struct ClientSession: Sendable {
     /// Refuses, before sending anything, a message the peer cannot take intact.
     private func precheck(_ message: OutgoingMessage) -> Reply? {
         if let limit = peer.sizeLimit, message.size > limit {
-            return Reply(552, .init(5, 3, 4), "message size \(message.size) exceeds the receiving server's limit of \(limit)")
+            return .Client.tooBigForServer(message.size, limit: limit)
         }
         if message.eightBit && !peer.eightBitMIME {
-            return Reply(
-                554, .init(5, 6, 3), "the message has 8-bit content and the receiving server does not offer 8BITMIME; not sent rather than altered")
+            return .Client.needs8BITMIME
         }
         if message.needsSMTPUTF8 && !peer.smtpUTF8 {
-            return Reply(553, .init(5, 6, 7), "the message needs SMTPUTF8 and the receiving server does not offer it")
+            return .Client.needsSMTPUTF8
         }
         return nil
     }

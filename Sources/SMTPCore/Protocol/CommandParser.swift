@@ -28,10 +28,10 @@ public struct CommandParser: Sendable {
     public func parse(_ line: some Collection<UInt8>) -> Result<Command, CommandParseError> {
         let bytes = Array(line)
         if bytes.contains(0) {
-            return .failure(.init(Reply(500, .init(5, 5, 2), "Error: NUL character in command")))
+            return .failure(.init(.Syntax.nulInCommand))
         }
         if bytes.contains(where: { $0 == 13 || $0 == 10 }) {
-            return .failure(.init(Reply(500, .init(5, 5, 2), "Error: bare CR or LF in command")))
+            return .failure(.init(.Syntax.bareLineEnding))
         }
         let verbEnd = bytes.firstIndex(of: UInt8(ascii: " ")) ?? bytes.endIndex
         let verb = String(decoding: bytes[..<verbEnd], as: UTF8.self).uppercased()
@@ -50,7 +50,7 @@ public struct CommandParser: Sendable {
         case "HELO", "EHLO":
             let name = trimmed(args)
             guard !name.isEmpty, !name.contains(UInt8(ascii: " ")), name.allSatisfy({ $0 > 32 && $0 < 127 }) else {
-                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) hostname")))
+                return .failure(.init(.Syntax.usage("\(verb) hostname")))
             }
             let text = String(decoding: name, as: UTF8.self)
             return .success(verb == "HELO" ? .helo(text) : .ehlo(text))
@@ -60,7 +60,7 @@ public struct CommandParser: Sendable {
             return parseRcpt(args)
         case "DATA", "RSET", "QUIT":
             guard trimmed(args).isEmpty else {
-                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) takes no parameters")))
+                return .failure(.init(.Syntax.usage("\(verb) takes no parameters")))
             }
             return .success(verb == "DATA" ? .data : verb == "RSET" ? .rset : .quit)
         case "NOOP":
@@ -70,18 +70,18 @@ public struct CommandParser: Sendable {
             guard (1...2).contains(parts.count), parts[0].count <= 18,
                 parts[0].allSatisfy({ (48...57).contains($0) }), let size = Int(String(decoding: parts[0], as: UTF8.self))
             else {
-                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: BDAT chunk-size [LAST]")))
+                return .failure(.init(.Syntax.usage("BDAT chunk-size [LAST]")))
             }
             if parts.count == 2 {
                 guard String(decoding: parts[1], as: UTF8.self).uppercased() == "LAST" else {
-                    return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: BDAT chunk-size [LAST]")))
+                    return .failure(.init(.Syntax.usage("BDAT chunk-size [LAST]")))
                 }
             }
             return .success(.bdat(size: size, last: parts.count == 2))
         case "VRFY", "EXPN":
             let arg = trimmed(args)
             guard !arg.isEmpty else {
-                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: \(verb) address")))
+                return .failure(.init(.Syntax.usage("\(verb) address")))
             }
             let text = String(decoding: arg, as: UTF8.self)
             return .success(verb == "VRFY" ? .vrfy(text) : .expn(text))
@@ -94,7 +94,7 @@ public struct CommandParser: Sendable {
         case "AUTH":
             let parts = trimmed(args).split(separator: UInt8(ascii: " "))
             guard (1...2).contains(parts.count) else {
-                return .failure(.init(Reply(501, .init(5, 5, 4), "Syntax: AUTH mechanism [initial-response]")))
+                return .failure(.init(.Syntax.usage("AUTH mechanism [initial-response]")))
             }
             return .success(
                 .auth(
@@ -124,9 +124,9 @@ public struct CommandParser: Sendable {
     }
 
     private func parseMail(_ args: ArraySlice<UInt8>) -> Result<Command, CommandParseError> {
-        let syntax = CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: MAIL FROM:<address> [parameters]"))
+        let syntax = CommandParseError(.Syntax.usage("MAIL FROM:<address> [parameters]"))
         guard let rest = afterKeyword("FROM:", in: args) else { return .failure(syntax) }
-        let bad = { (why: String) in CommandParseError(Reply(501, .init(5, 1, 7), "Bad sender address syntax: \(why)")) }
+        let bad = { (why: String) in CommandParseError(.Syntax.badSender(why)) }
         do {
             var cursor = rest.startIndex
             let path: ReversePath
@@ -148,9 +148,9 @@ public struct CommandParser: Sendable {
     }
 
     private func parseRcpt(_ args: ArraySlice<UInt8>) -> Result<Command, CommandParseError> {
-        let syntax = CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: RCPT TO:<address> [parameters]"))
+        let syntax = CommandParseError(.Syntax.usage("RCPT TO:<address> [parameters]"))
         guard let rest = afterKeyword("TO:", in: args) else { return .failure(syntax) }
-        let bad = { (why: String) in CommandParseError(Reply(501, .init(5, 1, 3), "Bad recipient address syntax: \(why)")) }
+        let bad = { (why: String) in CommandParseError(.Syntax.badRecipient(why)) }
         do {
             var cursor = rest.startIndex
             let path: ForwardPath
@@ -270,7 +270,7 @@ public struct CommandParser: Sendable {
     func parseParameters(_ bytes: ArraySlice<UInt8>) throws -> [ESMTPParameter] {
         guard !bytes.isEmpty else { return [] }
         guard bytes.first == UInt8(ascii: " ") else {
-            throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: garbage after address"))
+            throw CommandParseError(.Syntax.usage("garbage after address"))
         }
         var result: [ESMTPParameter] = []
         for token in bytes.split(separator: UInt8(ascii: " ")) {
@@ -279,7 +279,7 @@ public struct CommandParser: Sendable {
             guard let first = keyword.first, AddressGrammar.isLetDig(first), first < 0x80,
                 keyword.allSatisfy({ $0 < 0x80 && (AddressGrammar.isLetDig($0) || $0 == UInt8(ascii: "-")) })
             else {
-                throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: bad parameter keyword"))
+                throw CommandParseError(.Syntax.usage("bad parameter keyword"))
             }
             var value: String?
             if let eq {
@@ -287,7 +287,7 @@ public struct CommandParser: Sendable {
                 guard !raw.isEmpty, raw.allSatisfy({ ($0 >= 33 && $0 <= 126 && $0 != UInt8(ascii: "=")) || $0 >= 0x80 }),
                     let text = String(validating: raw, as: UTF8.self)
                 else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Syntax: bad parameter value"))
+                    throw CommandParseError(.Syntax.usage("bad parameter value"))
                 }
                 value = text
             }

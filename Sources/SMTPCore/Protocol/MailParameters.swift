@@ -25,12 +25,12 @@ public struct MailParameters: Hashable, Sendable {
         var seen = Set<String>()
         for p in parameters {
             guard seen.insert(p.keyword).inserted else {
-                throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: duplicate \(p.keyword) parameter"))
+                throw CommandParseError(.Syntax.duplicateParameter(p.keyword))
             }
             switch p.keyword {
             case "SIZE":
                 guard let v = p.value, v.count <= 18, v.utf8.allSatisfy({ (48...57).contains($0) }), let n = Int(v) else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: bad SIZE parameter"))
+                    throw CommandParseError(.Syntax.badParameter("bad SIZE parameter"))
                 }
                 guard n <= limits.maxMessageSize else {
                     throw CommandParseError(.messageTooBig)
@@ -38,27 +38,27 @@ public struct MailParameters: Hashable, Sendable {
                 size = n
             case "BODY":
                 guard let v = p.value, let b = BodyType(rawValue: v.uppercased()) else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: BODY must be 7BIT or 8BITMIME"))
+                    throw CommandParseError(.Syntax.badParameter("BODY must be 7BIT or 8BITMIME"))
                 }
                 body = b
             case "SMTPUTF8":
                 guard p.value == nil else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: SMTPUTF8 takes no value"))
+                    throw CommandParseError(.Syntax.badParameter("SMTPUTF8 takes no value"))
                 }
                 smtpUTF8 = true
             case "RET" where extensions.dsn:
                 guard let v = p.value?.uppercased(), v == "FULL" || v == "HDRS" else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: RET must be FULL or HDRS"))
+                    throw CommandParseError(.Syntax.badParameter("RET must be FULL or HDRS"))
                 }
                 ret = v
             case "ENVID" where extensions.dsn:
-                guard let v = p.value else { throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: ENVID needs a value")) }
+                guard let v = p.value else { throw CommandParseError(.Syntax.badParameter("ENVID needs a value")) }
                 envelopeID = v
             case "AUTH" where !extensions.auth.isEmpty:
-                guard let v = p.value else { throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: AUTH needs a value")) }
+                guard let v = p.value else { throw CommandParseError(.Syntax.badParameter("AUTH needs a value")) }
                 auth = v
             default:
-                throw CommandParseError(Reply(555, .init(5, 5, 4), "Error: unsupported parameter \(p.keyword)"))
+                throw CommandParseError(.Syntax.unsupportedParameter(p.keyword))
             }
         }
     }
@@ -76,7 +76,7 @@ public struct RecipientParameters: Hashable, Sendable {
         var seen = Set<String>()
         for p in parameters {
             guard seen.insert(p.keyword).inserted else {
-                throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: duplicate \(p.keyword) parameter"))
+                throw CommandParseError(.Syntax.duplicateParameter(p.keyword))
             }
             switch p.keyword {
             case "NOTIFY" where extensions.dsn:
@@ -86,17 +86,17 @@ public struct RecipientParameters: Hashable, Sendable {
                     values == ["NEVER"]
                     || (!values.isEmpty && Set(values).count == values.count && values.allSatisfy { ["SUCCESS", "FAILURE", "DELAY"].contains($0) })
                 guard valid else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"))
+                    throw CommandParseError(.Syntax.badParameter("NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"))
                 }
                 notify = values.joined(separator: ",")
             case "ORCPT" where extensions.dsn:
                 // RFC 3461 §4.2: addr-type ";" xtext.
                 guard let v = p.value, let semi = v.firstIndex(of: ";"), v[..<semi].count > 0, v[v.index(after: semi)...].count > 0 else {
-                    throw CommandParseError(Reply(501, .init(5, 5, 4), "Error: ORCPT must be addr-type;address"))
+                    throw CommandParseError(.Syntax.badParameter("ORCPT must be addr-type;address"))
                 }
                 originalRecipient = v
             default:
-                throw CommandParseError(Reply(555, .init(5, 5, 4), "Error: unsupported parameter \(p.keyword)"))
+                throw CommandParseError(.Syntax.unsupportedParameter(p.keyword))
             }
         }
     }

@@ -18,6 +18,11 @@ extension Reply {
         public static func tooManyMessages(_ hostname: String) -> Reply {
             Reply(421, .init(4, 7, 0), "\(hostname) Error: too many messages on one connection, reconnect")
         }
+        public static func tooManyConnections(_ hostname: String) -> Reply {
+            Reply(421, .init(4, 3, 2), "\(hostname) Too many connections, not accepting mail, try again later")
+        }
+        /// The mail side failed in a way it did not name: temporary, so that the client tries again.
+        public static func localError(_ what: String) -> Reply { Reply(451, .init(4, 3, 0), what) }
         public static let help = Reply(
             214, .init(2, 0, 0), lines: ["Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP", "See RFC 5321; Postie"])
     }
@@ -35,6 +40,9 @@ extension Reply {
         public static let duringTransaction = Reply(503, .init(5, 5, 1), "Error: AUTH not permitted during a mail transaction")
         public static let mechanismNotSupported = Reply(504, .init(5, 5, 4), "Error: authentication mechanism not supported")
         public static let required = Reply(530, .init(5, 7, 0), "Error: authentication required")
+        public static let badCredentials = Reply(535, .init(5, 7, 8), "Error: authentication failed")
+        public static let tooManyFailures = Reply(421, .init(4, 7, 0), "Error: too many failed authentication attempts, try again later")
+        public static let temporaryFailure = Reply(454, .init(4, 7, 0), "Temporary authentication failure")
         public static func senderNotOwned(_ path: String, user: String) -> Reply {
             Reply(553, .init(5, 7, 1), "\(path): Sender address rejected: not owned by user \(user)")
         }
@@ -84,5 +92,46 @@ extension Reply {
         public static func notYours(_ address: String) -> Reply {
             Reply(550, .init(5, 7, 1), "Error: From: address \(address) is not yours to send as")
         }
+    }
+
+    /// A command line that does not parse (RFC 5321 §4.1, §4.2.4): the command's usage, or what
+    /// is wrong with its address or parameters.
+    public enum Syntax {
+        public static let nulInCommand = Reply(500, .init(5, 5, 2), "Error: NUL character in command")
+        public static let bareLineEnding = Reply(500, .init(5, 5, 2), "Error: bare CR or LF in command")
+        /// `Syntax: <usage>`, for a command whose arguments have the wrong shape.
+        public static func usage(_ usage: String) -> Reply { Reply(501, .init(5, 5, 4), "Syntax: \(usage)") }
+        public static func badSender(_ why: String) -> Reply { Reply(501, .init(5, 1, 7), "Bad sender address syntax: \(why)") }
+        public static func badRecipient(_ why: String) -> Reply { Reply(501, .init(5, 1, 3), "Bad recipient address syntax: \(why)") }
+        /// A known MAIL or RCPT parameter with a bad value, in words (`BODY must be 7BIT or 8BITMIME`).
+        public static func badParameter(_ why: String) -> Reply { Reply(501, .init(5, 5, 4), "Error: \(why)") }
+        public static func duplicateParameter(_ keyword: String) -> Reply { badParameter("duplicate \(keyword) parameter") }
+        /// RFC 5321 §4.1.1.11: a parameter not advertised.
+        public static func unsupportedParameter(_ keyword: String) -> Reply {
+            Reply(555, .init(5, 5, 4), "Error: unsupported parameter \(keyword)")
+        }
+    }
+
+    /// What our client records for a recipient when the outcome is its own judgement rather than
+    /// a reply the server gave (a refusal before sending, a lost connection, a missing reply).
+    public enum Client {
+        public static let tlsRequired = Reply(451, .init(4, 7, 0), "TLS is required for this destination and the server does not offer it")
+        public static let noUsableAuthMechanism = Reply(451, .init(4, 7, 0), "the server offers no AUTH mechanism we can use")
+        /// The server's refusal of our AUTH, kept with its code.
+        public static func authenticationFailed(_ reply: Reply) -> Reply {
+            Reply(reply.code, reply.enhancedCode, "authentication failed: \(reply.text)")
+        }
+        /// The connection ended or broke before the server answered (RFC 3463 4.4.2).
+        public static func connectionLost(_ reason: String) -> Reply { Reply(451, .init(4, 4, 2), reason) }
+        public static func connectFailed(_ endpoint: String, _ reason: String) -> Reply {
+            Reply(451, .init(4, 4, 1), "connect to \(endpoint): \(reason)")
+        }
+        public static let noReplyForRecipient = Reply(451, .init(4, 3, 0), "no reply for this recipient")
+        public static func tooBigForServer(_ size: Int, limit: Int) -> Reply {
+            Reply(552, .init(5, 3, 4), "message size \(size) exceeds the receiving server's limit of \(limit)")
+        }
+        public static let needs8BITMIME = Reply(
+            554, .init(5, 6, 3), "the message has 8-bit content and the receiving server does not offer 8BITMIME; not sent rather than altered")
+        public static let needsSMTPUTF8 = Reply(553, .init(5, 6, 7), "the message needs SMTPUTF8 and the receiving server does not offer it")
     }
 }

@@ -75,13 +75,13 @@ public enum SMTPClient {
             }
         } catch {
             let reason = Self.describe(error)
-            promise.succeed(ClientResult(notPrepared: Reply(451, .init(4, 4, 1), "connect to \(endpoint): \(reason)"), unreachable: reason))
+            promise.succeed(ClientResult(notPrepared: Reply.Client.connectFailed("\(endpoint)", reason), unreachable: reason))
         }
         do {
             return try await promise.futureResult.get()
         } catch {
             let reason = Self.describe(error)
-            return ClientResult(notPrepared: Reply(451, .init(4, 4, 2), "\(endpoint): \(reason)"), unreachable: reason)
+            return ClientResult(notPrepared: Reply.Client.connectionLost("\(endpoint): \(reason)"), unreachable: reason)
         }
     }
 

@@ -67,7 +67,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
             logger.info("connect")
         } else {
             logger.notice("connection refused: too many connections")
-            refusal = Reply(421, .init(4, 3, 2), "\(configuration.session.hostname) Too many connections, not accepting mail, try again later")
+            refusal = Reply.Session.tooManyConnections(configuration.session.hostname)
         }
         if refusal == nil {
             let delegate = serverDelegate.makeConnectionDelegate(for: info, eventLoop: context.eventLoop)
@@ -291,7 +291,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     private func shutdownGraceExpired() {
         guard !closing else { return }
-        send(Reply(421, .init(4, 3, 2), "\(configuration.session.hostname) Service shutting down, try again later"))
+        send(Reply.Session.shuttingDown(configuration.session.hostname))
         perform(session.connectionClosed())
         closeNow()
     }
@@ -299,7 +299,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     /// An error from the mail side is a temporary failure for the client: unknown errors count
     /// as temporary, so the client tries again rather than giving up on the message.
     private static func reply(_ result: Result<Reply, Error>, failure: String) -> Reply {
-        (try? result.get()) ?? Reply(451, .init(4, 3, 0), failure)
+        (try? result.get()) ?? Reply.Session.localError(failure)
     }
 
     private func recipientChecked(_ result: Result<Reply, Error>) {
@@ -314,7 +314,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     }
 
     private func authenticationChecked(_ result: Result<AuthenticationOutcome, Error>) {
-        let outcome = (try? result.get()) ?? .refused(Reply(454, .init(4, 7, 0), "Temporary authentication failure"))
+        let outcome = (try? result.get()) ?? .refused(Reply.Auth.temporaryFailure)
         perform(session.authenticationChecked(outcome))
         armTimer()
         resumeReadingIfPossible()
