@@ -280,11 +280,11 @@ extension ClientResult {
 }
 
 /// Gathers deliveries for the same destination so that one connection carries several messages
-/// (at most `maxMessages`), with at most `perDestination` connections to a destination at once.
-/// Like the spool's group commit: whatever arrives while a connection is busy goes on the next.
+/// (at most `maxMessages`), with at most `perDestination` connections to a destination at once:
+/// a `BatchGate` per destination, whose batches are connections. Whatever arrives while the
+/// connections are busy goes on the next.
 actor DestinationBatcher {
-    private var queues: [String: [RelayTarget.Job]] = [:]
-    private var active: [String: Int] = [:]
+    private var gates: [String: BatchGate<RelayTarget.Job>] = [:]
     private let perDestination: Int
     private let maxMessages: Int
     /// Delivers a batch; calls each job's completion.
@@ -301,29 +301,24 @@ actor DestinationBatcher {
     }
 
     private func enqueue(_ destination: String, _ job: RelayTarget.Job) {
-        queues[destination, default: []].append(job)
-        if active[destination, default: 0] < perDestination {
-            active[destination, default: 0] += 1
-            Task { await self.run(destination) }
-        }
+        var gate = gates.removeValue(forKey: destination) ?? BatchGate(limit: perDestination, maxBatch: maxMessages)
+        let startRunner = gate.add(job)
+        gates[destination] = gate
+        if startRunner { Task { await self.run(destination) } }
     }
 
-    private func take(_ destination: String) -> [RelayTarget.Job] {
-        var queue = queues[destination] ?? []
-        let batch = Array(queue.prefix(maxMessages))
-        queue.removeFirst(batch.count)
-        queues[destination] = queue.isEmpty ? nil : queue
-        if batch.isEmpty {
-            let n = active[destination, default: 1] - 1
-            active[destination] = n > 0 ? n : nil
-        }
+    /// A connection's next batch: what waits for the destination (what came since the runner was
+    /// started goes with its first); nil when nothing does. A destination with nothing left is
+    /// forgotten.
+    private func take(_ destination: String) -> [RelayTarget.Job]? {
+        guard var gate = gates.removeValue(forKey: destination) else { return nil }
+        let batch = gate.take()
+        if !gate.isIdle { gates[destination] = gate }
         return batch
     }
 
     private func run(_ destination: String) async {
-        while true {
-            let batch = take(destination)
-            if batch.isEmpty { return }
+        while let batch = take(destination) {
             await send(destination, batch)
         }
     }

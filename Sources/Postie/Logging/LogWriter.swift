@@ -5,89 +5,71 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import SMTPCore
+import Storage
 
 /// Log lines for a file descriptor (standard error), written by a thread of its own a batch at a
-/// time: a busy server logs several lines per message, and a `write(2)` for each, under a lock
-/// the event loops share, costs more than the rest of the line. Lines wait at most about
-/// `interval` before they are written; `error` and worse are written before `log` returns, and
-/// `flush` writes everything (the server calls it when it stops). A `kill -9` loses at most the
-/// last few milliseconds of lines, never mail. Written by hand: swift-log's `StreamLogHandler`
-/// writes (and flushes) each line under a lock and looks up the time zone file for every line.
-public final class LogWriter: @unchecked Sendable {
+/// time (a `BatchThread`): a busy server logs several lines per message, and a `write(2)` for
+/// each, under a lock the event loops share, costs more than the rest of the line. The thread
+/// rests `interval` after each write, so lines wait at most about that long and the lines of that
+/// time share the next write; `error` and worse are written before `log` returns, and `flush`
+/// writes everything (the server calls it when it stops). A `kill -9` loses at most the last few
+/// milliseconds of lines, never mail. Written by hand: swift-log's `StreamLogHandler` writes (and
+/// flushes) each line under a lock and looks up the time zone file for every line.
+public final class LogWriter: Sendable {
     public static let standardError = LogWriter(fd: 2)
 
-    /// How long the writer sleeps after a write, so that the lines of that time share the next.
-    public static let interval: useconds_t = 5_000
+    /// How long the writer rests after a write, so that the lines of that time share the next.
+    public static let interval = Duration.milliseconds(5)
 
-    private let fd: Int32
-    private let condition = NSCondition()
-    private var buffer: [UInt8] = []
-    /// Octets handed over and octets written, counted from the start (for `flush`).
-    private var appended = 0
-    private var written = 0
-    private var writerWaiting = false
-    private var started = false
+    private enum Request {
+        case line(String)
+        /// Signalled once every line queued before it is written.
+        case flush(DispatchSemaphore)
+    }
+
+    private let thread: BatchThread<Request>
 
     public init(fd: Int32) {
-        self.fd = fd
+        thread = BatchThread<Request>(
+            name: "postie-log", gather: Self.interval,
+            process: { batch in Self.write(batch, to: fd) },
+            // The writer is never stopped; were it, a line would still be written, at once.
+            refuse: { Self.write([$0], to: fd) })
+        thread.start()
     }
 
     /// Queues a line (it should end with a newline); `urgent` writes it before returning.
     public func write(_ line: String, urgent: Bool = false) {
-        condition.lock()
-        buffer.append(contentsOf: line.utf8)
-        appended += line.utf8.count
-        if !started {
-            started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "postie-log"
-            thread.start()
-        }
-        let wake = writerWaiting
-        condition.unlock()
-        if wake { condition.signal() }
+        thread.submit(.line(line))
         if urgent { flush() }
     }
 
     /// Returns once every line queued before the call is written.
     public func flush() {
-        condition.lock()
-        defer { condition.unlock() }
-        let target = appended
-        while written < target {
-            condition.broadcast()
-            condition.wait()
-        }
+        let done = DispatchSemaphore(value: 0)
+        thread.submit(.flush(done))
+        done.wait()
     }
 
-    private func run() {
+    private static func write(_ batch: [Request], to fd: Int32) {
         var out: [UInt8] = []
-        condition.lock()
-        while true {
-            while buffer.isEmpty {
-                writerWaiting = true
-                condition.wait()
-                writerWaiting = false
+        var flushed: [DispatchSemaphore] = []
+        for request in batch {
+            switch request {
+            case .line(let line): out.append(contentsOf: line.utf8)
+            case .flush(let done): flushed.append(done)
             }
-            swap(&out, &buffer)
-            condition.unlock()
-            var offset = 0
-            while offset < out.count {
-                let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, out.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                // A log that cannot be written (a closed descriptor, a full disk) must not stop
-                // the server: the lines are dropped.
-                if n <= 0 { break }
-                offset += n
-            }
-            condition.lock()
-            written += out.count
-            out.removeAll(keepingCapacity: true)
-            condition.broadcast()
-            condition.unlock()
-            usleep(Self.interval)
-            condition.lock()
         }
+        var offset = 0
+        while offset < out.count {
+            let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, out.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            // A log that cannot be written (a closed descriptor, a full disk) must not stop
+            // the server: the lines are dropped.
+            if n <= 0 { break }
+            offset += n
+        }
+        for done in flushed { done.signal() }
     }
 }
 

@@ -20,12 +20,12 @@ public final class SpoolWriter: @unchecked Sendable {
     private let eventLoop: EventLoop
     /// File id and descriptor, set by the first write (on the thread pool).
     private let file = FileBox()
-    private var pending: [ByteBuffer] = []
+    /// Writes to the file, in order, one batch at a time on the thread pool.
+    private var writes = BatchGate<ByteBuffer>()
     /// The message so far, while it is small enough to keep in memory.
     private var held: [ByteBuffer] = []
     /// The message outgrew `inMemoryLimit` and streams to its file.
     private var streaming = false
-    private var inFlight = false
     private var failure: Error?
     private var finished = false
     private var drainWaiters: [EventLoopPromise<Void>] = []
@@ -81,27 +81,17 @@ public final class SpoolWriter: @unchecked Sendable {
                 return
             }
             streaming = true
-            pending = held
             outstandingBytes = held.reduce(0) { $0 + $1.readableBytes }
+            let earlier = held
             held = []
+            if writes.add(contentsOf: earlier), let batch = writes.take() { startWriting(batch) }
         }
         outstandingBytes += buffer.readableBytes
-        pending.append(buffer)
-        kick()
+        if writes.add(buffer), let batch = writes.take() { startWriting(batch) }
     }
 
-    private func kick() {
-        guard !inFlight else { return }
-        guard !pending.isEmpty else {
-            let waiters = drainWaiters
-            drainWaiters = []
-            for w in waiters { w.succeed() }
-            return
-        }
-        let batch = pending
-        pending = []
+    private func startWriting(_ batch: [ByteBuffer]) {
         let bytes = batch.reduce(0) { $0 + $1.readableBytes }
-        inFlight = true
         let spool = self.spool
         let file = self.file
         let failed = failure != nil
@@ -115,16 +105,21 @@ public final class SpoolWriter: @unchecked Sendable {
             let path = spool.layout.dataPath(file.id!)
             for buffer in batch { try POSIXFile.writeAll(file.fd, buffer, path: path) }
         }.whenComplete { result in
-            self.inFlight = false
             self.outstandingBytes -= bytes
             if case .failure(let error) = result, self.failure == nil { self.failure = error }
             self.onProgress?(self)
-            self.kick()
+            if let next = self.writes.take() {
+                self.startWriting(next)
+            } else {
+                let waiters = self.drainWaiters
+                self.drainWaiters = []
+                for w in waiters { w.succeed() }
+            }
         }
     }
 
     private func drained() -> EventLoopFuture<Void> {
-        if !inFlight && pending.isEmpty { return eventLoop.makeSucceededFuture(()) }
+        if writes.isIdle { return eventLoop.makeSucceededFuture(()) }
         let promise = eventLoop.makePromise(of: Void.self)
         drainWaiters.append(promise)
         return promise.futureResult
@@ -173,7 +168,7 @@ public final class SpoolWriter: @unchecked Sendable {
             }
         }
         // Usually nothing is in flight: a small message was held in memory.
-        if !inFlight && pending.isEmpty {
+        if writes.isIdle {
             finish()
         } else {
             drained().whenComplete { _ in finish() }
@@ -186,7 +181,7 @@ public final class SpoolWriter: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard !finished else { return }
         finished = true
-        pending = []
+        writes.dropWaiting()
         held = []
         drained().whenComplete { _ in self.discardFile() }
     }

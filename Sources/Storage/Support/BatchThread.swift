@@ -1,17 +1,19 @@
 import Foundation
 
-/// A thread of its own that takes everything queued since it last looked and handles it as one
-/// batch: the shape of group commit. While it works on one batch the next one gathers, so under
-/// load the batches grow and the fixed cost of each (a sync) is shared by more requests.
+/// A thread of its own that handles requests a batch at a time, by the rule of `BatchGate`:
+/// while it works on one batch the next one gathers, so under load the batches grow and the fixed
+/// cost of each (a sync, a write) is shared by more requests.
 ///
 /// A batch may also leave work unsettled (`process` returns true): a last step that later
 /// batches can share, such as the sync of folders that every batch writes into. The thread then
 /// calls `settle` once `linger` has passed since the first unsettled batch (whether or not more
 /// batches came in the meantime), and before it stops; a batch that settles everything itself
 /// returns false.
-final class BatchThread<Request>: @unchecked Sendable {
+public final class BatchThread<Request>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var queue: [Request] = []
+    private var gate = BatchGate<Request>()
+    /// The batch the gate handed out, until the thread takes it.
+    private var ready: [Request]?
     private var stopped = false
     private var running = false
     private let name: String
@@ -20,6 +22,7 @@ final class BatchThread<Request>: @unchecked Sendable {
     private let refuse: (Request) -> Void
     private let pollNanoseconds: UInt64
     private let lingerNanoseconds: UInt64
+    private let gatherNanoseconds: UInt64
 
     /// `process` handles a batch on the thread and says whether it left work unsettled; `settle`
     /// finishes all such work, at most `linger` after the first batch that left some; `refuse`
@@ -29,9 +32,12 @@ final class BatchThread<Request>: @unchecked Sendable {
     /// request costs a few hundred microseconds: a client sending message after message would
     /// wait that long for every commit. Polling costs nothing under load, when work is always
     /// waiting, and at most `poll` of CPU time per batch when there is little.
-    init(
-        name: String, poll: Duration = .zero, linger: Duration = .zero, process: @escaping ([Request]) -> Bool,
-        settle: @escaping () -> Void = {}, refuse: @escaping (Request) -> Void
+    /// `gather`: how long the thread rests after each batch, so that the requests of that time
+    /// share the next one (for work whose cost is per batch and whose requests need not wait for
+    /// it, such as log lines).
+    public init(
+        name: String, poll: Duration = .zero, linger: Duration = .zero, gather: Duration = .zero,
+        process: @escaping ([Request]) -> Bool, settle: @escaping () -> Void = {}, refuse: @escaping (Request) -> Void
     ) {
         self.name = name
         self.process = process
@@ -39,12 +45,16 @@ final class BatchThread<Request>: @unchecked Sendable {
         self.refuse = refuse
         self.pollNanoseconds = Self.nanoseconds(poll)
         self.lingerNanoseconds = Self.nanoseconds(linger)
+        self.gatherNanoseconds = Self.nanoseconds(gather)
     }
 
     /// A thread whose batches never leave work unsettled.
-    convenience init(name: String, poll: Duration = .zero, process: @escaping ([Request]) -> Void, refuse: @escaping (Request) -> Void) {
+    public convenience init(
+        name: String, poll: Duration = .zero, gather: Duration = .zero, process: @escaping ([Request]) -> Void,
+        refuse: @escaping (Request) -> Void
+    ) {
         self.init(
-            name: name, poll: poll,
+            name: name, poll: poll, gather: gather,
             process: {
                 process($0)
                 return false
@@ -58,7 +68,7 @@ final class BatchThread<Request>: @unchecked Sendable {
 
     private static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    func start() {
+    public func start() {
         condition.lock()
         running = true
         condition.unlock()
@@ -67,20 +77,23 @@ final class BatchThread<Request>: @unchecked Sendable {
         thread.start()
     }
 
-    func submit(_ request: Request) {
+    public func submit(_ request: Request) {
         condition.lock()
         if stopped {
             condition.unlock()
             refuse(request)
             return
         }
-        queue.append(request)
-        condition.broadcast()
+        // The thread is the one runner: it gets the batch at once.
+        if gate.add(request) {
+            ready = gate.take()
+            condition.broadcast()
+        }
         condition.unlock()
     }
 
     /// Finishes what is queued, then stops the thread and returns.
-    func stop() {
+    public func stop() {
         condition.lock()
         stopped = true
         condition.broadcast()
@@ -95,12 +108,12 @@ final class BatchThread<Request>: @unchecked Sendable {
         while true {
             if let deadline = settleBy {
                 var now = Self.now
-                while queue.isEmpty && !stopped && now < deadline {
+                while ready == nil && !stopped && now < deadline {
                     _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
                     now = Self.now
                 }
-                // Settled when due, or (the queue empty, so stopping) before the thread ends.
-                if now >= deadline || queue.isEmpty {
+                // Settled when due, or (nothing ready, so stopping) before the thread ends.
+                if now >= deadline || ready == nil {
                     condition.unlock()
                     settle()
                     condition.lock()
@@ -108,25 +121,27 @@ final class BatchThread<Request>: @unchecked Sendable {
                     continue
                 }
             }
-            if queue.isEmpty && !stopped && pollNanoseconds > 0 {
+            if ready == nil && !stopped && pollNanoseconds > 0 {
                 condition.unlock()
                 let until = Self.now + pollNanoseconds
                 while Self.now < until {
                     sched_yield()
                     condition.lock()
-                    let ready = !queue.isEmpty || stopped
+                    let woken = ready != nil || stopped
                     condition.unlock()
-                    if ready { break }
+                    if woken { break }
                 }
                 condition.lock()
             }
-            while queue.isEmpty && !stopped { condition.wait() }
-            if queue.isEmpty && stopped { break }
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
+            while ready == nil && !stopped { condition.wait() }
+            guard let batch = ready else { break }
+            ready = nil
             condition.unlock()
             let unsettled = process(batch)
+            if gatherNanoseconds > 0 { usleep(useconds_t(gatherNanoseconds / 1000)) }
             condition.lock()
+            // What gathered meanwhile (everything, when stopping: `stop` finishes the queue).
+            ready = gate.take()
             if !unsettled {
                 settleBy = nil
             } else if settleBy == nil {
