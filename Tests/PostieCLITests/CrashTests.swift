@@ -9,8 +9,10 @@ import Glibc
 /// `kill -9` in the middle of work: nothing acknowledged is lost, and what is repeated is at most
 /// what was in flight.
 @Suite(.serialized) struct CrashTests {
-    /// A burst of 200 relayed messages, four connections to the destination, killed with SIGKILL
-    /// once about a third have arrived there; after a restart every message arrives, and the
+    /// A burst of 200 relayed messages, four connections to the destination (each message taking
+    /// 50 ms there, so that a backlog builds), killed with SIGKILL once about a third have arrived
+    /// there, the client perhaps still sending; after a restart every acknowledged message
+    /// arrives, and the
     /// ones that arrive twice are at most the transactions that were in flight. Each message's
     /// outcome is durable as soon as the remote's 250 comes (its removal synced with the others
     /// of its batch). Before, outcomes waited for the whole connection: the 0.9.0 binary under
@@ -38,18 +40,19 @@ import Glibc
             s.quit()
             """
         let client = try RunningProcess(["/usr/bin/env", "python3", "-c", script, "\(postie.port)"])
-        #expect(client.waitForExit(timeout: 60) == 0, "\(client.stderrLines)")
-        let acknowledged = client.stdoutLines.filter { $0.hasPrefix("ACK ") }.count
-        #expect(acknowledged == total)
-
-        // Kill it once a third have arrived (bounded: 30 s).
+        // Kill it once a third have arrived (bounded: 30 s), whether or not the client is still
+        // sending (on a loaded machine the relay can keep up with it): what was acknowledged by
+        // then must all arrive.
         let deadline = Date().addingTimeInterval(30)
         while remote.messageCount < total / 3, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let beforeKill = remote.messageCount
         postie.process.signal(SIGKILL)
         _ = postie.process.waitForExit(timeout: 20)
         let atKill = remote.messageCount
-        #expect(beforeKill < total, "the burst was over before the kill; the test proves nothing")
+        _ = client.waitForExit(timeout: 60)
+        let acknowledged = client.stdoutLines.filter { $0.hasPrefix("ACK ") }.count
+        #expect(acknowledged >= total / 3)
+        #expect(beforeKill < acknowledged, "everything acknowledged had arrived before the kill; the test proves nothing")
 
         // Restart; every message arrives.
         try postie.start()
@@ -58,12 +61,14 @@ import Glibc
                 m.split(separator: "\r\n").first { $0.hasPrefix("Subject: burst ") }.flatMap { Int($0.dropFirst("Subject: burst ".count)) }
             }
         }
-        #expect(try await eventually(60) { Set(subjects()).count == total }, "lost: \(Set(0..<total).subtracting(subjects()).sorted().prefix(10))")
+        #expect(
+            try await eventually(60) { Set(subjects()).isSuperset(of: 0..<acknowledged) },
+            "lost: \(Set(0..<acknowledged).subtracting(subjects()).sorted().prefix(10))")
         postie.process.signal(SIGTERM)
         #expect(postie.process.waitForExit(timeout: 30) == 0)
         let arrived = subjects()
         let duplicated = arrived.count - Set(arrived).count
-        print("kill -9 during a relay burst: \(atKill) of \(total) had arrived at the kill; \(duplicated) arrived twice")
+        print("kill -9 during a relay burst: \(atKill) of \(acknowledged) acknowledged had arrived at the kill; \(duplicated) arrived twice")
         // In flight at the kill: at most one transaction per connection, plus a removal per
         // connection waiting for its batch's sync.
         #expect(duplicated <= 2 * connections, "\(duplicated) duplicates")

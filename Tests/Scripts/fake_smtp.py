@@ -17,8 +17,9 @@ MODE:
   slow-greet     like accept, greeting after one second
   chunking       like accept, offering CHUNKING too (BDAT, RFC 3030); <n>.raw holds the BDAT
                  commands and their octets
-  slow-accept    like accept, the 250 after the data 20 ms after the message is written (a
-                 window in which the message is in flight: taken here, not yet known to the sender)
+  slow-accept    like accept, the 250 after the data 50 ms after the message is written (a
+                 window in which the message is in flight: taken here, not yet known to the sender;
+                 and a peer slower than a client sending a burst, so that a backlog builds)
   auth           offers STARTTLS (a certificate made at start) and, over TLS only, AUTH PLAIN
                  LOGIN for user "relay", password "s3cret"; MAIL needs AUTH. Each message records
                  "X-Auth: <user> tls=<yes|no>"
@@ -171,7 +172,7 @@ class Handler(socketserver.StreamRequestHandler):
                     continue
                 n = self.record(connection, user, tls, sender, rcpts, b"".join(lines), raw)
                 if mode == "slow-accept":
-                    time.sleep(0.02)
+                    time.sleep(0.05)
                 self.send("250 2.0.0 Ok: queued as FAKE%d" % n)
             elif verb == "BDAT" and mode == "chunking":
                 parts = cmd.split()
