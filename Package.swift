@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "postie", targets: ["PostieCLI"]),
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "MailCore", targets: ["MailCore"]),
+        .library(name: "MailAuth", targets: ["MailAuth"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "SMTPNIO", targets: ["SMTPNIO"]),
         .library(name: "Delivery", targets: ["Delivery"]),
@@ -39,6 +40,14 @@ let package = Package(
         .target(
             name: "MailCore",
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Mail authentication, pure: DKIM canonicalization, keys and signing (later SPF, DMARC, ARC).
+        .target(
+            name: "MailAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         // Durable storage: spool with group commit, Maildir writer.
         .target(
@@ -85,7 +94,7 @@ let package = Package(
         .target(
             name: "Postie",
             dependencies: [
-                "SMTPCore", "MailCore", "Storage", "SMTPNIO", "Delivery", "CMalloc",
+                "SMTPCore", "MailCore", "MailAuth", "Storage", "SMTPNIO", "Delivery", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "PostieCLI",
             dependencies: [
-                "Postie", "SMTPCore", "SMTPNIO", "Storage",
+                "Postie", "SMTPCore", "SMTPNIO", "Storage", "MailAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +123,7 @@ let package = Package(
         // the fuzzer once crashed on; SMTPFuzz is the libFuzzer executable (Fuzz/run builds it).
         .target(
             name: "FuzzHarness",
-            dependencies: ["SMTPCore", "MailCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SMTPCore", "MailCore", "MailAuth", .product(name: "NIOCore", package: "swift-nio")],
             path: "Fuzz/Harness"),
         .executableTarget(name: "SMTPFuzz", dependencies: ["FuzzHarness"], path: "Fuzz/SMTPFuzz"),
         // Helpers shared by the test targets: transcripts, paths, external clients.
@@ -126,6 +135,12 @@ let package = Package(
             name: "SMTPCoreTests",
             dependencies: ["SMTPCore", "TestSupport", "FuzzHarness", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .testTarget(name: "MailCoreTests", dependencies: ["MailCore"]),
+        .testTarget(
+            name: "MailAuthTests",
+            dependencies: [
+                "MailAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
@@ -141,7 +156,9 @@ let package = Package(
             dependencies: ["Delivery", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(
             name: "PostieTests",
-            dependencies: ["Postie", "Delivery", "Storage", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+            dependencies: [
+                "Postie", "Delivery", "Storage", "MailAuth", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]
 )

@@ -13,7 +13,9 @@ struct PostieCommand: AsyncParsableCommand {
         commandName: "postie",
         abstract: "Postie, a mail transfer agent: receives mail over SMTP and keeps it in Maildirs.",
         version: PostieVersion.current,
-        subcommands: [Serve.self, Reload.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self, PasswdCommand.self],
+        subcommands: [
+            Serve.self, Reload.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self, PasswdCommand.self, DKIMCommand.self,
+        ],
         defaultSubcommand: Serve.self)
 
     /// Installed (or linked) under the names programs call, Postie behaves as those commands do:

@@ -172,3 +172,49 @@ import Testing
         #expect(result.stdout.isEmpty)
     }
 }
+
+@Suite struct DKIMKeygenTests {
+    @Test func writesAPrivateKeyAndPrintsTheRecordThatCheckConfigThenTakes() throws {
+        let dir = try TestPaths.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let keygen = [TestPaths.postieBinary, "dkim", "keygen", "--data-dir", dir, "--domain", "Example.com", "--selector", "rsa2026"]
+        let result = try Subprocess.run(keygen)
+        #expect(result.status == 0, "\(result.stderr)")
+        let file = dir + "/dkim/example.com/rsa2026.pem"
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        // The record, in zone-file strings of at most 255 octets.
+        #expect(result.stdout.hasPrefix("rsa2026._domainkey.example.com. IN TXT (\n    \"v=DKIM1; k=rsa; p=MII"))
+        let strings = result.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        #expect(strings.count == 2 && strings.allSatisfy { $0.utf8.count <= 255 })
+        // Never over an existing key.
+        let again = try Subprocess.run(keygen)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("cannot create \(file)"))
+
+        let ed = try Subprocess.run(
+            [TestPaths.postieBinary, "dkim", "keygen", "--data-dir", dir, "--domain", "example.com", "--selector", "ed2026", "--algorithm", "ed25519"])
+        #expect(ed.status == 0, "\(ed.stderr)")
+        #expect(ed.stdout.contains("\"v=DKIM1; k=ed25519; p="))
+
+        try """
+            data_dir = "\(dir)"
+            [dkim."example.com"]
+            selectors = ["rsa2026", "ed2026"]
+            """.write(toFile: dir + "/p.toml", atomically: true, encoding: .utf8)
+        let check = try Subprocess.run([TestPaths.postieBinary, "check-config", dir + "/p.toml"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("[dkim.\"example.com\"]\nselectors = [\"rsa2026\", \"ed2026\"]"))
+        #expect(check.stdout.contains("# rsa2026: rsa-sha256, 2048 bits, \(file)"))
+    }
+
+    @Test func badArgumentsAreRefused() throws {
+        for arguments in [["--domain", "example.com", "--selector", "a b"], ["--domain", "nodot", "--selector", "s"],
+            ["--domain", "example.com", "--selector", "s", "--algorithm", "dsa"], ["--domain", "example.com", "--selector", "s", "--bits", "1024"]]
+        {
+            let result = try Subprocess.run([TestPaths.postieBinary, "dkim", "keygen", "--output", "/nonexistent/k.pem"] + arguments)
+            #expect(result.status != 0, "\(arguments)")
+        }
+    }
+}

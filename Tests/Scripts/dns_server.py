@@ -6,13 +6,14 @@ ZONE.json maps names to answers:
   {"example.test": {"MX": [[10, "mx1.example.test"], [20, "mx2.example.test"]]},
    "mx1.example.test": {"A": ["127.0.0.2"], "AAAA": ["::1"]},
    "nullmx.test": {"MX": [[0, "."]]},
+   "s1._domainkey.example.test": {"TXT": ["v=DKIM1; k=ed25519; p=...", ["two ", "strings"]]},
    "gone.test": "NXDOMAIN",
    "broken.test": "SERVFAIL"}
 A name that is listed answers NOERROR (empty for types it lacks); an unlisted name is NXDOMAIN.
 Prints "PORT <n>" once listening; stops when its standard input closes.
 """
 import json, socket, sys, threading
-from dnslib import DNSRecord, RR, QTYPE, RCODE, MX, A, AAAA
+from dnslib import DNSRecord, RR, QTYPE, RCODE, MX, A, AAAA, TXT
 from dnslib.server import DNSServer, BaseResolver
 
 zone = {k.rstrip(".").lower(): v for k, v in json.load(open(sys.argv[1])).items()}
@@ -36,6 +37,15 @@ class Resolver(BaseResolver):
                 reply.add_answer(RR(request.q.qname, QTYPE.A, ttl=60, rdata=A(value)))
             elif qtype == "AAAA":
                 reply.add_answer(RR(request.q.qname, QTYPE.AAAA, ttl=60, rdata=AAAA(value)))
+            elif qtype == "TXT":
+                # A record is a text (cut into character-strings of 255 octets, as a zone file
+                # would hold it) or a list of its character-strings.
+                if isinstance(value, str):
+                    raw = value.encode()
+                    value = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+                else:
+                    value = [v.encode() for v in value]
+                reply.add_answer(RR(request.q.qname, QTYPE.TXT, ttl=60, rdata=TXT(value)))
         return reply
 
 # Find a port free for both UDP and TCP.

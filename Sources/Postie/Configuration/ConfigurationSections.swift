@@ -16,7 +16,7 @@ extension ConfigurationLoader {
     static var sections: [ConfigurationSection] {
         [
             topLevel, smtpSection, recipientsSection, relaySection, queueSection, submissionSection, authSection, tlsSection,
-            deliverySection, domainsSection,
+            deliverySection, domainsSection, dkimSection,
         ]
     }
 
@@ -234,6 +234,22 @@ extension ConfigurationLoader {
             keys: [
                 .value("local", \.localDelivery, parse: { r, t, p in try r.localDelivery(t, "local", p) }, format: { q($0.description) })
             ])
+    }
+
+    /// `expiry`, and a table per signing domain (read by `readDKIM`).
+    private static var dkimSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "dkim", keys: [.int("expiry", \.dkim.expiry, 0...(366 * 86400))], isOpen: true,
+            readTables: { r, t, c in try r.readDKIM(t, &c) },
+            printTables: { c in
+                c.dkim.domains.keys.sorted().flatMap { name -> [String] in
+                    let keys = c.dkim.domains[name]!
+                    var lines = ["", "[dkim.\(q(name))]", "selectors = \(ConfigurationPrinter.list(keys.map(\.selector)))"]
+                    if let dir = c.dkim.keyDirectories[name] { lines.append("key_dir = \(q(dir))") }
+                    for key in keys { lines.append("# \(key.selector): \(key.key.algorithm.rawValue), \(key.key.bits) bits, \(key.file)") }
+                    return lines
+                }
+            })
     }
 
     /// Any key is a domain here: its own keys are read by `readDomains`.

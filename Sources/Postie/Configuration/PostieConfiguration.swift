@@ -34,6 +34,8 @@ public struct PostieConfiguration: Sendable {
     public var auth = AuthSettings()
     /// `[recipients]`: tags and the postmaster's domain.
     public var recipients = RecipientSettings()
+    /// `[dkim]`: signing keys by domain.
+    public var dkim = DKIMSettings()
 
     /// Every listener with what it serves, in the order of the keys in the file.
     public var listeners: [(address: ListenAddress, kind: ListenerKind)] {

@@ -56,7 +56,7 @@ final class ControlHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     /// The submission under way: its writer and what is left to read.
-    private var submission: (prepared: ControlService.Submission, writer: SpoolWriter, remaining: Int, eightBit: Bool)?
+    private var submission: (prepared: ControlService.Submission, writer: SpoolWriter, remaining: Int, eightBit: Bool, signing: MessageSigning?)?
     private var readPending = false
 
     /// Written octets a submission may have waiting for the disk before reads stop.
@@ -114,7 +114,9 @@ final class ControlHandler: ChannelDuplexHandler {
                 let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
                 writer.onProgress = { _ in bound.value.resumeReading() }
                 writer.write(ByteBuffer(string: prepared.received))
-                submission = (prepared, writer, request.length ?? 0, false)
+                // A local user's mail: signed when its From: domain has keys.
+                let signing = MessageSigning(service.configuration.dkim, writer: writer)
+                submission = (prepared, writer, request.length ?? 0, false, signing)
                 var rest = buffer
                 buffer = ByteBuffer()
                 take(&rest, context)
@@ -140,6 +142,7 @@ final class ControlHandler: ChannelDuplexHandler {
         if n > 0, let slice = bytes.readSlice(length: n) {
             if !current.eightBit { current.eightBit = slice.withUnsafeReadableBytes(OctetScan.containsEightBit) }
             current.writer.write(slice)
+            current.signing?.update(slice)
             current.remaining -= n
         }
         submission = current
@@ -148,12 +151,13 @@ final class ControlHandler: ChannelDuplexHandler {
         timer?.cancel()
         let (prepared, eightBit, service) = (current.prepared, current.eightBit, self.service)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        current.writer.commit { id, size in prepared.envelope(id: id, size: size, eightBit: eightBit) }
+        let (prefix, dkim) = current.signing?.finish(current.writer, logger: service.logger) ?? ([], nil)
+        current.writer.commit(prefix: prefix) { id, size in prepared.envelope(id: id, size: size, eightBit: eightBit) }
             .whenComplete { result in
                 let (handler, context) = bound.value
                 handler.submission = nil
                 switch result {
-                case .success(let committed): handler.respond(context, service.submitted(prepared, committed))
+                case .success(let committed): handler.respond(context, service.submitted(prepared, committed, dkim: dkim))
                 case .failure(let error): handler.respond(context, .failure("cannot store the message: \(error)"))
                 }
             }

@@ -138,14 +138,15 @@ struct ControlService: Sendable {
     }
 
     /// A submission is durable: log it and hand it to the queue.
-    func submitted(_ submission: Submission, _ committed: SpoolWriter.Committed) -> ControlResponse {
+    /// `dkim`: what signing did, for the log.
+    func submitted(_ submission: Submission, _ committed: SpoolWriter.Committed, dkim: String? = nil) -> ControlResponse {
         let envelope = committed.envelope
-        logger.info(
-            "queued",
-            metadata: [
-                "queue_id": .string(envelope.id), "from": .string(submission.sender.description), "nrcpt": "\(submission.recipients.count)",
-                "size": "\(envelope.size)", "proto": "local", "uid": .string(submission.submitter),
-            ])
+        var metadata: Logger.Metadata = [
+            "queue_id": .string(envelope.id), "from": .string(submission.sender.description), "nrcpt": "\(submission.recipients.count)",
+            "size": "\(envelope.size)", "proto": "local", "uid": .string(submission.submitter),
+        ]
+        if let dkim { metadata["dkim"] = .string(dkim) }
+        logger.info("queued", metadata: metadata)
         queue.enqueue(envelope, octets: committed.message, fresh: true)
         return ControlResponse(ok: true, id: envelope.id)
     }

@@ -31,6 +31,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     /// The AUTH user of the message being received, for the log, and what it may send as.
     private var user: String?
     private var senders: SenderPolicy?
+    /// Signs the message being received: mail from our users and trusted networks, when a
+    /// domain has DKIM keys.
+    private var signing: MessageSigning?
 
     init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
         self.context = context
@@ -85,6 +88,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         senders = session.identity?.senders
         scanner = HeaderScanner()
         sawEightBit = false
+        let configuration = context.live.snapshot.configuration
+        signing = mayRelay(session, configuration) ? MessageSigning(configuration.dkim, writer: writer) : nil
         let single: String? =
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.address : nil
         let hop = TraceHeaders.Hop(
@@ -96,6 +101,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func messageData(_ data: ByteBuffer) {
         scanner.scan(data)
+        signing?.update(data)
         if !sawEightBit { sawEightBit = data.withUnsafeReadableBytes(OctetScan.containsEightBit) }
         writer?.write(data)
     }
@@ -122,6 +128,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
         }
+        let (prefix, dkimResult) = signing?.finish(writer, logger: logger) ?? ([], nil)
+        signing = nil
         var recipients: [EnvelopeRecipient] = []
         for r in tx.recipients {
             RecipientPolicy.add(
@@ -137,7 +145,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         if let user { userLogger[metadataKey: "user"] = .string(user) }
         let logger = userLogger
         let queue = context.queue
-        return writer.commit { id, size in
+        return writer.commit(prefix: prefix) { id, size in
             Envelope(
                 id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
                 protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
@@ -148,13 +156,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             // The 250 goes out first (the handler writes it when this future completes); the log
             // line and the hand-off to the queue follow in the loop's next task, in order.
             eventLoop.execute {
-                logger.info(
-                    "queued",
-                    metadata: [
-                        "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
-                        "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
-                        "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
-                    ])
+                var metadata: Logger.Metadata = [
+                    "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
+                    "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
+                    "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
+                ]
+                if let dkimResult { metadata["dkim"] = .string(dkimResult) }
+                logger.info("queued", metadata: metadata)
                 queue.enqueue(envelope, octets: committed.message, fresh: true)
             }
             return Reply.Transaction.queued(envelope.id)
@@ -190,6 +198,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     }
 
     func abortMessage() {
+        signing = nil
         if let writer {
             logger.info("message abandoned", metadata: ["queue_id": .string(writer.queueID)])
             writer.abort()

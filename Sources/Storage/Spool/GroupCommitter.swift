@@ -31,6 +31,8 @@ final class GroupCommitter: @unchecked Sendable {
         var nameIsDurable: Bool
         /// Octets the file held before (a recycled file): what is past the envelope is cut off.
         var existingLength = 0
+        /// Octets to write at the start of a streamed message's file, over the room it left.
+        var prefix: [UInt8] = []
         /// Called once, on the commit thread (or the caller's, for `commit(_:)`).
         var completion: @Sendable (Result<Void, Error>) -> Void
     }
@@ -79,6 +81,7 @@ final class GroupCommitter: @unchecked Sendable {
                 let start = request.size - contents.count
                 contents += EnvelopeTrailer.encode(request.envelopeText)
                 try POSIXFile.writeAll(request.dataFD, contents, at: start, path: path)
+                if !request.prefix.isEmpty { try POSIXFile.writeAll(request.dataFD, request.prefix, at: 0, path: path) }
                 let end = start + contents.count
                 if request.existingLength > end {
                     while ftruncate(request.dataFD, off_t(end)) != 0 {

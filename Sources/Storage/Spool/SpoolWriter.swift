@@ -40,6 +40,12 @@ public final class SpoolWriter: @unchecked Sendable {
     public private(set) var size = 0
     /// Called on the event loop whenever a write finishes.
     public var onProgress: ((SpoolWriter) -> Void)?
+    /// Asked once, when the message outgrows memory and starts streaming to its file: how many
+    /// octets to leave free at the start of the file for a prefix given at `commit` (a DKIM
+    /// signature, whose length is known before its value). 0: none.
+    public var roomForPrefix: (() -> Int)?
+    /// The room left at the start of the file.
+    public private(set) var reservedPrefix = 0
 
     final class FileBox: @unchecked Sendable {
         var id: String?
@@ -81,8 +87,14 @@ public final class SpoolWriter: @unchecked Sendable {
                 return
             }
             streaming = true
-            outstandingBytes = held.reduce(0) { $0 + $1.readableBytes }
-            let earlier = held
+            reservedPrefix = max(0, roomForPrefix?() ?? 0)
+            var earlier = held
+            if reservedPrefix > 0 {
+                // Spaces for now: `commit` writes the prefix over them before the file is synced.
+                earlier.insert(ByteBuffer(repeating: UInt8(ascii: " "), count: reservedPrefix), at: 0)
+                size += reservedPrefix
+            }
+            outstandingBytes = earlier.reduce(0) { $0 + $1.readableBytes }
             held = []
             if writes.add(contentsOf: earlier), let batch = writes.take() { startWriting(batch) }
         }
@@ -132,16 +144,29 @@ public final class SpoolWriter: @unchecked Sendable {
         public var message: [ByteBuffer]?
     }
 
-    /// Makes the message durable with this envelope (whose id and size are filled in here).
-    /// Succeeds once message and envelope are on stable storage.
-    public func commit(_ makeEnvelope: @escaping @Sendable (_ id: String, _ size: Int) -> Envelope) -> EventLoopFuture<Committed> {
+    /// Makes the message durable with this envelope (whose id and size are filled in here), with
+    /// `prefix` before the message's first octet (for a streamed message it must fill the room
+    /// `roomForPrefix` asked for exactly). Succeeds once message and envelope are on stable storage.
+    public func commit(
+        prefix: [UInt8] = [], _ makeEnvelope: @escaping @Sendable (_ id: String, _ size: Int) -> Envelope
+    ) -> EventLoopFuture<Committed> {
         eventLoop.preconditionInEventLoop()
+        guard !streaming || prefix.count == reservedPrefix else {
+            // A prefix that does not fit its room would leave spaces or overwrite the message.
+            abort()
+            return eventLoop.makeFailedFuture(StorageError("commit", spool.layout.dataPath(queueID), errno: EINVAL))
+        }
         finished = true
         let spool = self.spool
         let file = self.file
-        let size = self.size
         let eventLoop = self.eventLoop
         let id = queueID
+        if !streaming && !prefix.isEmpty {
+            held.insert(ByteBuffer(bytes: prefix), at: 0)
+            size += prefix.count
+        }
+        let size = self.size
+        let patch = streaming && !prefix.isEmpty ? prefix : []
         let held = streaming ? nil : self.held
         self.held = []
         let promise = eventLoop.makePromise(of: Committed.self)
@@ -152,7 +177,7 @@ public final class SpoolWriter: @unchecked Sendable {
             spool.committer.submit(
                 .init(
                     id: file.id ?? id, dataFD: file.fd, data: held ?? [], size: size, envelopeText: envelope.encoded(),
-                    nameIsDurable: file.nameIsDurable, existingLength: file.existingLength
+                    nameIsDurable: file.nameIsDurable, existingLength: file.existingLength, prefix: patch
                 ) { result in
                     promise.completeWith(result.map { Committed(envelope: envelope, message: held) })
                 })

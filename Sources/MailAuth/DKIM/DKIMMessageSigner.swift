@@ -1,0 +1,227 @@
+/// Signs one message as it streams in: the header section is kept (up to `headerLimit` octets),
+/// the body only hashed, so a large message is never held or read twice. Which keys sign is known
+/// once the header section has ended (the `From:` domain's); `plannedLength` then tells how many
+/// octets the signature fields will take, so that a writer can leave room for them before the
+/// message; `finish` makes them.
+public struct DKIMMessageSigner: Sendable {
+    /// The signers of a domain (two for dual signing), by `From:` domain in lower case.
+    public typealias KeyLookup = @Sendable (String) -> [DKIMSigner]
+
+    /// Why a message goes unsigned (logged; the message is sent all the same).
+    public enum Skip: Error, Equatable, Sendable, CustomStringConvertible {
+        case noFrom
+        /// Several From addresses in different domains, or one that cannot be read.
+        case unclearFrom
+        case noKey(domain: String)
+        case alreadySigned
+        case headerTooLarge
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case .noFrom: "no From: field"
+            case .unclearFrom: "From: does not name one domain"
+            case .noKey(let domain): "no DKIM key for \(domain)"
+            case .alreadySigned: "already signed by us"
+            case .headerTooLarge: "header section too large to sign"
+            case .failed(let why): "signing failed: \(why)"
+            }
+        }
+    }
+
+    /// Header sections larger than this are not signed (mail that big in its header is not
+    /// mail a person wrote).
+    public static let headerLimit = 256 * 1024
+
+    private let keys: KeyLookup
+    private var header: [UInt8] = []
+    private var section: RawHeaderSection?
+    private var body = DKIMCanonicalization.RelaxedBodyHash()
+    private var tooLarge = false
+    /// Octets of `header` whose lines have been looked at.
+    private var scanned = 0
+    /// The signers chosen when the header section ended, and why none were.
+    private var decision: Result<[DKIMSigner], SkipError>?
+
+    struct SkipError: Error { var skip: Skip }
+
+    public init(keys: @escaping KeyLookup) {
+        self.keys = keys
+        header.reserveCapacity(4096)
+    }
+
+    /// Message data, in order, as it arrives (CRLF line endings, no dot-stuffing).
+    public mutating func update(_ bytes: some Collection<UInt8>) {
+        guard section == nil else {
+            body.update(bytes)
+            return
+        }
+        guard !tooLarge else { return }
+        header.append(contentsOf: bytes)
+        // Only the lines not looked at yet are looked at: a header sent a line at a time costs
+        // no more than one sent at once.
+        while let lf = header[scanned...].firstIndex(of: 10) {
+            let line = header[scanned..<lf]
+            let content = line.last == 13 ? line.dropLast() : line
+            let ends: Bool
+            if content.isEmpty {
+                ends = true
+            } else if content.first == 32 || content.first == 9 {
+                ends = false
+            } else {
+                // A line that is not a field starts the body (RawHeaderSection decides the same).
+                ends = !content.contains(UInt8(ascii: ":"))
+            }
+            scanned = lf + 1
+            if ends {
+                let parsed = RawHeaderSection(header)
+                section = parsed
+                body.update(header[parsed.bodyOffset...])
+                header.removeSubrange(parsed.bodyOffset...)
+                decide()
+                return
+            }
+        }
+        if header.count > Self.headerLimit {
+            tooLarge = true
+            header = []
+            decision = .failure(SkipError(skip: .headerTooLarge))
+        }
+    }
+
+    private mutating func decide() {
+        guard let fields = section?.fields else { return }
+        let froms = fields.filter { $0.name.lowercased() == "from" }
+        guard !froms.isEmpty else {
+            decision = .failure(SkipError(skip: .noFrom))
+            return
+        }
+        var domains = Set<String>()
+        for from in froms {
+            for address in Self.addresses(in: String(decoding: from.value, as: UTF8.self)) {
+                guard let at = address.lastIndex(of: "@") else { continue }
+                domains.insert(address[address.index(after: at)...].lowercased())
+            }
+        }
+        guard domains.count == 1, let domain = domains.first, !domain.isEmpty else {
+            decision = .failure(SkipError(skip: .unclearFrom))
+            return
+        }
+        let signers = keys(domain).filter { !$0.hasSigned(fields) }
+        if signers.isEmpty {
+            decision = .failure(SkipError(skip: keys(domain).isEmpty ? .noKey(domain: domain) : .alreadySigned))
+        } else {
+            decision = .success(signers)
+        }
+    }
+
+    /// Known once the header section has ended: the signers, or why there are none.
+    public var signers: Result<[DKIMSigner], Skip>? {
+        decision.map { $0.mapError(\.skip) }
+    }
+
+    /// The octets the signature fields will take when signed at `time`, once the signers are
+    /// known (nil before, or when nothing will be signed).
+    public func plannedLength(time: Int64) -> Int? {
+        guard case .success(let signers)? = decision, let fields = section?.fields else { return nil }
+        return signers.reduce(0) { $0 + $1.signatureFieldLength(fields: fields, time: time) }
+    }
+
+    /// The signature fields, each signature over the message as the others leave it (the last
+    /// signer's field first); or why the message goes unsigned. Call once the data has ended.
+    public consuming func finish(time: Int64) -> Result<[UInt8], Skip> {
+        if decision == nil {
+            // The data ended inside the header section (no body): what there is is the header.
+            let parsed = RawHeaderSection(header)
+            section = parsed
+            decide()
+        }
+        guard let decision else { return .failure(.noFrom) }
+        switch decision {
+        case .failure(let error): return .failure(error.skip)
+        case .success(let signers):
+            let bodyHash = body.finish()
+            var fields = section!.fields
+            var out: [UInt8] = []
+            do {
+                for signer in signers {
+                    let field = try signer.signatureField(fields: fields, bodyHash: bodyHash, time: time)
+                    out = field + out
+                    fields.insert(RawHeaderField(name: "DKIM-Signature", octets: Array(field.dropLast(2))), at: 0)
+                }
+            } catch {
+                return .failure(.failed("\(error)"))
+            }
+            return .success(out)
+        }
+    }
+
+    /// A header field of exactly `octets` octets (at least 20), CRLF included, for room left for
+    /// a signature that could not be made: `X-Postie-Filler:` and dots, folded into short lines.
+    public static func filler(octets: Int) -> [UInt8] {
+        precondition(octets >= 20, "a filler needs 20 octets")
+        var out = Array("X-Postie-Filler: ".utf8)
+        var left = octets - out.count - 2
+        var column = out.count
+        while left > 0 {
+            // Fold before the line grows long, when the next line can still hold a dot.
+            if column >= 76 && left >= 4 {
+                out += [13, 10, 9]
+                left -= 3
+                column = 1
+                continue
+            }
+            out.append(UInt8(ascii: "."))
+            left -= 1
+            column += 1
+        }
+        return out + [13, 10]
+    }
+
+    /// The addr-specs of an address list (`A <a@x>, b@y (Bob), "C, D" <c@z>`), enough to find
+    /// the From domain; comments and quoted strings are skipped.
+    static func addresses(in value: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var angle: String?
+        var inQuote = false
+        var depth = 0
+        var escaped = false
+        for ch in value {
+            if escaped {
+                escaped = false
+                if inQuote || depth > 0 { continue }
+            }
+            if ch == "\\" {
+                escaped = true
+                continue
+            }
+            if inQuote {
+                if ch == "\"" { inQuote = false }
+                continue
+            }
+            if depth > 0 {
+                if ch == "(" { depth += 1 }
+                if ch == ")" { depth -= 1 }
+                continue
+            }
+            switch ch {
+            case "\"": inQuote = true
+            case "(": depth = 1
+            case "<": angle = ""
+            case ">":
+                if let a = angle { current = a }
+                angle = nil
+            case ",":
+                items.append(current)
+                current = ""
+                angle = nil
+            case " ", "\t", "\r", "\n": break
+            default:
+                if angle != nil { angle!.append(ch) } else { current.append(ch) }
+            }
+        }
+        items.append(current)
+        return items.filter { !$0.isEmpty }
+    }
+}
