@@ -51,6 +51,9 @@ public final class DataDirectoryLock: Sendable {
     /// it would let a third process lock a new file while a second one waits on the old one.
     public func release() {
         _ = ftruncate(fd, 0)
+        // Unlocked explicitly, not only by the close: a child being spawned by another thread at
+        // this moment shares the descriptor until its exec, and would hold the lock until then.
+        _ = flock(fd, LOCK_UN)
         close(fd)
     }
 
