@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "SMTPCore", "MailCore", "Storage", "SMTPNIO",
+                "SMTPCore", "MailCore", "MailAuth", "Storage", "SMTPNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

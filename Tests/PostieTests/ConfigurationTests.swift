@@ -162,6 +162,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "s3cret\n".write(toFile: dir + "/password", atomically: true, encoding: .utf8)
         try "".write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
+        try "new\nold\n".write(toFile: dir + "/srs.secret", atomically: true, encoding: .utf8)
         let pair = try TLSCredentials.selfSigned(hostname: "mx.example.com")
         try pair.certificate.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
         try pair.key.write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
@@ -258,8 +259,15 @@ import Testing
 
             [domains."example.org".aliases]
             info = ["alice"]
+
+            [srs]
+            enabled = false
+            domain = "srs.example.org"
+            max_age = 30
+            secret_file = "\(dir)/srs.secret"
             """
         let c = try ConfigurationLoader.load(text: text, file: "every.toml")
+        #expect(c.srs.secrets == [Array("new".utf8), Array("old".utf8)])
         let printed = ConfigurationPrinter.render(c)
         let again = try ConfigurationLoader.load(text: printed, file: "printed")
         #expect(ConfigurationPrinter.render(again) == printed)

@@ -104,6 +104,37 @@ import TestSupport
         }
     }
 
+    /// A delivery report Postie makes (From: MAILER-DAEMON@mx.xyz.com) is signed with the keys of
+    /// the parent domain, xyz.com.
+    @Test func reportsAreSignedWithTheParentDomainsKeys() async throws {
+        let keyDirectory = try TestPaths.temporaryDirectory("dkim-keys")
+        defer { try? FileManager.default.removeItem(atPath: keyDirectory) }
+        let dns = try TestDNSServer(zone: try Self.keys(in: keyDirectory))
+        let remote = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.15")
+        var failure: Error?
+        try await withServer({ config in
+            do { try Self.configure(&config, keyDirectory: keyDirectory, trusted: true) } catch { failure = error }
+            config.hostname = "mx.xyz.com"
+            config.relay.routes["remote.test"] = .init(host: "127.0.0.15", port: remote.port)
+        }) { server in
+            if let failure { throw failure }
+            let sent = try Subprocess.python(
+                """
+                import smtplib, sys
+                s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+                s.sendmail('carolyn@xyz.com', ['nobody@remote.test'], b'From: carolyn@xyz.com\\r\\nSubject: x\\r\\n\\r\\nhi\\r\\n')
+                s.quit()
+                """, ["\(server.port)"])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            #expect(try await eventually { await server.messages("carolyn").count == 1 })
+            let report = await server.messages("carolyn")[0]
+            #expect(report.contains("From: Mail Delivery System <MAILER-DAEMON@mx.xyz.com>"))
+            let result = try dkimpy(report, dns)
+            #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.components(separatedBy: "\n").filter { $0.contains(" pass d=xyz.com ") }.count == 2, "\(result.stdout)")
+        }
+    }
+
     @Test func aMissingOrShortKeyIsAConfigurationErrorNamingIt() throws {
         let directory = try TestPaths.temporaryDirectory("dkim-keys")
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import MailCore
@@ -70,22 +71,29 @@ public final class RelayTarget: DeliveryTarget {
     }
 
     /// Delivers the remote recipients, a connection per destination domain; answers once all
-    /// domains have.
+    /// domains have. A destination's forwarded recipients (an alias of ours pointing there) go
+    /// in a transaction of their own, with the sender rewritten by SRS.
     public func deliver(_ message: QueuedMessage, to recipients: [RecipientID], completion: @escaping @Sendable (TargetOutcomes) -> Void) {
         let envelope = message.envelope
-        var byDomain: [String: [RecipientID]] = [:]
+        let settings = self.settings()
+        let now = Int64(Date().timeIntervalSince1970)
+        struct Group: Hashable {
+            var domain: String
+            var sender: ReversePath?
+        }
+        var groups: [Group: [RecipientID]] = [:]
         var unroutable: [RecipientID] = []
         for id in recipients {
             guard case .remote(let m) = envelope[id].target else {
                 unroutable.append(id)
                 continue
             }
-            byDomain[m.normalizedDomain, default: []].append(id)
+            groups[Group(domain: m.normalizedDomain, sender: settings.forwardingSender(envelope, envelope[id], now: now)), default: []].append(id)
         }
         let notRemote = TargetOutcomes(unroutable, DeliveryVerdicts.notRemote)
-        let join = OutcomeJoin(parts: byDomain.count, initial: notRemote, completion: completion)
-        for (domain, members) in byDomain {
-            batcher.submit(domain, Job(envelope: envelope, members: members, completion: join.add))
+        let join = OutcomeJoin(parts: groups.count, initial: notRemote, completion: completion)
+        for (group, members) in groups {
+            batcher.submit(group.domain, Job(envelope: envelope, members: members, sender: group.sender, completion: join.add))
         }
     }
 
@@ -143,6 +151,8 @@ public final class RelayTarget: DeliveryTarget {
     struct Job: Sendable {
         var envelope: Envelope
         var members: [RecipientID]
+        /// The sender to use instead of the envelope's (SRS for forwarded mail).
+        var sender: ReversePath? = nil
         var completion: @Sendable (TargetOutcomes) -> Void
     }
 
@@ -152,7 +162,9 @@ public final class RelayTarget: DeliveryTarget {
             guard case .remote(let m) = envelope[id].target else { return nil }  // grouped from remote ones only
             return OutgoingRecipient(m, notify: envelope[id].notify, originalRecipient: envelope[id].originalRecipientParameter)
         }
-        return OutgoingMessage(envelope, to: recipients)
+        var message = OutgoingMessage(envelope, to: recipients)
+        if let sender = job.sender { message.reversePath = sender }
+        return message
     }
 
     /// Delivers several messages for one destination over one connection; each job's completion

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import MailAuth
 import MailCore
 import SMTPCore
 import Storage
@@ -80,7 +81,13 @@ public struct Bouncer: Sendable {
         let boundary = "\(envelope.id).\(now)/\(hostname)"
         let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(hostname)")
         let received = LocalMessage.received(by: hostname, "delivery report on \(envelope.id)", unixTime: now)
-        let bytes = Array((received + text).utf8)
+        var bytes = Array((received + text).utf8)
+        // Signed like our users' mail when the reporting domain (or a parent) has DKIM keys.
+        if let keys = settings.dkimKeys {
+            var signer = DKIMMessageSigner(keys: keys)
+            signer.update(Array(text.utf8))
+            if case .success(let fields) = signer.finish(time: now) { bytes = fields + bytes }
+        }
         do {
             let stored = try spool.store(bytes) { id, size in
                 var recipients: [EnvelopeRecipient] = []

@@ -1,3 +1,5 @@
+import Foundation
+import MailAuth
 import MailCore
 import SMTPCore
 import SMTPNIO
@@ -18,6 +20,10 @@ public struct DeliverySettings: Sendable {
     public var localDeliveryByDomain: [String: LocalDelivery] = [:]
     /// Where this server itself takes mail: never an exchanger to relay to (a loop).
     public var ownListeners: [HostAndPort] = []
+    /// The sender rewriting for forwarded mail; nil: off.
+    public var srs: SRS?
+    /// The DKIM keys of a `From:` domain, for the reports Postie makes; nil: none are signed.
+    public var dkimKeys: DKIMMessageSigner.KeyLookup?
 
     public init(hostname: String, directory: LocalDirectory) {
         self.hostname = hostname
@@ -26,6 +32,19 @@ public struct DeliverySettings: Sendable {
 
     /// How a local domain's mailboxes get their mail.
     public func delivery(for domain: String) -> LocalDelivery { localDeliveryByDomain[domain] ?? localDelivery }
+
+    /// The sender to relay a recipient's copy with: rewritten by SRS when an alias or catch-all of
+    /// ours forwards a stranger's mail to another machine (so that SPF passes there); nil: the
+    /// envelope's own. `<>` and senders in our own domains are never rewritten.
+    public func forwardingSender(_ envelope: Envelope, _ recipient: EnvelopeRecipient, now: Int64) -> ReversePath? {
+        guard let srs, case .mailbox(let sender) = envelope.sender, case .remote = recipient.target,
+            directory.domains[sender.normalizedDomain] == nil,
+            let original = Mailbox.parse(recipient.original.trimmingCharacters(in: ["<", ">"])),
+            directory.domains[original.normalizedDomain] != nil
+        else { return nil }
+        let rewritten = srs.forward(local: sender.localPart, domain: sender.domain, now: now)
+        return .mailbox(Mailbox(localPart: rewritten.local, domain: rewritten.domain))
+    }
 }
 
 /// The queue's timing and its reports: the `[queue]` section, with its defaults.

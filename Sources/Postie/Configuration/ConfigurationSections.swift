@@ -1,6 +1,7 @@
 import Delivery
 import Foundation
 import Logging
+import MailAuth
 import MailCore
 import NIOSSL
 import SMTPCore
@@ -16,7 +17,7 @@ extension ConfigurationLoader {
     static var sections: [ConfigurationSection] {
         [
             topLevel, smtpSection, recipientsSection, relaySection, queueSection, submissionSection, authSection, tlsSection,
-            deliverySection, domainsSection, dkimSection,
+            deliverySection, domainsSection, dkimSection, srsSection,
         ]
     }
 
@@ -248,6 +249,38 @@ extension ConfigurationLoader {
                     if let dir = c.dkim.keyDirectories[name] { lines.append("key_dir = \(q(dir))") }
                     for key in keys { lines.append("# \(key.selector): \(key.key.algorithm.rawValue), \(key.key.bits) bits, \(key.file)") }
                     return lines
+                }
+            })
+    }
+
+    private static var srsSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "srs",
+            keys: [
+                .bool("enabled", \.srs.enabled),
+                // Printed as in force: the postmaster domain when none is named.
+                ConfigurationKey(
+                    name: "domain", needsRestart: false,
+                    read: { r, t, p, c in
+                        guard let d = try r.string(t, "domain", p) else { return }
+                        guard AddressGrammar.isDomain(Array(d.lowercased().utf8)[...]) else {
+                            throw r.error(p + ["domain"], "'\(d)' is not a domain name")
+                        }
+                        c.srs.domain = d.lowercased()
+                    },
+                    show: { q($0.srs.domain ?? $0.directory.primaryDomain) }, keep: { new, old in new.srs.domain = old.srs.domain }),
+                .int("max_age", \.srs.maxAge, 1...365),
+                .optionalString("secret_file", \.srs.secretFile),
+            ],
+            check: { r, c in
+                // The secrets are read now when the file exists (a missing default file is made
+                // at start); one that is named must be readable and hold a secret.
+                let path = c.srs.secretPath(dataDirectory: c.dataDirectory)
+                if let data = FileManager.default.contents(atPath: path) {
+                    c.srs.secrets = SRS.secrets(fromFile: String(decoding: data, as: UTF8.self))
+                    guard !c.srs.secrets.isEmpty else { throw r.error(["srs", "secret_file"], "\(path) holds no secret") }
+                } else if c.srs.secretFile != nil {
+                    throw r.error(["srs", "secret_file"], "cannot read \(path)")
                 }
             })
     }

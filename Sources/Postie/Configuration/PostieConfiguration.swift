@@ -36,6 +36,8 @@ public struct PostieConfiguration: Sendable {
     public var recipients = RecipientSettings()
     /// `[dkim]`: signing keys by domain.
     public var dkim = DKIMSettings()
+    /// `[srs]`: how forwarded mail's sender is rewritten.
+    public var srs = SRSSettings()
 
     /// Every listener with what it serves, in the order of the keys in the file.
     public var listeners: [(address: ListenAddress, kind: ListenerKind)] {
@@ -89,6 +91,8 @@ public struct PostieConfiguration: Sendable {
         d.queue = queue
         d.relay = relay
         d.ownListeners = listeners.map(\.address)
+        d.srs = srsScheme
+        if !dkim.domains.isEmpty { d.dkimKeys = { [dkim] in dkim.signers(for: $0) } }
         return d
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Delivery
 import Logging
+import MailAuth
 import MailCore
 import NIOCore
 import SMTPCore
@@ -63,7 +64,21 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             return eventLoop.makeSucceededFuture(
                 Reply.Recipient.localSenderMustAuthenticate("\(sender)"))
         }
-        switch RecipientPolicy.decide(recipient.path, directory: snapshot.directory, mayRelay: mayRelay(session, snapshot.configuration)) {
+        var path = recipient.path
+        var mayRelay = mayRelay(session, snapshot.configuration)
+        // A bounce to a sender we rewrote (SRS) goes back to the original sender, whoever sends
+        // it; a forged or expired one is refused.
+        if let srs = snapshot.delivery.srs, case .mailbox(let m) = path, m.normalizedDomain == srs.domain, SRS.isSRS(m.localPart) {
+            do {
+                let original = try srs.reverse(local: m.localPart, now: Int64(time(nil)))
+                path = .mailbox(Mailbox(localPart: original.local, domain: original.domain))
+                mayRelay = true
+            } catch {
+                logger.notice("reject: SRS address", metadata: ["to": .string(address), "reason": .string(error.description)])
+                return eventLoop.makeSucceededFuture(Reply.Recipient.badSRS(address, error.description))
+            }
+        }
+        switch RecipientPolicy.decide(path, directory: snapshot.directory, mayRelay: mayRelay) {
         case .accept(let destinations):
             targets[recipient] = destinations
             reply = Reply.Transaction.recipientOk

@@ -95,7 +95,7 @@ public final class PostieServer: Service, Sendable {
     /// the Maildirs or the control socket are touched.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        let config = live.configuration
+        var config = live.configuration
         if !Self.isFullyQualified(config.hostname) {
             logger.warning(
                 "hostname is not a fully qualified domain name: receivers refuse such EHLO names; set hostname",
@@ -110,6 +110,8 @@ public final class PostieServer: Service, Sendable {
                     "the data directory was open to all users: others' access removed",
                     metadata: ["data_dir": .string(config.dataDirectory), "mode": .string(String(old, radix: 8))])
             }
+            try SRSSecret.load(into: &config)
+            live.replace(with: config)
         } catch {
             lock.release()
             throw error
@@ -303,7 +305,13 @@ public final class PostieServer: Service, Sendable {
         defer { notifier?.send("READY=1\nSTATUS=accepting mail") }
         let old = live.configuration
         let changes = ConfigurationChanges(from: old, to: new)
-        let applied = ConfigurationChanges.applicable(new, running: old)
+        var applied = ConfigurationChanges.applicable(new, running: old)
+        do {
+            try SRSSecret.load(into: &applied)
+        } catch {
+            logger.error("reload refused: the running configuration stays", metadata: ["error": .string("\(error)")])
+            return .refused("SRS secret: \(error)")
+        }
         // The certificate first: it is the one part that can still fail.
         var credentials: TLSCredentials?
         if old.tls != applied.tls {

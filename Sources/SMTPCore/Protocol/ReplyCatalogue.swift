@@ -80,6 +80,10 @@ extension Reply {
         public static func localPartNotAllowed(_ address: String) -> Reply {
             Reply(553, .init(5, 1, 3), "\(address): Recipient address rejected: local part not allowed")
         }
+        /// A bounce address (SRS) that we did not write or that is too old (RFC 3463 5.1.1).
+        public static func badSRS(_ address: String, _ why: String) -> Reply {
+            Reply(550, .init(5, 1, 1), "\(address): Recipient address rejected: \(why)")
+        }
         public static func aliasLoop(_ address: String) -> Reply { Reply(550, .init(5, 4, 6), "\(address): Recipient address rejected: alias loop") }
         public static func localSenderMustAuthenticate(_ sender: String) -> Reply {
             Reply(550, .init(5, 7, 1), "<\(sender)>: Sender address rejected: a sender in a local domain must authenticate")

@@ -25,11 +25,17 @@ public struct DKIMSettings: Sendable {
 
     public init() {}
 
-    /// The signers for mail whose `From:` is in `domain`: its own keys (a subdomain signs only
-    /// with keys configured for it).
+    /// The signers for mail whose `From:` is in `domain`: its own keys, else those of the nearest
+    /// parent domain that has some (`d=example.com` for `From: …@mx.example.com`, which DMARC's
+    /// relaxed alignment accepts).
     public func signers(for domain: String) -> [DKIMSigner] {
-        (domains[domain.lowercased()] ?? []).map {
-            DKIMSigner(domain: domain, selector: $0.selector, key: $0.key, expiry: expiry > 0 ? expiry : nil)
+        var name = Substring(domain.lowercased())
+        while name.contains(".") {
+            if let keys = domains[String(name)] {
+                return keys.map { DKIMSigner(domain: String(name), selector: $0.selector, key: $0.key, expiry: expiry > 0 ? expiry : nil) }
+            }
+            name = name[name.index(after: name.firstIndex(of: ".")!)...]
         }
+        return []
     }
 }
