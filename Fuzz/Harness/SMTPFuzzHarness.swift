@@ -38,10 +38,10 @@ public enum SMTPFuzzHarness {
         // A fixed key (Ed25519 signatures are deterministic, so the two runs sign alike), made for
         // each input: a key in a static was reported as a leak by the leak sanitizer.
         let key = try! DKIMKey(ed25519Seed: Array(repeating: 7, count: 32))
-        let keys: DKIMMessageSigner.KeyLookup = { [DKIMSigner(domain: $0, selector: "fuzz", key: key)] }
-        var whole = DKIMMessageSigner(keys: keys)
+        let keys: MessageSigner.KeyLookup = { [DKIMSigner(domain: $0, selector: "fuzz", key: key)] }
+        var whole = MessageSigner(keys: keys)
         whole.update(stream)
-        var cut = DKIMMessageSigner(keys: keys)
+        var cut = MessageSigner(keys: keys)
         for piece in pieces { cut.update(piece) }
         let planned = whole.plannedLength(time: 1_800_000_000)
         let a = whole.finish(time: 1_800_000_000)

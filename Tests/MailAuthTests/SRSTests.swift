@@ -65,7 +65,12 @@ import TestSupport
     }
 
     /// A running postsrsd with the same secret reads Postie's addresses, and Postie reads its.
-    @Test func interworksWithARunningPostsrsd() throws {
+    @Test func interworksWithARunningPostsrsd() async throws {
+        // All of it blocks (a daemon, sockets, waits): off the cooperative threads.
+        try await blocking { try Self.interworkWithPostsrsd() }
+    }
+
+    static func interworkWithPostsrsd() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/postsrsd") else {
             Issue.record("postsrsd is not installed (Tests/run installs it)")
             return

@@ -174,7 +174,12 @@ import Testing
 }
 
 @Suite struct DKIMKeygenTests {
-    @Test func writesAPrivateKeyAndPrintsTheRecordThatCheckConfigThenTakes() throws {
+    /// (Each runs several processes: off the cooperative threads, which parallel tests share.)
+    @Test func writesAPrivateKeyAndPrintsTheRecordThatCheckConfigThenTakes() async throws {
+        try await blocking { try Self.keygenAndCheckConfig() }
+    }
+
+    static func keygenAndCheckConfig() throws {
         let dir = try TestPaths.temporaryDirectory("cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let keygen = [TestPaths.postieBinary, "dkim", "keygen", "--data-dir", dir, "--domain", "Example.com", "--selector", "rsa2026"]
@@ -209,7 +214,11 @@ import Testing
         #expect(check.stdout.contains("# rsa2026: rsa-sha256, 2048 bits, \(file)"))
     }
 
-    @Test func badArgumentsAreRefused() throws {
+    @Test func badArgumentsAreRefused() async throws {
+        try await blocking { try Self.refuseBadArguments() }
+    }
+
+    static func refuseBadArguments() throws {
         for arguments in [["--domain", "example.com", "--selector", "a b"], ["--domain", "nodot", "--selector", "s"],
             ["--domain", "example.com", "--selector", "s", "--algorithm", "dsa"], ["--domain", "example.com", "--selector", "s", "--bits", "1024"]]
         {

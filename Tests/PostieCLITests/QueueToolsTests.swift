@@ -110,19 +110,24 @@ import Testing
     @Test func sendmailMailIsSignedWithAKeyFromKeygen() async throws {
         let dir = try TestPaths.temporaryDirectory("sendmail-dkim")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let keygen = try postie(["dkim", "keygen", "--domain", "xyz.com", "--selector", "cron", "--algorithm", "ed25519", "--output", dir + "/cron.pem"])
+        let keygen = try await blocking { [self] in try postie(["dkim", "keygen", "--domain", "xyz.com", "--selector", "cron", "--algorithm", "ed25519", "--output", dir + "/cron.pem"]) }
         #expect(keygen.status == 0, "\(keygen.stderr)")
         let record = keygen.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
-        let dns = try TestDNSServer(zone: ["cron._domainkey.xyz.com": ["TXT": [record]]])
+        let dns = try await blocking { try TestDNSServer(zone: ["cron._domainkey.xyz.com": ["TXT": [record]]]) }
         let server = try PostieProcess(directory: dir, extra: "\n[dkim.\"xyz.com\"]\nselectors = [\"cron\"]\nkey_dir = \"\(dir)\"\n")
         try server.start()
-        let result = try postie(
-            ["sendmail", "-t", "-f", "cron@xyz.com", "--config", server.configPath], stdin: "From: cron@xyz.com\nTo: bob@xyz.com\nSubject: nightly\n\nall good\n")
+        let result = try await blocking { [self] in
+            try postie(
+                ["sendmail", "-t", "-f", "cron@xyz.com", "--config", server.configPath],
+                stdin: "From: cron@xyz.com\nTo: bob@xyz.com\nSubject: nightly\n\nall good\n")
+        }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try await eventually { server.delivered("bob").count == 1 })
         let message = server.delivered("bob").first ?? ""
-        #expect(message.contains("\nDKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=xyz.com; s=cron;"))
-        let verified = try Subprocess.run(["python3", TestPaths.packageRoot + "/Tests/Scripts/dkim_verify.py", "\(dns.port)"], stdin: message)
+        #expect(message.contains("\nDKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\n\td=xyz.com; s=cron; t="))
+        let verified = try await blocking {
+            try Subprocess.run(["python3", TestPaths.packageRoot + "/Tests/Scripts/dkim_verify.py", "\(dns.port)"], stdin: message)
+        }
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         server.process.signal(SIGTERM)
         _ = server.process.waitForExit(timeout: 20)

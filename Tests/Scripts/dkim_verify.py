@@ -5,6 +5,10 @@ Postie's), the key records looked up at the tests' DNS server.
 Usage: dkim_verify.py DNS_PORT < message
 Prints one line per signature, in the message's order: "<index> pass|fail d=<domain> s=<selector>
 a=<algorithm>", then exits 0 if there was at least one signature and all passed, else 1.
+
+Usage: dkim_verify.py DNS_PORT --arc < message
+Validates the message's ARC chain (dkimpy's arc_verify): prints "arc <cv> <reason>" and exits 0
+if the chain passes, else 1.
 """
 import sys
 import dkim
@@ -23,6 +27,12 @@ def txt(name, timeout=5):
     return None
 
 message = sys.stdin.buffer.read()
+if len(sys.argv) > 2 and sys.argv[2] == "--arc":
+    cv, results, reason = dkim.arc_verify(message, dnsfunc=txt)
+    print("arc", cv.decode(), reason, flush=True)
+    for r in results:
+        print(" ", r, flush=True)
+    sys.exit(0 if cv == dkim.CV_Pass else 1)
 d = dkim.DKIM(message)
 signatures = [v for (k, v) in d.headers if k.lower() == b"dkim-signature"]
 ok = bool(signatures)

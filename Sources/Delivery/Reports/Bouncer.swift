@@ -84,7 +84,7 @@ public struct Bouncer: Sendable {
         var bytes = Array((received + text).utf8)
         // Signed like our users' mail when the reporting domain (or a parent) has DKIM keys.
         if let keys = settings.dkimKeys {
-            var signer = DKIMMessageSigner(keys: keys)
+            var signer = MessageSigner(keys: keys)
             signer.update(Array(text.utf8))
             if case .success(let fields) = signer.finish(time: now) { bytes = fields + bytes }
         }

@@ -23,7 +23,7 @@ public struct DeliverySettings: Sendable {
     /// The sender rewriting for forwarded mail; nil: off.
     public var srs: SRS?
     /// The DKIM keys of a `From:` domain, for the reports Postie makes; nil: none are signed.
-    public var dkimKeys: DKIMMessageSigner.KeyLookup?
+    public var dkimKeys: MessageSigner.KeyLookup?
 
     public init(hostname: String, directory: LocalDirectory) {
         self.hostname = hostname

@@ -60,32 +60,47 @@ public struct DKIMSigner: Sendable {
     /// The complete `DKIM-Signature` field, folded, ending with CRLF: to go first in the message.
     /// `time` is the signing time in seconds since 1970.
     public func signatureField(fields: [RawHeaderField], bodyHash: [UInt8], time: Int64) throws -> [UInt8] {
+        try signatureField(name: "DKIM-Signature", leading: "v=1", fields: fields, bodyHash: bodyHash, time: time)
+    }
+
+    /// A field of DKIM's form under another name and first tag: `ARC-Message-Signature` with
+    /// `i=` (RFC 8617 §4.1.2) is the same signature over the same input.
+    func signatureField(name: String, leading: String, fields: [RawHeaderField], bodyHash: [UInt8], time: Int64) throws -> [UInt8] {
         let names = Self.signedNames(for: fields)
-        let unsigned = unsignedField(names: names, bodyHash: bodyHash, time: time)
+        let unsigned = unsignedField(name: name, leading: leading, names: names, bodyHash: bodyHash, time: time)
         var input: [UInt8] = []
         for field in Self.select(names, from: fields) { input += DKIMCanonicalization.relaxedHeader(field) }
         // The signature field itself, its b= empty, relaxed, without the final CRLF (§3.7).
-        var own = DKIMCanonicalization.relaxedHeader(RawHeaderField(name: "DKIM-Signature", octets: unsigned))
+        var own = DKIMCanonicalization.relaxedHeader(RawHeaderField(name: name, octets: unsigned))
         own.removeLast(2)
         input += own
         let signature = try key.sign(hash: SHA256.hash(data: input))
         return unsigned + Self.folded(Data(signature).base64EncodedString(), first: 2) + [13, 10]
     }
 
+    /// Octets of a signature's base64 text for this key.
+    var signatureBase64Length: Int {
+        let octets = key.algorithm == .ed25519SHA256 ? 64 : key.bits / 8
+        return (octets + 2) / 3 * 4
+    }
+
     /// How many octets `signatureField` makes for these fields at this time: the signature's
     /// length is fixed by the key (RSA: the modulus; Ed25519: 64 octets).
     public func signatureFieldLength(fields: [RawHeaderField], time: Int64) -> Int {
-        let unsigned = unsignedField(names: Self.signedNames(for: fields), bodyHash: Array(repeating: 0, count: 32), time: time)
-        let octets = key.algorithm == .ed25519SHA256 ? 64 : key.bits / 8
-        let base64 = (octets + 2) / 3 * 4
-        return unsigned.count + Self.folded(String(repeating: "A", count: base64), first: 2).count + 2
+        signatureFieldLength(name: "DKIM-Signature", leading: "v=1", fields: fields, time: time)
+    }
+
+    func signatureFieldLength(name: String, leading: String, fields: [RawHeaderField], time: Int64) -> Int {
+        let unsigned = unsignedField(
+            name: name, leading: leading, names: Self.signedNames(for: fields), bodyHash: Array(repeating: 0, count: 32), time: time)
+        return unsigned.count + Self.folded(String(repeating: "A", count: signatureBase64Length), first: 2).count + 2
     }
 
     /// The field up to and including `b=`, folded at about 76 columns.
-    func unsignedField(names: [String], bodyHash: [UInt8], time: Int64) -> [UInt8] {
-        var second = "t=\(time);"
+    func unsignedField(name: String, leading: String, names: [String], bodyHash: [UInt8], time: Int64) -> [UInt8] {
+        var second = "d=\(domain); s=\(selector); t=\(time);"
         if let expiry { second += " x=\(time + Int64(expiry));" }
-        var text = "DKIM-Signature: v=1; a=\(key.algorithm.rawValue); c=relaxed/relaxed; d=\(domain); s=\(selector);\r\n\t" + second
+        var text = "\(name): \(leading); a=\(key.algorithm.rawValue); c=relaxed/relaxed;\r\n\t" + second
         // h= folds after a colon (FWS is allowed around each, RFC 6376 §3.5).
         var line = " h="
         var column = 1 + second.utf8.count

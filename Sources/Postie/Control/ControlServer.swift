@@ -151,13 +151,13 @@ final class ControlHandler: ChannelDuplexHandler {
         timer?.cancel()
         let (prepared, eightBit, service) = (current.prepared, current.eightBit, self.service)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let (prefix, dkim) = current.signing?.finish(current.writer, logger: service.logger) ?? ([], nil)
+        let (prefix, signed) = current.signing?.finish(current.writer, logger: service.logger) ?? ([], nil)
         current.writer.commit(prefix: prefix) { id, size in prepared.envelope(id: id, size: size, eightBit: eightBit) }
             .whenComplete { result in
                 let (handler, context) = bound.value
                 handler.submission = nil
                 switch result {
-                case .success(let committed): handler.respond(context, service.submitted(prepared, committed, dkim: dkim))
+                case .success(let committed): handler.respond(context, service.submitted(prepared, committed, dkim: signed?.value))
                 case .failure(let error): handler.respond(context, .failure("cannot store the message: \(error)"))
                 }
             }

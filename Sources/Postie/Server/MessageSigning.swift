@@ -7,19 +7,33 @@ import Storage
 import Glibc
 #endif
 
-/// DKIM signing of one message on its way into the spool (docs/authentication.md): the data goes
-/// through a `DKIMMessageSigner` as it is written, the writer leaves room for the signature if the
-/// message outgrows memory, and the signature fields go before the message at the commit. Used by
-/// the SMTP connections and by `postie sendmail` submissions; used on one event loop.
+/// DKIM signing (our users' mail) or ARC sealing (a stranger's mail that an alias of ours
+/// forwards) of one message on its way into the spool (docs/authentication.md): the data goes
+/// through a `MessageSigner` as it is written, the writer leaves room for the fields if the
+/// message outgrows memory, and the fields go before the message at the commit. Used by the SMTP
+/// connections and by `postie sendmail` submissions; used on one event loop.
 final class MessageSigning {
-    private var signer: DKIMMessageSigner?
-    /// The signing time, fixed at the start: the room left for the signature depends on it.
+    private var signer: MessageSigner?
+    private let isSeal: Bool
+    /// The signing time, fixed at the start: the room left for the fields depends on it.
     private let time = Int64(Glibc.time(nil))
 
-    /// Nil when no domain has keys.
-    init?(_ dkim: DKIMSettings, writer: SpoolWriter) {
+    /// DKIM signing by the `From:` domain's keys; nil when no domain has keys.
+    convenience init?(_ dkim: DKIMSettings, writer: SpoolWriter) {
         guard !dkim.domains.isEmpty else { return nil }
-        signer = DKIMMessageSigner { dkim.signers(for: $0) }
+        self.init(.dkim({ dkim.signers(for: $0) }), writer: writer)
+    }
+
+    /// An ARC set by the forwarding domain's RSA key (the first of its keys that is RSA); nil
+    /// when it has none. `results`: what the AAR records.
+    convenience init?(sealingFor domain: String, _ dkim: DKIMSettings, hostname: String, results: String, writer: SpoolWriter) {
+        guard let signer = dkim.signers(for: domain).first(where: { $0.key.algorithm == .rsaSHA256 }) else { return nil }
+        self.init(.arc(ARCSealer(signer: signer, authservID: hostname), results: results), writer: writer)
+    }
+
+    private init(_ mode: MessageSigner.Mode, writer: SpoolWriter) {
+        signer = MessageSigner(mode)
+        if case .arc = mode { isSeal = true } else { isSeal = false }
         let time = self.time
         // The length is known once the header section has been read; it usually has by the time
         // a message outgrows memory (else the message is not signed).
@@ -30,25 +44,26 @@ final class MessageSigning {
         signer?.update(data.readableBytesView)
     }
 
-    /// The signature fields to put before the message (exactly filling the room a streamed
-    /// message left), and what the `queued` log line says of them. A message that cannot be
+    /// The fields to put before the message (exactly filling the room a streamed message left),
+    /// and what the `queued` log line says of them (`dkim=` or `arc=`). A message that cannot be
     /// signed is sent unsigned, never refused.
-    func finish(_ writer: SpoolWriter, logger: Logger) -> (prefix: [UInt8], log: String) {
-        guard let signer else { return ([], "none") }
+    func finish(_ writer: SpoolWriter, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
+        let key = isSeal ? "arc" : "dkim"
+        guard let signer else { return ([], (key, "none")) }
         self.signer = nil
         let signers = (try? signer.signers?.get()) ?? []
         let room = writer.reservedPrefix
         switch signer.finish(time: time) {
         case .success(let fields) where room == 0 || fields.count == room:
-            return (fields, signers.map { "\($0.domain)/\($0.selector)" }.joined(separator: ","))
+            return (fields, (key, isSeal ? "sealed" : signers.map { "\($0.domain)/\($0.selector)" }.joined(separator: ",")))
         case .success:
-            logger.error("dkim: the signature did not fit the room left for it; sent unsigned", metadata: ["queue_id": .string(writer.queueID)])
-            return (DKIMMessageSigner.filler(octets: room), "none (error)")
+            logger.error("\(key): the fields did not fit the room left for them; sent without", metadata: ["queue_id": .string(writer.queueID)])
+            return (MessageSigner.filler(octets: room), (key, "none (error)"))
         case .failure(let skip):
             if case .failed = skip {
-                logger.error("dkim: not signed", metadata: ["queue_id": .string(writer.queueID), "reason": .string(skip.description)])
+                logger.error("\(key): not signed", metadata: ["queue_id": .string(writer.queueID), "reason": .string(skip.description)])
             }
-            return (room > 0 ? DKIMMessageSigner.filler(octets: room) : [], "none (\(skip))")
+            return (room > 0 ? MessageSigner.filler(octets: room) : [], (key, "none (\(skip))"))
         }
     }
 }

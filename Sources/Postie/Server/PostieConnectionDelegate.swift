@@ -104,7 +104,16 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         scanner = HeaderScanner()
         sawEightBit = false
         let configuration = context.live.snapshot.configuration
-        signing = mayRelay(session, configuration) ? MessageSigning(configuration.dkim, writer: writer) : nil
+        if mayRelay(session, configuration) {
+            signing = MessageSigning(configuration.dkim, writer: writer)
+        } else if let domain = forwardingDomain(start.transaction, configuration) {
+            // A stranger's mail that an alias of ours sends on elsewhere: sealed, so that the
+            // receiver can trust what we saw when it came in.
+            signing = MessageSigning(
+                sealingFor: domain, configuration.dkim, hostname: configuration.hostname, results: "arc=none", writer: writer)
+        } else {
+            signing = nil
+        }
         let single: String? =
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.address : nil
         let hop = TraceHeaders.Hop(
@@ -143,7 +152,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
         }
-        let (prefix, dkimResult) = signing?.finish(writer, logger: logger) ?? ([], nil)
+        let (prefix, signed) = signing?.finish(writer, logger: logger) ?? ([], nil)
         signing = nil
         var recipients: [EnvelopeRecipient] = []
         for r in tx.recipients {
@@ -176,7 +185,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
                     "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
                 ]
-                if let dkimResult { metadata["dkim"] = .string(dkimResult) }
+                if let signed { metadata[signed.key] = .string(signed.value) }
                 logger.info("queued", metadata: metadata)
                 queue.enqueue(envelope, octets: committed.message, fresh: true)
             }
@@ -196,6 +205,17 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
             throw error
         }
+    }
+
+    /// The local domain of the first accepted recipient that an alias or catch-all sends on to
+    /// another machine, if any.
+    private func forwardingDomain(_ transaction: SessionTransaction, _ configuration: PostieConfiguration) -> String? {
+        guard !configuration.dkim.domains.isEmpty else { return nil }
+        for r in transaction.recipients {
+            guard case .mailbox(let m) = r.path, configuration.domains[m.normalizedDomain] != nil else { continue }
+            if (targets[r] ?? []).contains(where: { if case .remote = $0 { true } else { false } }) { return m.normalizedDomain }
+        }
+        return nil
     }
 
     /// An authenticated user's `From:` must name addresses the user may send as (`auth.header_from`).

@@ -1,9 +1,9 @@
-/// Signs one message as it streams in: the header section is kept (up to `headerLimit` octets),
-/// the body only hashed, so a large message is never held or read twice. Which keys sign is known
-/// once the header section has ended (the `From:` domain's); `plannedLength` then tells how many
-/// octets the signature fields will take, so that a writer can leave room for them before the
-/// message; `finish` makes them.
-public struct DKIMMessageSigner: Sendable {
+/// Signs one message as it streams in, with DKIM (mail from our users) or with an ARC set (mail
+/// we forward): the header section is kept (up to `headerLimit` octets), the body only hashed, so
+/// a large message is never held or read twice. Which keys sign is known once the header section
+/// has ended (the `From:` domain's); `plannedLength` then tells how many octets the fields will
+/// take, so that a writer can leave room for them before the message; `finish` makes them.
+public struct MessageSigner: Sendable {
     /// The signers of a domain (two for dual signing), by `From:` domain in lower case.
     public typealias KeyLookup = @Sendable (String) -> [DKIMSigner]
 
@@ -14,6 +14,8 @@ public struct DKIMMessageSigner: Sendable {
         case unclearFrom
         case noKey(domain: String)
         case alreadySigned
+        /// The message has ARC sets already (extending a chain needs validating it).
+        case arcChainPresent
         case headerTooLarge
         case failed(String)
 
@@ -23,6 +25,7 @@ public struct DKIMMessageSigner: Sendable {
             case .unclearFrom: "From: does not name one domain"
             case .noKey(let domain): "no DKIM key for \(domain)"
             case .alreadySigned: "already signed by us"
+            case .arcChainPresent: "has an ARC chain already"
             case .headerTooLarge: "header section too large to sign"
             case .failed(let why): "signing failed: \(why)"
             }
@@ -33,20 +36,32 @@ public struct DKIMMessageSigner: Sendable {
     /// mail a person wrote).
     public static let headerLimit = 256 * 1024
 
-    private let keys: KeyLookup
+    /// What the message gets: DKIM signatures by its `From:` domain's keys, or an ARC set.
+    public enum Mode: Sendable {
+        case dkim(KeyLookup)
+        /// The sealer, and the results the AAR records.
+        case arc(ARCSealer, results: String)
+    }
+
+    private let mode: Mode
     private var header: [UInt8] = []
     private var section: RawHeaderSection?
     private var body = DKIMCanonicalization.RelaxedBodyHash()
     private var tooLarge = false
     /// Octets of `header` whose lines have been looked at.
     private var scanned = 0
-    /// The signers chosen when the header section ended, and why none were.
+    /// The signers chosen when the header section ended (none for an ARC seal), and why the
+    /// message is not signed.
     private var decision: Result<[DKIMSigner], SkipError>?
 
     struct SkipError: Error { var skip: Skip }
 
     public init(keys: @escaping KeyLookup) {
-        self.keys = keys
+        self.init(.dkim(keys))
+    }
+
+    public init(_ mode: Mode) {
+        self.mode = mode
         header.reserveCapacity(4096)
     }
 
@@ -91,6 +106,13 @@ public struct DKIMMessageSigner: Sendable {
 
     private mutating func decide() {
         guard let fields = section?.fields else { return }
+        let keys: KeyLookup
+        switch mode {
+        case .arc:
+            decision = ARCSealer.hasChain(fields) ? .failure(SkipError(skip: .arcChainPresent)) : .success([])
+            return
+        case .dkim(let lookup): keys = lookup
+        }
         let froms = fields.filter { $0.name.lowercased() == "from" }
         guard !froms.isEmpty else {
             decision = .failure(SkipError(skip: .noFrom))
@@ -124,6 +146,7 @@ public struct DKIMMessageSigner: Sendable {
     /// known (nil before, or when nothing will be signed).
     public func plannedLength(time: Int64) -> Int? {
         guard case .success(let signers)? = decision, let fields = section?.fields else { return nil }
+        if case .arc(let sealer, let results) = mode { return sealer.sealLength(fields: fields, results: results, time: time) }
         return signers.reduce(0) { $0 + $1.signatureFieldLength(fields: fields, time: time) }
     }
 
@@ -144,6 +167,9 @@ public struct DKIMMessageSigner: Sendable {
             var fields = section!.fields
             var out: [UInt8] = []
             do {
+                if case .arc(let sealer, let results) = mode {
+                    return .success(try sealer.seal(fields: fields, bodyHash: bodyHash, results: results, time: time))
+                }
                 for signer in signers {
                     let field = try signer.signatureField(fields: fields, bodyHash: bodyHash, time: time)
                     out = field + out
