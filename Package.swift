@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "SMTPNIO",
             dependencies: [
-                "SMTPCore", "CResolv",
+                "SMTPCore", "MailCore", "CResolv",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "Postie", "SMTPCore", "SMTPNIO", "Storage", "MailAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

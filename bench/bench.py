@@ -18,7 +18,7 @@ Workloads (bench/README.md says more):
   f  latency: 300 sequential messages on one connection, MAIL to the 250 after DATA
   g  relay: 10,000 messages relayed to a local smtp-sink
 """
-import argparse, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # smtp-source -r 10 sends to bench, 2bench, …, 10bench.
@@ -138,12 +138,22 @@ class Postie(Server):
               "one syncfs shared by a larger batch; at delivery: the Maildir file (written once, hard-linked into "
               "further mailboxes), then the new/ folders, batched the same way, before the spool file is released")
 
-    def __init__(self, binary, base, sink_port):
+    def __init__(self, binary, base, sink_port, dkim=None):
         self.base = os.path.join(base, "postie")
         self.port = free_port()
         self.mail_root = os.path.join(self.base, "mail")
         os.makedirs(self.base)
         users = ", ".join(f'"{u}"' for u in USERS)
+        # --dkim: the load's From: domain (load.test) gets keys, and the load (a trusted network)
+        # is signed with them.
+        signing = ""
+        if dkim:
+            selectors = {"rsa": ["rsa"], "ed25519": ["ed25519"], "dual": ["rsa", "ed25519"]}[dkim]
+            for algorithm in selectors:
+                subprocess.run([binary, "dkim", "keygen", "--domain", "load.test", "--selector", algorithm, "--algorithm", algorithm,
+                                "--output", os.path.join(self.base, algorithm + ".pem")], check=True, capture_output=True)
+            signing = f'[dkim."load.test"]\nselectors = {json.dumps(selectors)}\nkey_dir = "{self.base}"\n'
+
         config = f"""
 hostname = "postie.bench.test"
 data_dir = "{self.base}/data"
@@ -164,7 +174,8 @@ routes = {{ "sink.test" = "127.0.0.1:{sink_port}" }}
 
 [domains."example.test"]
 users = [{users}]
-"""
+
+{signing}"""
         open(os.path.join(self.base, "postie.toml"), "w").write(config)
         self.log = open(os.path.join(self.base, "postie.log"), "w")
         self.process = subprocess.Popen([binary, "serve", "--config", os.path.join(self.base, "postie.toml")],
@@ -426,7 +437,7 @@ def workload_idle(server, connections):
 def workload_latency(server, messages):
     import smtplib
     line = b"x" * 76 + b"\r\n"
-    body = b"Subject: latency\r\n\r\n" + line * (4096 // len(line))
+    body = b"From: <load@load.test>\r\nSubject: latency\r\n\r\n" + line * (4096 // len(line))
     server.clear()
     settle()
     s = smtplib.SMTP("127.0.0.1", server.port, timeout=60)
@@ -459,6 +470,7 @@ def main():
     p.add_argument("--scale", type=float, default=1.0, help="multiply message and connection counts (CI: 0.02)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, configuration)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds of quiet before each run (CI: 0)")
+    p.add_argument("--dkim", choices=["rsa", "ed25519", "dual"], help="Postie DKIM-signs the load with a key of this kind (or both)")
     a = p.parse_args()
     global SETTLE_SECONDS
     SETTLE_SECONDS = a.settle
@@ -474,7 +486,7 @@ def main():
     servers = []
     results = {}  # (workload, server) -> [figures]
     try:
-        servers.append(Postie(a.postie, base, sink_port))
+        servers.append(Postie(a.postie, base, sink_port, a.dkim))
         servers.append(Postfix(base, sink_port))
         for rnd in range(a.rounds):
             if rnd > 0:
@@ -486,7 +498,7 @@ def main():
                 servers = []
                 round_base = os.path.join(base, f"round{rnd + 1}")
                 os.makedirs(round_base)
-                servers.append(Postie(a.postie, round_base, sink_port))
+                servers.append(Postie(a.postie, round_base, sink_port, a.dkim))
                 servers.append(Postfix(round_base, sink_port))
             order = servers if rnd % 2 == 0 else list(reversed(servers))
             for w in workloads:

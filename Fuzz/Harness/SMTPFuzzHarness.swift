@@ -27,6 +27,24 @@ public enum SMTPFuzzHarness {
         problems += checkSession(flags: flags, stream: stream, pieces: pieces)
         problems += checkHeaderScanner(stream, pieces)
         problems += checkDKIMSigner(stream, pieces)
+        problems += checkDNSText(stream)
+        return problems
+    }
+
+    /// TXT record data (from any DNS server): the joined strings are never longer than the data,
+    /// and data made of the joined text cut into strings reads back the same.
+    static func checkDNSText(_ stream: [UInt8]) -> [String] {
+        var problems: [String] = []
+        if let joined = DNSText.joinedStrings(stream), joined.count > stream.count { problems.append("TXT strings longer than the data") }
+        var data: [UInt8] = []
+        var rest = stream[...]
+        repeat {
+            let piece = rest.prefix(255)
+            data.append(UInt8(piece.count))
+            data += piece
+            rest = rest.dropFirst(piece.count)
+        } while !rest.isEmpty
+        if DNSText.joinedStrings(data) != stream { problems.append("TXT strings do not read back") }
         return problems
     }
 

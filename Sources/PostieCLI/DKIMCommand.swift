@@ -1,15 +1,17 @@
 import ArgumentParser
 import Foundation
 import MailAuth
+import NIOPosix
+import SMTPNIO
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `postie dkim …`: DKIM keys for the domains Postie signs for (docs/authentication.md).
-struct DKIMCommand: ParsableCommand {
+struct DKIMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dkim", abstract: "Manage DKIM signing keys.", subcommands: [Keygen.self])
+        commandName: "dkim", abstract: "Manage DKIM signing keys.", subcommands: [Keygen.self, Check.self])
 
     /// Makes a key and prints the DNS record that publishes it.
     struct Keygen: ParsableCommand {
@@ -78,6 +80,62 @@ struct DKIMCommand: ParsableCommand {
             FileHandle.standardError.write(Data("wrote the \(key.algorithm.rawValue) key to \(path); publish this record:\n".utf8))
             let strings = key.recordStrings.map { "\"\($0)\"" }.joined(separator: "\n    ")
             print("\(selector)._domainkey.\(domain). IN TXT (\n    \(strings) )")
+        }
+    }
+}
+
+extension DKIMCommand {
+    /// Looks up each key's record and says whether it is published and matches.
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Check that the DNS publishes the configured DKIM keys of a domain.",
+            discussion: """
+                For each selector under [dkim."<domain>"], looks up <selector>._domainkey.<domain> (TXT, \
+                through relay.dns_server when set) and compares it with the key. Exits 0 when every \
+                key is published as it is.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "The domain, as under [dkim.\"<domain>\"].")
+        var domain: String
+
+        func run() async throws {
+            let config = try options.load()
+            let domain = self.domain.lowercased()
+            guard let keys = config.dkim.domains[domain], !keys.isEmpty else {
+                throw ValidationError("no [dkim.\"\(domain)\"] keys in the configuration")
+            }
+            let threadPool = NIOThreadPool(numberOfThreads: 1)
+            threadPool.start()
+            let resolver = SystemDNSResolver(configuration: config.dnsConfiguration, threadPool: threadPool)
+            var allGood = true
+            for key in keys {
+                let name = "\(key.selector)._domainkey.\(domain)"
+                let verdict: String
+                do {
+                    let records = try await resolver.txt(name)
+                    if records.isEmpty {
+                        verdict = "no TXT record; publish: \(key.key.record)"
+                        allGood = false
+                    } else {
+                        let checks = records.map { key.key.check(record: $0) }
+                        if checks.contains(.matches) {
+                            verdict = DKIMKey.RecordCheck.matches.description
+                        } else {
+                            verdict = checks.map(\.description).joined(separator: "; ") + "; publish: \(key.key.record)"
+                            allGood = false
+                        }
+                    }
+                } catch {
+                    verdict = error.description
+                    allGood = false
+                }
+                print("\(name) (\(key.key.algorithm.rawValue)): \(verdict)")
+            }
+            try? await threadPool.shutdownGracefully()
+            if !allGood { throw ExitCode(1) }
         }
     }
 }

@@ -214,6 +214,52 @@ import Testing
         #expect(check.stdout.contains("# rsa2026: rsa-sha256, 2048 bits, \(file)"))
     }
 
+    /// `postie dkim check` against the tests' DNS server: a published key, a missing record, and a
+    /// record of another key.
+    @Test func checkSaysWhetherEachKeyIsPublished() async throws {
+        try await blocking { try Self.checkAgainstDNS() }
+    }
+
+    static func checkAgainstDNS() throws {
+        let dir = try TestPaths.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var records: [String: String] = [:]
+        for selector in ["good", "gone", "stale"] {
+            let made = try Subprocess.run(
+                [TestPaths.postieBinary, "dkim", "keygen", "--domain", "example.com", "--selector", selector, "--algorithm", "ed25519",
+                 "--output", "\(dir)/\(selector).pem"])
+            #expect(made.status == 0, "\(made.stderr)")
+            records[selector] = made.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        }
+        let other = try Subprocess.run([TestPaths.postieBinary, "dkim", "keygen", "--domain", "example.com", "--selector", "x", "--algorithm", "ed25519", "--output", "\(dir)/x.pem"])
+        let otherRecord = other.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
+        let dns = try TestDNSServer(zone: [
+            "good._domainkey.example.com": ["TXT": [records["good"]!]],
+            "stale._domainkey.example.com": ["TXT": [otherRecord]],
+        ])
+        func config(_ selectors: [String]) throws -> String {
+            let path = dir + "/\(selectors.joined()).toml"
+            try """
+                data_dir = "\(dir)"
+                [relay]
+                dns_server = "127.0.0.1:\(dns.port)"
+                [dkim."example.com"]
+                selectors = [\(selectors.map { "\"\($0)\"" }.joined(separator: ", "))]
+                key_dir = "\(dir)"
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let good = try Subprocess.run([TestPaths.postieBinary, "dkim", "check", "--config", try config(["good"]), "example.com"])
+        #expect(good.status == 0, "\(good.stdout) \(good.stderr)")
+        #expect(good.stdout == "good._domainkey.example.com (ed25519-sha256): published, and it is this key\n")
+        let bad = try Subprocess.run([TestPaths.postieBinary, "dkim", "check", "--config", try config(["good", "gone", "stale"]), "example.com"])
+        #expect(bad.status == 1)
+        let lines = bad.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix("gone._domainkey.example.com (ed25519-sha256): ") && lines[1].contains("NXDOMAIN"), "\(bad.stdout)")
+        #expect(lines[2].hasPrefix("stale._domainkey.example.com (ed25519-sha256): the record holds another key; publish: v=DKIM1; k=ed25519; p="))
+    }
+
     @Test func badArgumentsAreRefused() async throws {
         try await blocking { try Self.refuseBadArguments() }
     }

@@ -10,6 +10,8 @@ import Testing
         "mx1.example.test": ["A": ["127.0.0.2"], "AAAA": ["::1"]],
         "nomx.test": ["A": ["127.0.0.3"]],
         "nullmx.test": ["MX": [[0, "."]]],
+        // Two records; the second longer than one string holds (served as several, joined here).
+        "txt.example.test": ["TXT": ["v=spf1 -all", String(repeating: "k", count: 300), ["split ", "in ", "three"]]],
         "gone.test": "NXDOMAIN",
         "broken.test": "SERVFAIL",
         ]
@@ -50,6 +52,14 @@ import Testing
             #expect(v4 == ["127.0.0.3"])
             let none = try await r.addresses("example.test")
             #expect(none == [])
+        }
+    }
+
+    @Test func txtRecordsHaveTheirStringsJoined() async throws {
+        try await withResolver { r in
+            let records = try await r.txt("txt.example.test").map { String(decoding: $0, as: UTF8.self) }
+            #expect(Set(records) == ["v=spf1 -all", String(repeating: "k", count: 300), "split in three"])
+            #expect(try await r.txt("example.test") == [])
         }
     }
 

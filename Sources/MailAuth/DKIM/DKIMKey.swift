@@ -112,6 +112,39 @@ public struct DKIMKey: Sendable {
         return strings
     }
 
+    /// What a published key record says of this key.
+    public enum RecordCheck: Equatable, Sendable, CustomStringConvertible {
+        case matches
+        /// `p=` empty: the key is revoked (RFC 6376 §3.6.1).
+        case revoked
+        case otherKey
+        /// `k=` names another type than ours.
+        case otherType(record: String, ours: String)
+        case notDKIM(String)
+
+        public var description: String {
+            switch self {
+            case .matches: "published, and it is this key"
+            case .revoked: "revoked (the record's p= is empty)"
+            case .otherKey: "the record holds another key"
+            case .otherType(let record, let ours): "the record is for an \(record) key, this one is \(ours)"
+            case .notDKIM(let why): "not a DKIM key record: \(why)"
+            }
+        }
+    }
+
+    /// Compares a TXT record (its strings joined) with this key.
+    public func check(record: [UInt8]) -> RecordCheck {
+        let tags = DKIMTags(record)
+        if let v = tags["v"], v != "DKIM1" { return .notDKIM("v=\(v)") }
+        guard let p = tags["p"] else { return .notDKIM("no p= tag") }
+        let k = tags["k"] ?? "rsa"
+        guard k == algorithm.keyType else { return .otherType(record: k, ours: algorithm.keyType) }
+        let published = p.filter { !$0.isWhitespace }
+        if published.isEmpty { return .revoked }
+        return published == publicKeyBase64 ? .matches : .otherKey
+    }
+
     /// Signs the SHA-256 hash of the signing input: RSASSA-PKCS1-v1_5 (RFC 6376 §3.3.1) or
     /// Ed25519 over the hash itself (RFC 8463 §3).
     func sign(hash: SHA256.Digest) throws -> [UInt8] {

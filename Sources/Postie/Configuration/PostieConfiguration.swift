@@ -5,6 +5,7 @@ import Delivery
 import Logging
 import MailCore
 import SMTPCore
+import SMTPNIO
 
 /// Everything an operator can set, with the embedded defaults that make `postie` useful with no
 /// file at all: listen on 127.0.0.1:2525, keep data under `./postie-data`, and take mail for
@@ -69,6 +70,16 @@ public struct PostieConfiguration: Sendable {
 
     /// The control socket for `postie queue …` and `postie sendmail`.
     public var controlSocket: String { dataDirectory + "/control.sock" }
+
+    /// How DNS is asked (`relay.dns_server`, `dns_timeout`, `dns_attempts`).
+    public var dnsConfiguration: SystemDNSResolver.Configuration {
+        var dns = SystemDNSResolver.Configuration(timeout: relay.dnsTimeout, attempts: relay.dnsAttempts)
+        if let d = relay.dnsServer {
+            dns.server = d.host
+            dns.port = d.port
+        }
+        return dns
+    }
 
     /// The embedded defaults.
     public static func defaults() -> PostieConfiguration {

@@ -12,7 +12,10 @@ import Glibc
 /// through a `MessageSigner` as it is written, the writer leaves room for the fields if the
 /// message outgrows memory, and the fields go before the message at the commit. Used by the SMTP
 /// connections and by `postie sendmail` submissions; used on one event loop.
-final class MessageSigning {
+///
+/// Sendable so that `finish` (an RSA signature takes a millisecond or more) can run on the thread
+/// pool: by then the event loop has handed it over and no longer touches it.
+final class MessageSigning: @unchecked Sendable {
     private var signer: MessageSigner?
     private let isSeal: Bool
     /// The signing time, fixed at the start: the room left for the fields depends on it.
@@ -48,20 +51,24 @@ final class MessageSigning {
     /// and what the `queued` log line says of them (`dkim=` or `arc=`). A message that cannot be
     /// signed is sent unsigned, never refused.
     func finish(_ writer: SpoolWriter, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
+        finish(room: writer.reservedPrefix, queueID: writer.queueID, logger: logger)
+    }
+
+    /// The same, off the event loop: `room` is the writer's `reservedPrefix`.
+    func finish(room: Int, queueID: String, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
         let key = isSeal ? "arc" : "dkim"
         guard let signer else { return ([], (key, "none")) }
         self.signer = nil
         let signers = (try? signer.signers?.get()) ?? []
-        let room = writer.reservedPrefix
         switch signer.finish(time: time) {
         case .success(let fields) where room == 0 || fields.count == room:
             return (fields, (key, isSeal ? "sealed" : signers.map { "\($0.domain)/\($0.selector)" }.joined(separator: ",")))
         case .success:
-            logger.error("\(key): the fields did not fit the room left for them; sent without", metadata: ["queue_id": .string(writer.queueID)])
+            logger.error("\(key): the fields did not fit the room left for them; sent without", metadata: ["queue_id": .string(queueID)])
             return (MessageSigner.filler(octets: room), (key, "none (error)"))
         case .failure(let skip):
             if case .failed = skip {
-                logger.error("\(key): not signed", metadata: ["queue_id": .string(writer.queueID), "reason": .string(skip.description)])
+                logger.error("\(key): not signed", metadata: ["queue_id": .string(queueID), "reason": .string(skip.description)])
             }
             return (room > 0 ? MessageSigner.filler(octets: room) : [], (key, "none (\(skip))"))
         }

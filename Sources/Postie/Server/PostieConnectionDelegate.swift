@@ -152,7 +152,15 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
         }
-        let (prefix, signed) = signing?.finish(writer, logger: logger) ?? ([], nil)
+        // Signed on the thread pool (an RSA signature takes a millisecond or more), then committed.
+        let signed: EventLoopFuture<(prefix: [UInt8], log: (key: String, value: String))?>
+        if let signing {
+            let (room, queueID, logger) = (writer.reservedPrefix, writer.queueID, logger)
+            signed = context.threadPool.runIfActive(eventLoop: eventLoop) { signing.finish(room: room, queueID: queueID, logger: logger) }
+                .map { Optional($0) }
+        } else {
+            signed = eventLoop.makeSucceededFuture(nil)
+        }
         signing = nil
         var recipients: [EnvelopeRecipient] = []
         for r in tx.recipients {
@@ -169,27 +177,29 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         if let user { userLogger[metadataKey: "user"] = .string(user) }
         let logger = userLogger
         let queue = context.queue
-        return writer.commit(prefix: prefix) { id, size in
-            Envelope(
-                id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
-                protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
-                ret: tx.parameters.ret,
-                envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
-        }.map { [eventLoop] committed in
-            let envelope = committed.envelope
-            // The 250 goes out first (the handler writes it when this future completes); the log
-            // line and the hand-off to the queue follow in the loop's next task, in order.
-            eventLoop.execute {
-                var metadata: Logger.Metadata = [
-                    "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
-                    "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
-                    "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
-                ]
-                if let signed { metadata[signed.key] = .string(signed.value) }
-                logger.info("queued", metadata: metadata)
-                queue.enqueue(envelope, octets: committed.message, fresh: true)
+        return signed.flatMap { [eventLoop] signed in
+            writer.commit(prefix: signed?.prefix ?? []) { id, size in
+                Envelope(
+                    id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
+                    protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
+                    ret: tx.parameters.ret,
+                    envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
+            }.map { committed in
+                let envelope = committed.envelope
+                // The 250 goes out first (the handler writes it when this future completes); the log
+                // line and the hand-off to the queue follow in the loop's next task, in order.
+                eventLoop.execute {
+                    var metadata: Logger.Metadata = [
+                        "queue_id": .string(envelope.id), "from": .string(envelope.sender.description),
+                        "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
+                        "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
+                    ]
+                    if let log = signed?.log { metadata[log.key] = .string(log.value) }
+                    logger.info("queued", metadata: metadata)
+                    queue.enqueue(envelope, octets: committed.message, fresh: true)
+                }
+                return Reply.Transaction.queued(envelope.id)
             }
-            return Reply.Transaction.queued(envelope.id)
         }.flatMapErrorThrowing { [spoolRoot = context.spool.layout.root] error in
             if let storage = error as? StorageError, storage.isOutOfSpace {
                 // Not the client's fault, and not "local error": it is told to come back later,

@@ -22,13 +22,16 @@ final class PostieContext: Sendable {
     /// AUTH is offered only when users are configured; it still answers (a refusal) without them.
     let authenticator: Authenticator
     let logger: Logger
+    /// For work too slow for an event loop (a message's DKIM signature or ARC seal).
+    let threadPool: NIOThreadPool
 
-    init(live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger) {
+    init(live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger, threadPool: NIOThreadPool) {
         self.live = live
         self.spool = spool
         self.queue = queue
         self.authenticator = authenticator
         self.logger = logger
+        self.threadPool = threadPool
     }
 }
 
@@ -129,12 +132,7 @@ public final class PostieServer: Service, Sendable {
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
             let writer = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             let maildir = try MaildirDeliverer(writer: writer)
-            var dnsConfig = SystemDNSResolver.Configuration(timeout: config.relay.dnsTimeout, attempts: config.relay.dnsAttempts)
-            if let d = config.relay.dnsServer {
-                dnsConfig.server = d.host
-                dnsConfig.port = d.port
-            }
-            let resolver = SystemDNSResolver(configuration: dnsConfig, threadPool: threadPool)
+            let resolver = SystemDNSResolver(configuration: config.dnsConfiguration, threadPool: threadPool)
             let settings = live.deliverySettings
             let relay = try RelayTarget(
                 settings: settings, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
@@ -146,7 +144,8 @@ public final class PostieServer: Service, Sendable {
                 spool: spool, targets: targets, bouncer: Bouncer(settings: settings, spool: spool, logger: logger), threadPool: threadPool,
                 clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger)
             let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
-            let context = PostieContext(live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger)
+            let context = PostieContext(
+                live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger, threadPool: threadPool)
             let tls = self.tls
             let tlsContext: @Sendable () -> NIOSSLContext = { tls.withLockedValue { $0!.credentials.context } }
             let smtp = SMTPServer(

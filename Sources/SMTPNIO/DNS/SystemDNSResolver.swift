@@ -1,4 +1,5 @@
 import CResolv
+import MailCore
 import NIOPosix
 
 #if canImport(Glibc)
@@ -34,6 +35,7 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
 
     static let typeA: Int32 = 1
     static let typeMX: Int32 = 15
+    static let typeTXT: Int32 = 16
     static let typeAAAA: Int32 = 28
 
     public func mx(_ domain: String) async throws(DNSError) -> [MXRecord] {
@@ -64,6 +66,13 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         }
         if result.isEmpty, let failure { throw failure }
         return result
+    }
+
+    /// The TXT records at a name, each record's character-strings joined (RFC 7208 §3.3, RFC 6376
+    /// §3.6.2.2 read them so); empty when the name has none. A record whose strings overrun its
+    /// data is left out.
+    public func txt(_ name: String) async throws(DNSError) -> [[UInt8]] {
+        try await query(name, type: Self.typeTXT).compactMap { $0.type == Self.typeTXT ? DNSText.joinedStrings($0.data) : nil }
     }
 
     static func ipv6Text(_ bytes: [UInt8]) -> String {
