@@ -46,8 +46,33 @@ public enum DKIMCanonicalization {
         public init() { out.reserveCapacity(4096) }
 
         public mutating func update(_ bytes: some Sequence<UInt8>) {
-            for b in bytes { take(b) }
+            if bytes.withContiguousStorageIfAvailable({ process($0) }) == nil {
+                Array(bytes).withUnsafeBufferPointer { process($0) }
+            }
             flushOut()
+        }
+
+        /// Octets other than CR, LF, space and tab go over in runs; those four one at a time.
+        private mutating func process(_ buffer: UnsafeBufferPointer<UInt8>) {
+            var i = 0
+            while i < buffer.count {
+                let b = buffer[i]
+                if pendingCR || b == 13 || b == 10 || b == 32 || b == 9 {
+                    take(b)
+                    i += 1
+                    continue
+                }
+                var end = i + 1
+                while end < buffer.count {
+                    let c = buffer[end]
+                    if c == 13 || c == 10 || c == 32 || c == 9 { break }
+                    end += 1
+                }
+                content(b)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(i + 1)..<end]))
+                if out.count >= 4096 { flushOut() }
+                i = end
+            }
         }
 
         private mutating func take(_ b: UInt8) {

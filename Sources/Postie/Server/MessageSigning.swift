@@ -43,6 +43,15 @@ final class MessageSigning: @unchecked Sendable {
         writer.roomForPrefix = { [weak self] in self?.signer?.plannedLength(time: time) ?? 0 }
     }
 
+    /// Whether `finish` is slow enough to be worth a trip to the thread pool: an RSA signature
+    /// (a millisecond or more, which would stall the event loop's other connections). Ed25519
+    /// takes some 60 µs, less than waking an idle pool thread on a virtual machine costs.
+    var isSlow: Bool {
+        guard let signer else { return false }
+        if isSeal { return true }
+        return ((try? signer.signers?.get()) ?? []).contains { $0.key.algorithm == .rsaSHA256 }
+    }
+
     func update(_ data: ByteBuffer) {
         signer?.update(data.readableBytesView)
     }

@@ -152,14 +152,14 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
         }
-        // Signed on the thread pool (an RSA signature takes a millisecond or more), then committed.
+        // Signed (on the thread pool when that is slow), then committed.
         let signed: EventLoopFuture<(prefix: [UInt8], log: (key: String, value: String))?>
-        if let signing {
+        if let signing, signing.isSlow {
             let (room, queueID, logger) = (writer.reservedPrefix, writer.queueID, logger)
             signed = context.threadPool.runIfActive(eventLoop: eventLoop) { signing.finish(room: room, queueID: queueID, logger: logger) }
                 .map { Optional($0) }
         } else {
-            signed = eventLoop.makeSucceededFuture(nil)
+            signed = eventLoop.makeSucceededFuture(signing?.finish(writer, logger: logger))
         }
         signing = nil
         var recipients: [EnvelopeRecipient] = []
