@@ -63,6 +63,39 @@ import Testing
         for chunk in [1, 2, 3, 7] { #expect(bodyHash(body, chunk: chunk) == sha256(canonical)) }
     }
 
+    func simpleBodyHash(_ body: String, chunk: Int = .max) -> String {
+        var hash = DKIMCanonicalization.SimpleBodyHash()
+        var rest = Array(body.utf8)[...]
+        while !rest.isEmpty {
+            hash.update(rest.prefix(chunk))
+            rest = rest.dropFirst(chunk)
+        }
+        return hex(hash.finish())
+    }
+
+    @Test(arguments: [
+        // RFC 6376 §3.4.5's example body, simple: only the empty lines at the end go.
+        (" C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n"),
+        // An empty body, or one of empty lines only, is one CRLF (§3.4.3).
+        ("", "\r\n"),
+        ("\r\n", "\r\n"),
+        ("\r\n\r\n\r\n", "\r\n"),
+        ("no end", "no end\r\n"),
+        ("a\r\n\r\nb\r\n\r\n", "a\r\n\r\nb\r\n"),
+        // Whitespace is content here.
+        ("x\r\n  \r\n", "x\r\n  \r\n"),
+        ("cr\rinside\r\n", "cr\rinside\r\n"),
+    ])
+    func simpleBodies(_ body: String, _ canonical: String) {
+        #expect(simpleBodyHash(body) == sha256(canonical))
+        for chunk in [1, 2, 3] { #expect(simpleBodyHash(body, chunk: chunk) == sha256(canonical)) }
+    }
+
+    @Test func simpleHeadersAreTheFieldAsItIs() {
+        let section = RawHeaderSection(Array("SUBJECT :  x\t\r\n y \r\n\r\n".utf8))
+        #expect(String(decoding: DKIMCanonicalization.simpleHeader(section.fields[0]), as: UTF8.self) == "SUBJECT :  x\t\r\n y \r\n")
+    }
+
     @Test func theHeaderSectionIsSplitIntoRawFields() {
         let message = Array("From: a@example.com\r\nSubject: one\r\n two\r\nX-Odd : y\r\n\r\nbody\r\n".utf8)
         let section = RawHeaderSection(message)

@@ -1,8 +1,8 @@
 import Crypto
 
-/// DKIM's "relaxed" canonicalization (RFC 6376 §3.4.2, §3.4.4), the one Postie signs with: it
-/// survives the re-folding and whitespace changes that relays make. Written by hand: no Swift
-/// library canonicalizes DKIM.
+/// DKIM's canonicalizations (RFC 6376 §3.4): "relaxed", the one Postie signs with (it survives the
+/// re-folding and whitespace changes that relays make), and "simple", which others sign with and
+/// a verifier must read. Written by hand: no Swift library canonicalizes DKIM.
 public enum DKIMCanonicalization {
     static func isWSP(_ b: UInt8) -> Bool { b == 32 || b == 9 }
 
@@ -34,22 +34,21 @@ public enum DKIMCanonicalization {
     /// end of a line goes, runs of it within a line become one space, empty lines at the end go,
     /// and a body that does not end with CRLF gets one. An empty body hashes nothing.
     public struct RelaxedBodyHash: Sendable {
-        private var hash = SHA256()
+        private var out = HashSink()
         /// Empty lines seen and not yet written: written before the next line with content, never
         /// if the body ends first.
         private var blankLines = 0
         private var pendingSpace = false
         private var lineHasContent = false
         private var pendingCR = false
-        private var out: [UInt8] = []
 
-        public init() { out.reserveCapacity(4096) }
+        public init() {}
 
         public mutating func update(_ bytes: some Sequence<UInt8>) {
             if bytes.withContiguousStorageIfAvailable({ process($0) }) == nil {
                 Array(bytes).withUnsafeBufferPointer { process($0) }
             }
-            flushOut()
+            out.flush()
         }
 
         /// Octets other than CR, LF, space and tab go over in runs; those four one at a time.
@@ -69,8 +68,7 @@ public enum DKIMCanonicalization {
                     end += 1
                 }
                 content(b)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(i + 1)..<end]))
-                if out.count >= 4096 { flushOut() }
+                out.append(UnsafeBufferPointer(rebasing: buffer[(i + 1)..<end]))
                 i = end
             }
         }
@@ -95,37 +93,117 @@ public enum DKIMCanonicalization {
 
         private mutating func content(_ b: UInt8) {
             if !lineHasContent {
-                for _ in 0..<blankLines { out += [13, 10] }
+                for _ in 0..<blankLines { out.append(DKIMCanonicalization.crlf) }
                 blankLines = 0
             }
             if pendingSpace { out.append(32) }
             pendingSpace = false
             lineHasContent = true
             out.append(b)
-            if out.count >= 4096 { flushOut() }
         }
 
         private mutating func endLine() {
             pendingSpace = false
             if lineHasContent {
-                out += [13, 10]
+                out.append(DKIMCanonicalization.crlf)
                 lineHasContent = false
             } else {
                 blankLines += 1
             }
         }
 
-        private mutating func flushOut() {
-            guard !out.isEmpty else { return }
-            hash.update(data: out)
-            out.removeAll(keepingCapacity: true)
-        }
-
         /// The SHA-256 of the canonical body.
         public consuming func finish() -> [UInt8] {
             if pendingCR { content(13) }
-            if lineHasContent { out += [13, 10] }
-            flushOut()
+            if lineHasContent { out.append(DKIMCanonicalization.crlf) }
+            return out.finish()
+        }
+    }
+
+    /// A header field, simple (§3.4.1): as it is, with CRLF.
+    public static func simpleHeader(_ field: RawHeaderField) -> [UInt8] {
+        field.octets + [13, 10]
+    }
+
+    /// The simple body (§3.4.3), hashed as it streams by: empty lines at the end go; a body
+    /// without a final CRLF gets one, and an empty body is one CRLF.
+    public struct SimpleBodyHash: Sendable {
+        private var out = HashSink()
+        /// Empty lines at the end so far: written only if content follows.
+        private var heldLines = 0
+        private var lineOpen = false
+        private var pendingCR = false
+        private var wroteAny = false
+
+        public init() {}
+
+        public mutating func update(_ bytes: some Sequence<UInt8>) {
+            for b in bytes {
+                if pendingCR {
+                    pendingCR = false
+                    if b == 10 {
+                        if lineOpen {
+                            emit(DKIMCanonicalization.crlf)
+                            lineOpen = false
+                        } else {
+                            heldLines += 1
+                        }
+                        continue
+                    }
+                    content(13)
+                }
+                if b == 13 { pendingCR = true } else { content(b) }
+            }
+            out.flush()
+        }
+
+        private mutating func content(_ b: UInt8) {
+            for _ in 0..<heldLines { emit(DKIMCanonicalization.crlf) }
+            heldLines = 0
+            out.append(b)
+            wroteAny = true
+            lineOpen = true
+        }
+
+        private mutating func emit(_ bytes: some Collection<UInt8>) {
+            out.append(bytes)
+            wroteAny = true
+        }
+
+        public consuming func finish() -> [UInt8] {
+            if pendingCR { content(13) }
+            if lineOpen || !wroteAny { emit(DKIMCanonicalization.crlf) }
+            return out.finish()
+        }
+    }
+
+    static let crlf: [UInt8] = [13, 10]
+
+    /// SHA-256 fed through a buffer, so that the canonicalizers can write an octet at a time.
+    struct HashSink: Sendable {
+        private var hash = SHA256()
+        private var buffer: [UInt8] = []
+
+        init() { buffer.reserveCapacity(4096) }
+
+        mutating func append(_ b: UInt8) {
+            buffer.append(b)
+            if buffer.count >= 4096 { flush() }
+        }
+
+        mutating func append(_ bytes: some Collection<UInt8>) {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 4096 { flush() }
+        }
+
+        mutating func flush() {
+            guard !buffer.isEmpty else { return }
+            hash.update(data: buffer)
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        consuming func finish() -> [UInt8] {
+            flush()
             return Array(hash.finalize())
         }
     }
