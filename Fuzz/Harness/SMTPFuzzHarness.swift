@@ -28,6 +28,28 @@ public enum SMTPFuzzHarness {
         problems += checkHeaderScanner(stream, pieces)
         problems += checkDKIMSigner(stream, pieces)
         problems += checkDNSText(stream)
+        problems += checkDKIMVerifier(stream, pieces)
+        return problems
+    }
+
+    /// The DKIM verifier (anyone's signatures, anyone's key records): the same results whole or
+    /// in pieces, one a signature read (at most the limit), and a record made of the input read
+    /// as a key without trouble.
+    static func checkDKIMVerifier(_ stream: [UInt8], _ pieces: [[UInt8]]) -> [String] {
+        var whole = DKIMVerifier()
+        whole.update(stream)
+        var cut = DKIMVerifier()
+        for piece in pieces { cut.update(piece) }
+        let names = whole.keyNames
+        var keys: [String: DKIMKeyAnswer] = [:]
+        for name in names { keys[name] = .records([stream]) }
+        let a = whole.finish(keys: keys, now: 1_800_000_000)
+        let b = cut.finish(keys: keys, now: 1_800_000_000)
+        var problems: [String] = []
+        if a != b { problems.append("DKIM verifier differs whole and in pieces") }
+        if a.count > DKIMVerifier.maxSignatures { problems.append("DKIM verifier read more signatures than its limit") }
+        if a.contains(where: { $0.verdict == .pass }) { problems.append("DKIM verifier passed a signature made of fuzz") }
+        _ = DKIMKeyRecord.parse(stream)
         return problems
     }
 

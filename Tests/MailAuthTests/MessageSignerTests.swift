@@ -48,8 +48,8 @@ import TestSupport
         }
     }
 
-    @Test func thePlannedLengthIsTheLengthMadeForDKIMAndARC() throws {
-        let rsa = try DKIMKey.generate(.rsaSHA256)
+    @Test func thePlannedLengthIsTheLengthMadeForDKIMAndARC() async throws {
+        let rsa = try await blocking { try DKIMKey.generate(.rsaSHA256) }
         let message = Array("From: a@example.com\r\nSubject: plan\r\n\r\nbody\r\n".utf8)
         var dual = MessageSigner { [DKIMSigner(domain: $0, selector: "r", key: rsa, expiry: 3600), DKIMSigner(domain: $0, selector: "e", key: Self.ed)] }
         var arc = MessageSigner(.arc(ARCSealer(signer: DKIMSigner(domain: "fwd.example", selector: "a", key: rsa), authservID: "mx.fwd.example"), results: "arc=none"))

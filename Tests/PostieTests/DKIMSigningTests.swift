@@ -9,8 +9,13 @@ import TestSupport
 /// by the tests' DNS server) accepts the signatures on what is delivered.
 @Suite struct DKIMSigningTests {
     /// Two keys for xyz.com (dual signing) in files, as `postie dkim keygen` leaves them.
-    static func keys(in directory: String) throws -> [String: Any] {
-        var zone: [String: Any] = [:]
+    /// (Made off the cooperative threads: an RSA key takes long in a debug build.)
+    static func keys(in directory: String) async throws -> [String: Any] {
+        try await blocking { try makeKeys(in: directory) }
+    }
+
+    static func makeKeys(in directory: String) throws -> [String: [String: [String]]] {
+        var zone: [String: [String: [String]]] = [:]
         for (selector, algorithm) in [("rsa2026", DKIMAlgorithm.rsaSHA256), ("ed2026", .ed25519SHA256)] {
             let key = try DKIMKey.generate(algorithm)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -78,7 +83,7 @@ import TestSupport
     @Test func mailFromATrustedClientIsSignedWithBothKeysAndVerifies() async throws {
         let keyDirectory = try TestPaths.temporaryDirectory("dkim-keys")
         defer { try? FileManager.default.removeItem(atPath: keyDirectory) }
-        let dns = try await dnsServer(try Self.keys(in: keyDirectory))
+        let dns = try await dnsServer(try await Self.keys(in: keyDirectory))
         try await withSigningServer(keyDirectory, trusted: true) { server in
             // A small message (held in memory) and a large one (streamed to its file behind
             // room left for the signatures).
@@ -104,7 +109,7 @@ import TestSupport
     @Test func mailFromStrangersOrOtherDomainsIsNotSigned() async throws {
         let keyDirectory = try TestPaths.temporaryDirectory("dkim-keys")
         defer { try? FileManager.default.removeItem(atPath: keyDirectory) }
-        _ = try Self.keys(in: keyDirectory)
+        _ = try await Self.keys(in: keyDirectory)
         // Not trusted, not authenticated: mail from outside to a local user is not ours to sign.
         try await withSigningServer(keyDirectory, trusted: false) { server in
             let sent = try await send(server.port, from: "carolyn@xyz.com")
@@ -126,8 +131,8 @@ import TestSupport
     @Test func reportsAreSignedWithTheParentDomainsKeys() async throws {
         let keyDirectory = try TestPaths.temporaryDirectory("dkim-keys")
         defer { try? FileManager.default.removeItem(atPath: keyDirectory) }
-        let dns = try await dnsServer(try Self.keys(in: keyDirectory))
-        let remote = try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.15")
+        let dns = try await dnsServer(try await Self.keys(in: keyDirectory))
+        let remote = try await blocking { try FakeSMTPServer(mode: "reject-rcpt", host: "127.0.0.15") }
         try await withSigningServer(keyDirectory, trusted: true, adjust: { config in
             config.hostname = "mx.xyz.com"
             config.relay.routes["remote.test"] = .init(host: "127.0.0.15", port: remote.port)
@@ -156,8 +161,8 @@ import TestSupport
     @Test func forwardedMailIsSealedWithARC() async throws {
         let keyDirectory = try TestPaths.temporaryDirectory("dkim-keys")
         defer { try? FileManager.default.removeItem(atPath: keyDirectory) }
-        let dns = try await dnsServer(try Self.keys(in: keyDirectory))
-        let remote = try FakeSMTPServer(mode: "accept", host: "127.0.0.16")
+        let dns = try await dnsServer(try await Self.keys(in: keyDirectory))
+        let remote = try await blocking { try FakeSMTPServer(mode: "accept", host: "127.0.0.16") }
         try await withSigningServer(keyDirectory, trusted: false, adjust: { config in
             config.domains["xyz.com"]?.aliases["fwd"] = ["friend@remote.test"]
             config.relay.routes["remote.test"] = .init(host: "127.0.0.16", port: remote.port)

@@ -41,7 +41,7 @@ import TestSupport
     }
 
     @Test func forwardedCopiesGetAnSRSSenderAndBouncesToItReachTheOriginalSender() async throws {
-        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.12")
+        let fake = try await blocking { try FakeSMTPServer(mode: "accept", host: "127.0.0.12") }
         let server = try await TestServer { c in
             c.domains["xyz.com"]?.aliases["fwd"] = ["friend@remote.test"]
             c.relay.routes["remote.test"] = .init(host: "127.0.0.12", port: fake.port)
@@ -78,7 +78,7 @@ import TestSupport
     }
 
     @Test func ownSendersDirectMailAndNullSendersAreNotRewritten() async throws {
-        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.13")
+        let fake = try await blocking { try FakeSMTPServer(mode: "accept", host: "127.0.0.13") }
         let server = try await TestServer { c in
             c.domains["xyz.com"]?.aliases["fwd"] = ["friend@remote.test"]
             c.relay.routes["remote.test"] = .init(host: "127.0.0.13", port: fake.port)
@@ -95,7 +95,7 @@ import TestSupport
     }
 
     @Test func switchedOffNothingIsRewrittenAndNoSecretIsMade() async throws {
-        let fake = try FakeSMTPServer(mode: "accept", host: "127.0.0.14")
+        let fake = try await blocking { try FakeSMTPServer(mode: "accept", host: "127.0.0.14") }
         let server = try await TestServer { c in
             c.srs.enabled = false
             c.domains["xyz.com"]?.aliases["fwd"] = ["friend@remote.test"]

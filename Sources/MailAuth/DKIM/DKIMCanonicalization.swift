@@ -34,7 +34,7 @@ public enum DKIMCanonicalization {
     /// end of a line goes, runs of it within a line become one space, empty lines at the end go,
     /// and a body that does not end with CRLF gets one. An empty body hashes nothing.
     public struct RelaxedBodyHash: Sendable {
-        private var out = HashSink()
+        private var out: HashSink
         /// Empty lines seen and not yet written: written before the next line with content, never
         /// if the body ends first.
         private var blankLines = 0
@@ -42,7 +42,8 @@ public enum DKIMCanonicalization {
         private var lineHasContent = false
         private var pendingCR = false
 
-        public init() {}
+        /// `limit`: hash only the first octets of the canonical body (a signature's `l=`).
+        public init(limit: Int? = nil) { out = HashSink(limit: limit) }
 
         public mutating func update(_ bytes: some Sequence<UInt8>) {
             if bytes.withContiguousStorageIfAvailable({ process($0) }) == nil {
@@ -128,14 +129,15 @@ public enum DKIMCanonicalization {
     /// The simple body (§3.4.3), hashed as it streams by: empty lines at the end go; a body
     /// without a final CRLF gets one, and an empty body is one CRLF.
     public struct SimpleBodyHash: Sendable {
-        private var out = HashSink()
+        private var out: HashSink
         /// Empty lines at the end so far: written only if content follows.
         private var heldLines = 0
         private var lineOpen = false
         private var pendingCR = false
         private var wroteAny = false
 
-        public init() {}
+        /// `limit`: hash only the first octets of the canonical body (a signature's `l=`).
+        public init(limit: Int? = nil) { out = HashSink(limit: limit) }
 
         public mutating func update(_ bytes: some Sequence<UInt8>) {
             for b in bytes {
@@ -183,16 +185,32 @@ public enum DKIMCanonicalization {
     struct HashSink: Sendable {
         private var hash = SHA256()
         private var buffer: [UInt8] = []
+        /// Octets still to take; nil: all.
+        private var left: Int?
 
-        init() { buffer.reserveCapacity(4096) }
+        init(limit: Int? = nil) {
+            left = limit
+            buffer.reserveCapacity(4096)
+        }
 
         mutating func append(_ b: UInt8) {
+            if let n = left {
+                guard n > 0 else { return }
+                left = n - 1
+            }
             buffer.append(b)
             if buffer.count >= 4096 { flush() }
         }
 
         mutating func append(_ bytes: some Collection<UInt8>) {
-            buffer.append(contentsOf: bytes)
+            if let n = left {
+                guard n > 0 else { return }
+                let taken = bytes.prefix(n)
+                left = n - taken.count
+                buffer.append(contentsOf: taken)
+            } else {
+                buffer.append(contentsOf: bytes)
+            }
             if buffer.count >= 4096 { flush() }
         }
 

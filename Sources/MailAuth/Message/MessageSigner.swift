@@ -44,12 +44,9 @@ public struct MessageSigner: Sendable {
     }
 
     private let mode: Mode
-    private var header: [UInt8] = []
-    private var section: RawHeaderSection?
+    private var capture = HeaderCapture(limit: MessageSigner.headerLimit)
+    private var section: RawHeaderSection? { capture.section }
     private var body = DKIMCanonicalization.RelaxedBodyHash()
-    private var tooLarge = false
-    /// Octets of `header` whose lines have been looked at.
-    private var scanned = 0
     /// The signers chosen when the header section ended (none for an ARC seal), and why the
     /// message is not signed.
     private var decision: Result<[DKIMSigner], SkipError>?
@@ -62,46 +59,17 @@ public struct MessageSigner: Sendable {
 
     public init(_ mode: Mode) {
         self.mode = mode
-        header.reserveCapacity(4096)
     }
 
     /// Message data, in order, as it arrives (CRLF line endings, no dot-stuffing).
     public mutating func update(_ bytes: some Collection<UInt8>) {
-        guard section == nil else {
-            body.update(bytes)
+        let inHeader = capture.section == nil
+        guard let body = capture.add(bytes) else {
+            if capture.tooLarge, decision == nil { decision = .failure(SkipError(skip: .headerTooLarge)) }
             return
         }
-        guard !tooLarge else { return }
-        header.append(contentsOf: bytes)
-        // Only the lines not looked at yet are looked at: a header sent a line at a time costs
-        // no more than one sent at once.
-        while let lf = header[scanned...].firstIndex(of: 10) {
-            let line = header[scanned..<lf]
-            let content = line.last == 13 ? line.dropLast() : line
-            let ends: Bool
-            if content.isEmpty {
-                ends = true
-            } else if content.first == 32 || content.first == 9 {
-                ends = false
-            } else {
-                // A line that is not a field starts the body (RawHeaderSection decides the same).
-                ends = !content.contains(UInt8(ascii: ":"))
-            }
-            scanned = lf + 1
-            if ends {
-                let parsed = RawHeaderSection(header)
-                section = parsed
-                body.update(header[parsed.bodyOffset...])
-                header.removeSubrange(parsed.bodyOffset...)
-                decide()
-                return
-            }
-        }
-        if header.count > Self.headerLimit {
-            tooLarge = true
-            header = []
-            decision = .failure(SkipError(skip: .headerTooLarge))
-        }
+        self.body.update(body)
+        if inHeader { decide() }
     }
 
     private mutating func decide() {
@@ -154,9 +122,7 @@ public struct MessageSigner: Sendable {
     /// signer's field first); or why the message goes unsigned. Call once the data has ended.
     public consuming func finish(time: Int64) -> Result<[UInt8], Skip> {
         if decision == nil {
-            // The data ended inside the header section (no body): what there is is the header.
-            let parsed = RawHeaderSection(header)
-            section = parsed
+            capture.end()
             decide()
         }
         guard let decision else { return .failure(.noFrom) }

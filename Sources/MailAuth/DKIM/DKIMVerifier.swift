@@ -1,0 +1,183 @@
+import Crypto
+import CryptoExtras
+import Foundation
+
+/// The outcome of one DKIM signature (RFC 8601 §2.7.1), with what Authentication-Results shows.
+public struct DKIMResult: Sendable, Equatable {
+    public enum Verdict: String, Sendable {
+        case pass, fail, neutral, temperror, permerror
+    }
+
+    public var verdict: Verdict
+    /// Why, when not `pass`.
+    public var reason: String?
+    /// `header.d`, `header.s`, `header.i`, `header.a`, `header.b` (the first 8 characters of b=).
+    public var domain: String?
+    public var selector: String?
+    public var identity: String?
+    public var algorithm: String?
+    public var signaturePrefix: String?
+    /// The key record says the domain is testing (`t=y`).
+    public var testing = false
+    /// The signature covers only the first `l=` octets of the body.
+    public var bodyLength: Int?
+}
+
+/// What a key lookup gave: the TXT records at the name (strings joined), none, or a failure.
+public enum DKIMKeyAnswer: Sendable {
+    case records([[UInt8]])
+    case notFound
+    case temporary(String)
+}
+
+/// Verifies the DKIM signatures of a message as it streams in (RFC 6376 §6, RFC 8463, RFC 8301):
+/// the header section is kept, the body hashed once for each canonicalization and length the
+/// signatures ask for, so a large message is never held or read twice. Once the header section
+/// has ended, `keyNames` says which keys to look up; `finish` gives one result per signature
+/// (the first `maxSignatures` of them). Pure: the caller does the lookups and gives the time.
+public struct DKIMVerifier: Sendable {
+    public static let maxSignatures = 5
+
+    private var capture = HeaderCapture(limit: MessageSigner.headerLimit)
+    private var parsed: [Result<DKIMSignatureField, DKIMProblem>] = []
+    private struct BodyKey: Hashable { var canonicalization: DKIMSignatureField.Canonicalization; var length: Int? }
+    private enum BodyHash: Sendable {
+        case simple(DKIMCanonicalization.SimpleBodyHash)
+        case relaxed(DKIMCanonicalization.RelaxedBodyHash)
+    }
+    private var bodies: [BodyKey: BodyHash] = [:]
+
+    public init() {}
+
+    public mutating func update(_ bytes: some Collection<UInt8>) {
+        let inHeader = capture.section == nil
+        guard let body = capture.add(bytes) else { return }
+        if inHeader { readSignatures() }
+        for key in bodies.keys {
+            switch bodies[key]! {
+            case .simple(var h):
+                h.update(body)
+                bodies[key] = .simple(h)
+            case .relaxed(var h):
+                h.update(body)
+                bodies[key] = .relaxed(h)
+            }
+        }
+    }
+
+    private mutating func readSignatures() {
+        let fields = capture.section?.fields.filter { $0.name.lowercased() == "dkim-signature" } ?? []
+        parsed = fields.prefix(Self.maxSignatures).map(DKIMSignatureField.parse)
+        for case .success(let s) in parsed {
+            let key = BodyKey(canonicalization: s.bodyCanonicalization, length: s.bodyLength)
+            guard bodies[key] == nil else { continue }
+            bodies[key] = s.bodyCanonicalization == .simple ? .simple(.init(limit: s.bodyLength)) : .relaxed(.init(limit: s.bodyLength))
+        }
+    }
+
+    /// The key records to look up (`<selector>._domainkey.<domain>`), once the header section has
+    /// ended; empty before, or when nothing is signed.
+    public var keyNames: [String] {
+        var names: [String] = []
+        for case .success(let s) in parsed where !names.contains(s.keyName) { names.append(s.keyName) }
+        return names
+    }
+
+    /// Whether the message has any signature at all (else the result is `dkim=none`).
+    public var isSigned: Bool {
+        capture.section?.fields.contains { $0.name.lowercased() == "dkim-signature" } ?? false
+    }
+
+    /// One result per signature, in the message's order. `keys`: the answer for each of
+    /// `keyNames`; `now`: seconds since 1970, for `x=`.
+    public consuming func finish(keys: [String: DKIMKeyAnswer], now: Int64) -> [DKIMResult] {
+        if capture.section == nil {
+            capture.end()
+            readSignatures()
+        }
+        var hashes: [BodyKey: [UInt8]] = [:]
+        for (key, hash) in bodies {
+            switch hash {
+            case .simple(let h): hashes[key] = h.finish()
+            case .relaxed(let h): hashes[key] = h.finish()
+            }
+        }
+        let fields = capture.section?.fields ?? []
+        return parsed.map { parsed in
+            switch parsed {
+            case .failure(let problem):
+                return DKIMResult(verdict: .permerror, reason: problem.description)
+            case .success(let signature):
+                let bodyHash = hashes[BodyKey(canonicalization: signature.bodyCanonicalization, length: signature.bodyLength)] ?? []
+                return Self.verify(signature, fields: fields, bodyHash: bodyHash, key: keys[signature.keyName], now: now)
+            }
+        }
+    }
+
+    static func verify(_ s: DKIMSignatureField, fields: [RawHeaderField], bodyHash: [UInt8], key: DKIMKeyAnswer?, now: Int64) -> DKIMResult {
+        var result = DKIMResult(
+            verdict: .fail, domain: s.domain, selector: s.selector, identity: s.identity, algorithm: s.algorithm,
+            signaturePrefix: String(s.signatureText.prefix(8)), bodyLength: s.bodyLength)
+        func outcome(_ verdict: DKIMResult.Verdict, _ reason: String?) -> DKIMResult {
+            result.verdict = verdict
+            result.reason = reason
+            return result
+        }
+        // RFC 8301 §3.1: rsa-sha1 signatures are not valid.
+        if s.algorithm == "rsa-sha1" { return outcome(.fail, "rsa-sha1 is not accepted (RFC 8301)") }
+        if let x = s.expiry, x < now { return outcome(.fail, "signature expired") }
+        let record: DKIMKeyRecord
+        switch key ?? .temporary("key not looked up") {
+        case .temporary(let why): return outcome(.temperror, "key lookup: \(why)")
+        case .notFound: return outcome(.permerror, "no key at \(s.keyName)")
+        case .records(let records):
+            // The first record that reads as a DKIM key counts (RFC 6376 §3.6.2.2).
+            var first: Result<DKIMKeyRecord, DKIMProblem>?
+            for r in records {
+                let parsedRecord = DKIMKeyRecord.parse(r)
+                if case .success = parsedRecord {
+                    first = parsedRecord
+                    break
+                }
+                first = first ?? parsedRecord
+            }
+            guard let first else { return outcome(.permerror, "no key at \(s.keyName)") }
+            switch first {
+            case .failure(let problem): return outcome(.permerror, problem.description)
+            case .success(let r): record = r
+            }
+        }
+        result.testing = record.testing
+        if record.publicKey.isEmpty { return outcome(.permerror, "key revoked") }
+        let wanted = s.algorithm == "ed25519-sha256" ? "ed25519" : "rsa"
+        guard record.keyType == wanted else { return outcome(.permerror, "key type \(record.keyType) for a=\(s.algorithm)") }
+        if let hashes = record.hashes, !hashes.contains("sha256") { return outcome(.permerror, "the key does not allow sha256") }
+        if record.strict {
+            let iDomain = s.identity[s.identity.index(after: s.identity.lastIndex(of: "@")!)...].lowercased()
+            guard iDomain == s.domain else { return outcome(.permerror, "i= must be in d= itself (t=s)") }
+        }
+        guard bodyHash == s.bodyHash else { return outcome(.fail, "body hash did not verify") }
+        // The header hash: the h= fields (each the last not yet taken), then this field
+        // without its b= value, without its final CRLF (RFC 6376 §3.7).
+        let canonical = s.headerCanonicalization == .relaxed ? DKIMCanonicalization.relaxedHeader : DKIMCanonicalization.simpleHeader
+        var input: [UInt8] = []
+        for field in DKIMSigner.select(s.signedNames, from: fields) { input += canonical(field) }
+        var own = canonical(s.field.withoutSignatureValue)
+        own.removeLast(2)
+        input += own
+        let hash = SHA256.hash(data: input)
+        if wanted == "ed25519" {
+            guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey) else {
+                return outcome(.permerror, "the Ed25519 key does not read")
+            }
+            return key.isValidSignature(s.signature, for: Array(hash)) ? outcome(.pass, nil) : outcome(.fail, "signature did not verify")
+        }
+        guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: record.publicKey) else {
+            // Also below 1024 bits, which the library refuses to read.
+            return outcome(.fail, "the RSA key does not read or is shorter than 1024 bits")
+        }
+        guard key.keySizeInBits >= 1024 else { return outcome(.fail, "RSA key of \(key.keySizeInBits) bits (RFC 8301: 1024 at least)") }
+        let valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: s.signature), for: hash, padding: .insecurePKCS1v1_5)
+        return valid ? outcome(.pass, nil) : outcome(.fail, "signature did not verify")
+    }
+}
