@@ -41,10 +41,11 @@ let package = Package(
             name: "MailCore",
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Mail authentication, pure: DKIM canonicalization, keys and signing (later SPF, DMARC, ARC).
+        // Mail authentication, pure: DKIM signing and verifying, ARC sealing, SRS (later SPF, DMARC).
         .target(
             name: "MailAuth",
             dependencies: [
+                "MailCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

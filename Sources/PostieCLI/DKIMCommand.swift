@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import MailAuth
 import NIOPosix
+import SMTPCore
 import SMTPNIO
+import Storage
 
 #if canImport(Glibc)
 import Glibc
@@ -43,39 +45,26 @@ struct DKIMCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard ["rsa", "ed25519"].contains(algorithm) else { throw ValidationError("--algorithm must be rsa or ed25519") }
-            guard Self.isName(domain) else { throw ValidationError("--domain \(domain): not a domain name") }
-            guard Self.isLabel(selector) else {
+            guard domain.contains("."), AddressGrammar.isDomain(Array(domain.utf8)[...]) else {
+                throw ValidationError("--domain \(domain): not a domain name")
+            }
+            guard DKIMSigner.isSelector(selector) else {
                 throw ValidationError("--selector \(selector): use letters, digits and hyphens (dots between parts)")
             }
         }
 
-        static func isLabel(_ text: String) -> Bool {
-            !text.isEmpty
-                && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
-                    !part.isEmpty && part.count <= 63 && part.utf8.allSatisfy { $0 == UInt8(ascii: "-") || ($0 < 128 && isalnum(Int32($0)) != 0) }
-                }
-        }
-
-        static func isName(_ text: String) -> Bool { text.contains(".") && isLabel(text) }
-
         func run() throws {
             let domain = self.domain.lowercased()
-            let key = try DKIMKey.generate(algorithm == "rsa" ? .rsaSHA256 : .ed25519SHA256, bits: bits)
             let path = try output ?? "\(options.load().dataDirectory)/dkim/\(domain)/\(selector).pem"
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            // Made with O_EXCL and mode 0600: never over another key, never readable by others.
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else {
-                throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))")
-            }
-            let pem = Array((key.pemRepresentation + "\n").utf8)
-            let written = pem.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            let synced = fsync(fd)
-            close(fd)
-            guard written == pem.count, synced == 0 else {
-                unlink(path)
-                throw ValidationError("cannot write \(path)")
+            // Refused before an RSA key takes its seconds to make; the O_EXCL below still decides.
+            guard !POSIXFile.exists(path) else { throw ValidationError("cannot create \(path): it exists") }
+            let key = try DKIMKey.generate(algorithm == "rsa" ? .rsaSHA256 : .ed25519SHA256, bits: bits)
+            do {
+                try POSIXFile.makeDirectories(POSIXFile.parent(path))
+                // Mode 0600, never over another key.
+                try POSIXFile.createNew(path, contents: Array((key.pemRepresentation + "\n").utf8))
+            } catch {
+                throw ValidationError("cannot create \(path): \(error)")
             }
             FileHandle.standardError.write(Data("wrote the \(key.algorithm.rawValue) key to \(path); publish this record:\n".utf8))
             let strings = key.recordStrings.map { "\"\($0)\"" }.joined(separator: "\n    ")

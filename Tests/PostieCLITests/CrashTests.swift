@@ -50,17 +50,17 @@ import Glibc
             while remote.messageCount < total / 3, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
             let arrived = remote.messageCount
             postie.process.signal(SIGKILL)
+            _ = postie.process.waitForExit(timeout: 20)
             return arrived
         }
-        _ = postie.process.waitForExit(timeout: 20)
         let atKill = remote.messageCount
-        _ = client.waitForExit(timeout: 60)
+        _ = try await blocking { client.waitForExit(timeout: 60) }
         let acknowledged = client.stdoutLines.filter { $0.hasPrefix("ACK ") }.count
         #expect(acknowledged >= total / 3)
         #expect(beforeKill < acknowledged, "everything acknowledged had arrived before the kill; the test proves nothing")
 
         // Restart; every message arrives.
-        try postie.start()
+        try await blocking { try postie.start() }
         func subjects() -> [Int] {
             remote.messages.compactMap { m in
                 m.split(separator: "\r\n").first { $0.hasPrefix("Subject: burst ") }.flatMap { Int($0.dropFirst("Subject: burst ".count)) }

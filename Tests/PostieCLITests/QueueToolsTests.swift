@@ -115,7 +115,7 @@ import Testing
         let record = keygen.stdout.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined()
         let dns = try await blocking { try TestDNSServer(zone: ["cron._domainkey.xyz.com": ["TXT": [record]]]) }
         let server = try PostieProcess(directory: dir, extra: "\n[dkim.\"xyz.com\"]\nselectors = [\"cron\"]\nkey_dir = \"\(dir)\"\n")
-        try server.start()
+        try await blocking { try server.start() }
         let result = try await blocking { [self] in
             try postie(
                 ["sendmail", "-t", "-f", "cron@xyz.com", "--config", server.configPath],

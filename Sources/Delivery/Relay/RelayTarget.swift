@@ -76,7 +76,8 @@ public final class RelayTarget: DeliveryTarget {
     public func deliver(_ message: QueuedMessage, to recipients: [RecipientID], completion: @escaping @Sendable (TargetOutcomes) -> Void) {
         let envelope = message.envelope
         let settings = self.settings()
-        let now = Int64(Date().timeIntervalSince1970)
+        // Computed once a message (an HMAC), for the recipients that are forwards.
+        let srsSender = settings.forwardingSender(envelope, now: Int64(Date().timeIntervalSince1970))
         struct Group: Hashable {
             var domain: String
             var sender: ReversePath?
@@ -88,7 +89,8 @@ public final class RelayTarget: DeliveryTarget {
                 unroutable.append(id)
                 continue
             }
-            groups[Group(domain: m.normalizedDomain, sender: settings.forwardingSender(envelope, envelope[id], now: now)), default: []].append(id)
+            let sender = srsSender != nil && settings.isForwarded(envelope[id]) ? srsSender : nil
+            groups[Group(domain: m.normalizedDomain, sender: sender), default: []].append(id)
         }
         let notRemote = TargetOutcomes(unroutable, DeliveryVerdicts.notRemote)
         let join = OutcomeJoin(parts: groups.count, initial: notRemote, completion: completion)

@@ -32,9 +32,13 @@ public struct Bouncer: Sendable {
     public func due(_ envelope: Envelope, _ notices: [Notice]) -> [Notice] {
         // Most attempts ask for no notice (a delivery without NOTIFY=SUCCESS): then the settings
         // are not even read.
+        due(envelope, notices) { ReportPolicy.vouchesFor(envelope, trustedNetworks: settings().relay.trustedNetworks) }
+    }
+
+    private func due(_ envelope: Envelope, _ notices: [Notice], vouched: () -> Bool) -> [Notice] {
         let asked = notices.filter { Notice.wanted(envelope[$0.recipient], $0.action) }
         guard !asked.isEmpty, envelope.sender != .null else { return [] }
-        let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings().relay.trustedNetworks)
+        let vouched = vouched()
         return asked.filter { ReportPolicy.mayReport($0.action, vouched: vouched) }
     }
 
@@ -46,7 +50,7 @@ public struct Bouncer: Sendable {
         let limit = settings.queue.bounceSizeLimit
         guard case .mailbox(let sender) = envelope.sender else { return nil }
         let vouched = ReportPolicy.vouchesFor(envelope, trustedNetworks: settings.relay.trustedNetworks)
-        let wanted = due(envelope, notices)
+        let wanted = due(envelope, notices) { vouched }
         guard !wanted.isEmpty else { return nil }
         // A stranger's mail that one of our aliases forwarded elsewhere, and that failed there: the
         // forwarder is told (its alias points somewhere broken), not the sender the stranger wrote.
@@ -81,11 +85,12 @@ public struct Bouncer: Sendable {
         let boundary = "\(envelope.id).\(now)/\(hostname)"
         let text = report.message(now: now, boundary: boundary, messageID: "\(envelope.id).\(now).report@\(hostname)")
         let received = LocalMessage.received(by: hostname, "delivery report on \(envelope.id)", unixTime: now)
-        var bytes = Array((received + text).utf8)
+        let textBytes = Array(text.utf8)
+        var bytes = Array(received.utf8) + textBytes
         // Signed like our users' mail when the reporting domain (or a parent) has DKIM keys.
         if let keys = settings.dkimKeys {
             var signer = MessageSigner(keys: keys)
-            signer.update(Array(text.utf8))
+            signer.update(textBytes)
             if case .success(let fields) = signer.finish(time: now) { bytes = fields + bytes }
         }
         do {

@@ -26,11 +26,10 @@ enum ReportPolicy {
     static func forwardingDomain(_ recipients: [EnvelopeRecipient], _ directory: LocalDirectory) -> String? {
         var domain: String?
         for r in recipients {
-            guard case .remote = r.target else { return nil }
-            guard let through = ReversePath.parse(r.original)?.mailbox, directory.isLocal(domain: through.normalizedDomain) else {
+            guard let through = ReversePath.parse(r.original)?.mailbox, let d = directory.forwardingDomain(of: through, to: r.target) else {
                 return nil
             }
-            domain = domain ?? through.normalizedDomain
+            domain = domain ?? d
         }
         return domain
     }

@@ -33,17 +33,19 @@ public struct DeliverySettings: Sendable {
     /// How a local domain's mailboxes get their mail.
     public func delivery(for domain: String) -> LocalDelivery { localDeliveryByDomain[domain] ?? localDelivery }
 
-    /// The sender to relay a recipient's copy with: rewritten by SRS when an alias or catch-all of
-    /// ours forwards a stranger's mail to another machine (so that SPF passes there); nil: the
-    /// envelope's own. `<>` and senders in our own domains are never rewritten.
-    public func forwardingSender(_ envelope: Envelope, _ recipient: EnvelopeRecipient, now: Int64) -> ReversePath? {
-        guard let srs, case .mailbox(let sender) = envelope.sender, case .remote = recipient.target,
-            directory.domains[sender.normalizedDomain] == nil,
-            let original = Mailbox.parse(recipient.original.trimmingCharacters(in: ["<", ">"])),
-            directory.domains[original.normalizedDomain] != nil
-        else { return nil }
+    /// The sender a message's forwarded copies go with (an alias or catch-all of ours sending a
+    /// stranger's mail to another machine): rewritten by SRS, so that SPF passes there; nil when
+    /// SRS is off, for `<>`, and for senders in our own domains, which are never rewritten.
+    public func forwardingSender(_ envelope: Envelope, now: Int64) -> ReversePath? {
+        guard let srs, case .mailbox(let sender) = envelope.sender, !directory.isLocal(domain: sender.normalizedDomain) else { return nil }
         let rewritten = srs.forward(local: sender.localPart, domain: sender.domain, now: now)
         return .mailbox(Mailbox(localPart: rewritten.local, domain: rewritten.domain))
+    }
+
+    /// Whether this recipient's copy is a forward (and so goes with `forwardingSender`).
+    public func isForwarded(_ recipient: EnvelopeRecipient) -> Bool {
+        guard let original = ReversePath.parse(recipient.original)?.mailbox else { return false }
+        return directory.forwardingDomain(of: original, to: recipient.target) != nil
     }
 }
 

@@ -40,15 +40,14 @@ public struct ARCSealer: Sendable {
         let aar = resultsField(results)
         let ams = try signer.signatureField(name: "ARC-Message-Signature", leading: "i=1", fields: fields, bodyHash: bodyHash, time: time)
         let unsealed = unsealedSeal(time: time)
-        // RFC 8617 §5.1.1: the sets in order (here the one), each AAR, AMS, AS relaxed, the last
-        // seal with b= empty and without its final CRLF.
-        var input: [UInt8] = []
-        for field in [aar, ams] {
-            input += DKIMCanonicalization.relaxedHeader(RawHeaderSection(field + [13, 10]).fields[0])
-        }
-        var own = DKIMCanonicalization.relaxedHeader(RawHeaderField(name: "ARC-Seal", octets: unsealed))
-        own.removeLast(2)
-        input += own
+        // RFC 8617 §5.1.1: the sets in order (here the one), its AAR and AMS, then the seal with
+        // b= empty; relaxed.
+        let set = [
+            RawHeaderField(name: "ARC-Authentication-Results", octets: Array(aar.dropLast(2))),
+            RawHeaderField(name: "ARC-Message-Signature", octets: Array(ams.dropLast(2))),
+        ]
+        let input = DKIMCanonicalization.headerInput(
+            set, names: set.map { $0.name.lowercased() }, signature: RawHeaderField(name: "ARC-Seal", octets: unsealed), .relaxed)
         let signature = try signer.key.sign(hash: SHA256.hash(data: input))
         let seal = unsealed + DKIMSigner.folded(Data(signature).base64EncodedString(), first: 2) + [13, 10]
         return seal + ams + aar

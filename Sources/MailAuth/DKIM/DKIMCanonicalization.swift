@@ -4,6 +4,27 @@ import Crypto
 /// re-folding and whitespace changes that relays make), and "simple", which others sign with and
 /// a verifier must read. Written by hand: no Swift library canonicalizes DKIM.
 public enum DKIMCanonicalization {
+    /// A `c=` half: how the header or the body is canonicalized.
+    public enum Kind: String, Sendable {
+        case simple, relaxed
+
+        /// A header field in this canonicalization, with CRLF.
+        public func header(_ field: RawHeaderField) -> [UInt8] {
+            self == .relaxed ? DKIMCanonicalization.relaxedHeader(field) : DKIMCanonicalization.simpleHeader(field)
+        }
+    }
+
+    /// What a signature's header hash is over (RFC 6376 §3.7, RFC 8617 §5.1.1): the fields
+    /// `names` chooses (each the last instance not yet taken), then the signature field itself
+    /// with its `b=` empty, without its final CRLF — all in one canonicalization. The signer, the
+    /// verifier and the ARC seal all hash this.
+    public static func headerInput(_ fields: [RawHeaderField], names: [String], signature: RawHeaderField, _ kind: Kind) -> [UInt8] {
+        var input: [UInt8] = []
+        for field in DKIMSigner.select(names, from: fields) { input += kind.header(field) }
+        input += kind.header(signature).dropLast(2)
+        return input
+    }
+
     static func isWSP(_ b: UInt8) -> Bool { b == 32 || b == 9 }
 
     /// A header field, relaxed: the name in lower case, the value unfolded, runs of whitespace as
@@ -176,6 +197,34 @@ public enum DKIMCanonicalization {
             if pendingCR { content(13) }
             if lineOpen || !wroteAny { emit(DKIMCanonicalization.crlf) }
             return out.finish()
+        }
+    }
+
+    /// A body hash in either canonicalization, up to an optional `l=` length.
+    public enum BodyHash: Sendable {
+        case simple(SimpleBodyHash)
+        case relaxed(RelaxedBodyHash)
+
+        public init(_ kind: Kind, limit: Int? = nil) {
+            self = kind == .simple ? .simple(SimpleBodyHash(limit: limit)) : .relaxed(RelaxedBodyHash(limit: limit))
+        }
+
+        public mutating func update(_ bytes: some Sequence<UInt8>) {
+            switch self {
+            case .simple(var h):
+                h.update(bytes)
+                self = .simple(h)
+            case .relaxed(var h):
+                h.update(bytes)
+                self = .relaxed(h)
+            }
+        }
+
+        public consuming func finish() -> [UInt8] {
+            switch self {
+            case .simple(let h): h.finish()
+            case .relaxed(let h): h.finish()
+            }
         }
     }
 

@@ -9,11 +9,9 @@ public struct DKIMProblem: Error, Equatable, Sendable, CustomStringConvertible {
 /// A `DKIM-Signature` field read for verifying (RFC 6376 §3.5): every tag checked, so that a
 /// malformed signature is a `permerror` with its reason before any key is looked up.
 public struct DKIMSignatureField: Sendable {
-    public enum Canonicalization: String, Sendable { case simple, relaxed }
-
     public var algorithm: String
-    public var headerCanonicalization: Canonicalization
-    public var bodyCanonicalization: Canonicalization
+    public var headerCanonicalization: DKIMCanonicalization.Kind
+    public var bodyCanonicalization: DKIMCanonicalization.Kind
     /// `d=`, lower case.
     public var domain: String
     public var selector: String
@@ -43,8 +41,8 @@ public struct DKIMSignatureField: Sendable {
         guard let a = tags["a"]?.lowercased() else { return .failure(DKIMProblem("no a= tag")) }
         guard ["rsa-sha256", "ed25519-sha256", "rsa-sha1"].contains(a) else { return .failure(DKIMProblem("unknown algorithm a=\(a)")) }
         let c = (tags["c"] ?? "simple/simple").lowercased().split(separator: "/", omittingEmptySubsequences: false)
-        guard (1...2).contains(c.count), let hc = Canonicalization(rawValue: String(c[0])),
-            let bc = c.count == 2 ? Canonicalization(rawValue: String(c[1])) : .simple
+        guard (1...2).contains(c.count), let hc = DKIMCanonicalization.Kind(rawValue: String(c[0])),
+            let bc = c.count == 2 ? DKIMCanonicalization.Kind(rawValue: String(c[1])) : .simple
         else { return .failure(DKIMProblem("unknown canonicalization c=\(tags["c"] ?? "")")) }
         guard let d = tags["d"]?.lowercased(), !d.isEmpty else { return .failure(DKIMProblem("no d= tag")) }
         guard let s = tags["s"], !s.isEmpty else { return .failure(DKIMProblem("no s= tag")) }
@@ -57,8 +55,7 @@ public struct DKIMSignatureField: Sendable {
         }
         if let q = tags["q"], !q.lowercased().split(separator: ":").contains("dns/txt") { return .failure(DKIMProblem("q=\(q) is not dns/txt")) }
         let identity = tags["i"] ?? "@\(d)"
-        guard let at = identity.lastIndex(of: "@") else { return .failure(DKIMProblem("i= has no @")) }
-        let iDomain = identity[identity.index(after: at)...].lowercased()
+        guard let iDomain = Self.domain(of: identity) else { return .failure(DKIMProblem("i= has no @")) }
         guard iDomain == d || iDomain.hasSuffix("." + d) else { return .failure(DKIMProblem("i= is not in d=\(d)")) }
         var length: Int?
         if let l = tags["l"] {
@@ -81,6 +78,13 @@ public struct DKIMSignatureField: Sendable {
                 algorithm: a, headerCanonicalization: hc, bodyCanonicalization: bc, domain: d, selector: s, signedNames: names,
                 bodyHash: bh, signature: b, signatureText: bText, identity: identity, bodyLength: length, timestamp: timestamp,
                 expiry: expiry, field: field))
+    }
+
+    /// The domain of `i=`, lower case.
+    public var identityDomain: String { Self.domain(of: identity) ?? domain }
+
+    static func domain(of identity: String) -> String? {
+        identity.lastIndex(of: "@").map { identity[identity.index(after: $0)...].lowercased() }
     }
 
     static func base64(_ text: String) -> [UInt8]? {

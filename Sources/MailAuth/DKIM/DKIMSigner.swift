@@ -29,6 +29,15 @@ public struct DKIMSigner: Sendable {
         "List-Subscribe", "List-Post", "List-Owner", "List-Archive",
     ]
 
+    /// A selector (RFC 6376 §3.1): DNS labels of letters, digits and hyphens, dots between them.
+    public static func isSelector(_ text: String) -> Bool {
+        !text.isEmpty
+            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+                !label.isEmpty && label.count <= 63
+                    && label.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
+            }
+    }
+
     /// The `h=` names for a message with these fields, lower case, in signing order.
     public static func signedNames(for fields: [RawHeaderField]) -> [String] {
         var counts: [String: Int] = [:]
@@ -68,12 +77,7 @@ public struct DKIMSigner: Sendable {
     func signatureField(name: String, leading: String, fields: [RawHeaderField], bodyHash: [UInt8], time: Int64) throws -> [UInt8] {
         let names = Self.signedNames(for: fields)
         let unsigned = unsignedField(name: name, leading: leading, names: names, bodyHash: bodyHash, time: time)
-        var input: [UInt8] = []
-        for field in Self.select(names, from: fields) { input += DKIMCanonicalization.relaxedHeader(field) }
-        // The signature field itself, its b= empty, relaxed, without the final CRLF (§3.7).
-        var own = DKIMCanonicalization.relaxedHeader(RawHeaderField(name: name, octets: unsigned))
-        own.removeLast(2)
-        input += own
+        let input = DKIMCanonicalization.headerInput(fields, names: names, signature: RawHeaderField(name: name, octets: unsigned), .relaxed)
         let signature = try key.sign(hash: SHA256.hash(data: input))
         return unsigned + Self.folded(Data(signature).base64EncodedString(), first: 2) + [13, 10]
     }

@@ -40,12 +40,13 @@ public struct DKIMVerifier: Sendable {
 
     private var capture = HeaderCapture(limit: MessageSigner.headerLimit)
     private var parsed: [Result<DKIMSignatureField, DKIMProblem>] = []
-    private struct BodyKey: Hashable { var canonicalization: DKIMSignatureField.Canonicalization; var length: Int? }
-    private enum BodyHash: Sendable {
-        case simple(DKIMCanonicalization.SimpleBodyHash)
-        case relaxed(DKIMCanonicalization.RelaxedBodyHash)
+    private struct BodyKey: Hashable {
+        var canonicalization: DKIMCanonicalization.Kind
+        var length: Int?
+
+        init(_ s: DKIMSignatureField) { (canonicalization, length) = (s.bodyCanonicalization, s.bodyLength) }
     }
-    private var bodies: [BodyKey: BodyHash] = [:]
+    private var bodies: [BodyKey: DKIMCanonicalization.BodyHash] = [:]
 
     public init() {}
 
@@ -53,25 +54,14 @@ public struct DKIMVerifier: Sendable {
         let inHeader = capture.section == nil
         guard let body = capture.add(bytes) else { return }
         if inHeader { readSignatures() }
-        for key in bodies.keys {
-            switch bodies[key]! {
-            case .simple(var h):
-                h.update(body)
-                bodies[key] = .simple(h)
-            case .relaxed(var h):
-                h.update(body)
-                bodies[key] = .relaxed(h)
-            }
-        }
+        for key in bodies.keys { bodies[key]!.update(body) }
     }
 
     private mutating func readSignatures() {
         let fields = capture.section?.fields.filter { $0.name.lowercased() == "dkim-signature" } ?? []
         parsed = fields.prefix(Self.maxSignatures).map(DKIMSignatureField.parse)
-        for case .success(let s) in parsed {
-            let key = BodyKey(canonicalization: s.bodyCanonicalization, length: s.bodyLength)
-            guard bodies[key] == nil else { continue }
-            bodies[key] = s.bodyCanonicalization == .simple ? .simple(.init(limit: s.bodyLength)) : .relaxed(.init(limit: s.bodyLength))
+        for case .success(let s) in parsed where bodies[BodyKey(s)] == nil {
+            bodies[BodyKey(s)] = DKIMCanonicalization.BodyHash(s.bodyCanonicalization, limit: s.bodyLength)
         }
     }
 
@@ -95,20 +85,14 @@ public struct DKIMVerifier: Sendable {
             capture.end()
             readSignatures()
         }
-        var hashes: [BodyKey: [UInt8]] = [:]
-        for (key, hash) in bodies {
-            switch hash {
-            case .simple(let h): hashes[key] = h.finish()
-            case .relaxed(let h): hashes[key] = h.finish()
-            }
-        }
+        let hashes = bodies.mapValues { $0.finish() }
         let fields = capture.section?.fields ?? []
         return parsed.map { parsed in
             switch parsed {
             case .failure(let problem):
                 return DKIMResult(verdict: .permerror, reason: problem.description)
             case .success(let signature):
-                let bodyHash = hashes[BodyKey(canonicalization: signature.bodyCanonicalization, length: signature.bodyLength)] ?? []
+                let bodyHash = hashes[BodyKey(signature)] ?? []
                 return Self.verify(signature, fields: fields, bodyHash: bodyHash, key: keys[signature.keyName], now: now)
             }
         }
@@ -131,18 +115,13 @@ public struct DKIMVerifier: Sendable {
         case .temporary(let why): return outcome(.temperror, "key lookup: \(why)")
         case .notFound: return outcome(.permerror, "no key at \(s.keyName)")
         case .records(let records):
-            // The first record that reads as a DKIM key counts (RFC 6376 §3.6.2.2).
-            var first: Result<DKIMKeyRecord, DKIMProblem>?
-            for r in records {
-                let parsedRecord = DKIMKeyRecord.parse(r)
-                if case .success = parsedRecord {
-                    first = parsedRecord
-                    break
-                }
-                first = first ?? parsedRecord
+            // The first record that reads as a DKIM key counts (RFC 6376 §3.6.2.2); when none
+            // does, the first one's problem is the reason.
+            let read = records.map(DKIMKeyRecord.parse)
+            guard let chosen = read.first(where: { (try? $0.get()) != nil }) ?? read.first else {
+                return outcome(.permerror, "no key at \(s.keyName)")
             }
-            guard let first else { return outcome(.permerror, "no key at \(s.keyName)") }
-            switch first {
+            switch chosen {
             case .failure(let problem): return outcome(.permerror, problem.description)
             case .success(let r): record = r
             }
@@ -152,19 +131,9 @@ public struct DKIMVerifier: Sendable {
         let wanted = s.algorithm == "ed25519-sha256" ? "ed25519" : "rsa"
         guard record.keyType == wanted else { return outcome(.permerror, "key type \(record.keyType) for a=\(s.algorithm)") }
         if let hashes = record.hashes, !hashes.contains("sha256") { return outcome(.permerror, "the key does not allow sha256") }
-        if record.strict {
-            let iDomain = s.identity[s.identity.index(after: s.identity.lastIndex(of: "@")!)...].lowercased()
-            guard iDomain == s.domain else { return outcome(.permerror, "i= must be in d= itself (t=s)") }
-        }
+        if record.strict, s.identityDomain != s.domain { return outcome(.permerror, "i= must be in d= itself (t=s)") }
         guard bodyHash == s.bodyHash else { return outcome(.fail, "body hash did not verify") }
-        // The header hash: the h= fields (each the last not yet taken), then this field
-        // without its b= value, without its final CRLF (RFC 6376 §3.7).
-        let canonical = s.headerCanonicalization == .relaxed ? DKIMCanonicalization.relaxedHeader : DKIMCanonicalization.simpleHeader
-        var input: [UInt8] = []
-        for field in DKIMSigner.select(s.signedNames, from: fields) { input += canonical(field) }
-        var own = canonical(s.field.withoutSignatureValue)
-        own.removeLast(2)
-        input += own
+        let input = DKIMCanonicalization.headerInput(fields, names: s.signedNames, signature: s.field.withoutSignatureValue, s.headerCanonicalization)
         let hash = SHA256.hash(data: input)
         if wanted == "ed25519" {
             guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey) else {

@@ -1,3 +1,5 @@
+import MailCore
+
 /// Signs one message as it streams in, with DKIM (mail from our users) or with an ARC set (mail
 /// we forward): the header section is kept (up to `headerLimit` octets), the body only hashed, so
 /// a large message is never held or read twice. Which keys sign is known once the header section
@@ -49,9 +51,7 @@ public struct MessageSigner: Sendable {
     private var body = DKIMCanonicalization.RelaxedBodyHash()
     /// The signers chosen when the header section ended (none for an ARC seal), and why the
     /// message is not signed.
-    private var decision: Result<[DKIMSigner], SkipError>?
-
-    struct SkipError: Error { var skip: Skip }
+    private var decision: Result<[DKIMSigner], Skip>?
 
     public init(keys: @escaping KeyLookup) {
         self.init(.dkim(keys))
@@ -65,7 +65,7 @@ public struct MessageSigner: Sendable {
     public mutating func update(_ bytes: some Collection<UInt8>) {
         let inHeader = capture.section == nil
         guard let body = capture.add(bytes) else {
-            if capture.tooLarge, decision == nil { decision = .failure(SkipError(skip: .headerTooLarge)) }
+            if capture.tooLarge, decision == nil { decision = .failure(.headerTooLarge) }
             return
         }
         self.body.update(body)
@@ -77,29 +77,31 @@ public struct MessageSigner: Sendable {
         let keys: KeyLookup
         switch mode {
         case .arc:
-            decision = ARCSealer.hasChain(fields) ? .failure(SkipError(skip: .arcChainPresent)) : .success([])
+            decision = ARCSealer.hasChain(fields) ? .failure(.arcChainPresent) : .success([])
             return
         case .dkim(let lookup): keys = lookup
         }
         let froms = fields.filter { $0.name.lowercased() == "from" }
         guard !froms.isEmpty else {
-            decision = .failure(SkipError(skip: .noFrom))
+            decision = .failure(.noFrom)
             return
         }
+        // The same reading of From: as the check of an authenticated user's From:.
         var domains = Set<String>()
         for from in froms {
-            for address in Self.addresses(in: String(decoding: from.value, as: UTF8.self)) {
+            for address in MessageHeaders.addresses(in: String(decoding: from.value, as: UTF8.self)) {
                 guard let at = address.lastIndex(of: "@") else { continue }
-                domains.insert(address[address.index(after: at)...].lowercased())
+                domains.insert(address[address.index(after: at)...].trimmingCharacters(in: .whitespacesAndNewlines).lowercased())
             }
         }
         guard domains.count == 1, let domain = domains.first, !domain.isEmpty else {
-            decision = .failure(SkipError(skip: .unclearFrom))
+            decision = .failure(.unclearFrom)
             return
         }
-        let signers = keys(domain).filter { !$0.hasSigned(fields) }
+        let all = keys(domain)
+        let signers = all.filter { !$0.hasSigned(fields) }
         if signers.isEmpty {
-            decision = .failure(SkipError(skip: keys(domain).isEmpty ? .noKey(domain: domain) : .alreadySigned))
+            decision = .failure(all.isEmpty ? .noKey(domain: domain) : .alreadySigned)
         } else {
             decision = .success(signers)
         }
@@ -107,7 +109,7 @@ public struct MessageSigner: Sendable {
 
     /// Known once the header section has ended: the signers, or why there are none.
     public var signers: Result<[DKIMSigner], Skip>? {
-        decision.map { $0.mapError(\.skip) }
+        decision
     }
 
     /// The octets the signature fields will take when signed at `time`, once the signers are
@@ -127,7 +129,7 @@ public struct MessageSigner: Sendable {
         }
         guard let decision else { return .failure(.noFrom) }
         switch decision {
-        case .failure(let error): return .failure(error.skip)
+        case .failure(let skip): return .failure(skip)
         case .success(let signers):
             let bodyHash = body.finish()
             var fields = section!.fields
@@ -168,52 +170,5 @@ public struct MessageSigner: Sendable {
             column += 1
         }
         return out + [13, 10]
-    }
-
-    /// The addr-specs of an address list (`A <a@x>, b@y (Bob), "C, D" <c@z>`), enough to find
-    /// the From domain; comments and quoted strings are skipped.
-    static func addresses(in value: String) -> [String] {
-        var items: [String] = []
-        var current = ""
-        var angle: String?
-        var inQuote = false
-        var depth = 0
-        var escaped = false
-        for ch in value {
-            if escaped {
-                escaped = false
-                if inQuote || depth > 0 { continue }
-            }
-            if ch == "\\" {
-                escaped = true
-                continue
-            }
-            if inQuote {
-                if ch == "\"" { inQuote = false }
-                continue
-            }
-            if depth > 0 {
-                if ch == "(" { depth += 1 }
-                if ch == ")" { depth -= 1 }
-                continue
-            }
-            switch ch {
-            case "\"": inQuote = true
-            case "(": depth = 1
-            case "<": angle = ""
-            case ">":
-                if let a = angle { current = a }
-                angle = nil
-            case ",":
-                items.append(current)
-                current = ""
-                angle = nil
-            case " ", "\t", "\r", "\n": break
-            default:
-                if angle != nil { angle!.append(ch) } else { current.append(ch) }
-            }
-        }
-        items.append(current)
-        return items.filter { !$0.isEmpty }
     }
 }

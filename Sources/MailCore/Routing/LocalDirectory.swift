@@ -48,6 +48,14 @@ public struct LocalDirectory: Hashable, Sendable {
 
     public func isLocal(domain: String) -> Bool { domains[domain.lowercased()] != nil }
 
+    /// The local domain through which mail for `address` goes on to `target` on another machine
+    /// (an alias or catch-all of ours pointing elsewhere); nil when that is no such forward. The
+    /// reports, SRS and ARC sealing all ask this.
+    public func forwardingDomain(of address: Mailbox, to target: Destination) -> String? {
+        guard case .remote = target, isLocal(domain: address.normalizedDomain) else { return nil }
+        return address.normalizedDomain
+    }
+
     public func resolve(_ path: ForwardPath) -> Resolution {
         switch path {
         case .postmaster:

@@ -2,6 +2,7 @@ import Foundation
 import MailAuth
 import MailCore
 import SMTPCore
+import Storage
 import TOMLKit
 
 extension ConfigurationLoader.Reader {
@@ -24,11 +25,11 @@ extension ConfigurationLoader.Reader {
             if let directory { config.dkim.keyDirectories[domain] = directory }
             var keys: [DKIMSettings.Key] = []
             for selector in selectors {
-                guard Self.isSelector(selector) else {
+                guard DKIMSigner.isSelector(selector) else {
                     throw error(path + ["selectors"], "'\(selector)' is not a selector (letters, digits and hyphens)")
                 }
                 let file = "\(directory ?? config.dataDirectory + "/dkim/" + domain)/\(selector).pem"
-                guard let data = FileManager.default.contents(atPath: file) else {
+                guard let data = try? POSIXFile.readAll(file) else {
                     throw error(
                         path + ["selectors"],
                         "cannot read the key of selector \(selector), \(file) (make one with: postie dkim keygen --domain \(domain) --selector \(selector))"
@@ -42,12 +43,5 @@ extension ConfigurationLoader.Reader {
             }
             config.dkim.domains[domain] = keys
         }
-    }
-
-    static func isSelector(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-                !label.isEmpty && label.count <= 63 && label.utf8.allSatisfy { $0 < 0x80 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber || $0 == UInt8(ascii: "-")) }
-            }
     }
 }

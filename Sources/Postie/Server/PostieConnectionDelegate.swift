@@ -103,10 +103,11 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         senders = session.identity?.senders
         scanner = HeaderScanner()
         sawEightBit = false
-        let configuration = context.live.snapshot.configuration
+        let snapshot = context.live.snapshot
+        let configuration = snapshot.configuration
         if mayRelay(session, configuration) {
             signing = MessageSigning(configuration.dkim, writer: writer)
-        } else if let domain = forwardingDomain(start.transaction, configuration) {
+        } else if let domain = forwardingDomain(start.transaction, snapshot) {
             // A stranger's mail that an alias of ours sends on elsewhere: sealed, so that the
             // receiver can trust what we saw when it came in.
             signing = MessageSigning(
@@ -219,11 +220,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     /// The local domain of the first accepted recipient that an alias or catch-all sends on to
     /// another machine, if any.
-    private func forwardingDomain(_ transaction: SessionTransaction, _ configuration: PostieConfiguration) -> String? {
-        guard !configuration.dkim.domains.isEmpty else { return nil }
+    private func forwardingDomain(_ transaction: SessionTransaction, _ snapshot: LiveConfiguration.Snapshot) -> String? {
+        guard !snapshot.configuration.dkim.domains.isEmpty else { return nil }
         for r in transaction.recipients {
-            guard case .mailbox(let m) = r.path, configuration.domains[m.normalizedDomain] != nil else { continue }
-            if (targets[r] ?? []).contains(where: { if case .remote = $0 { true } else { false } }) { return m.normalizedDomain }
+            guard case .mailbox(let m) = r.path else { continue }
+            if let domain = (targets[r] ?? []).lazy.compactMap({ snapshot.directory.forwardingDomain(of: m, to: $0) }).first {
+                return domain
+            }
         }
         return nil
     }

@@ -11,22 +11,19 @@ import Glibc
 /// in base64, mode 0600. A configuration's secrets are filled in at start and at each reload.
 enum SRSSecret {
     static func load(into config: inout PostieConfiguration) throws {
-        guard config.srs.enabled else { return }
+        // Off, or read already by the configuration loader (a file that existed).
+        guard config.srs.enabled, config.srs.secrets.isEmpty else { return }
         let path = config.srs.secretPath(dataDirectory: config.dataDirectory)
-        if FileManager.default.fileExists(atPath: path) == false, config.srs.secretFile == nil {
+        if !POSIXFile.exists(path), config.srs.secretFile == nil {
             var random = [UInt8](repeating: 0, count: 32)
             guard getentropy(&random, random.count) == 0 else { throw StorageError("getentropy", path) }
-            let line = Array((Data(random).base64EncodedString() + "\n").utf8)
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            // Another process may have made it meanwhile: then it is read below.
-            if fd >= 0 {
-                defer { close(fd) }
-                try POSIXFile.writeAll(fd, line, at: 0, path: path)
-                try POSIXFile.sync(fd, path: path)
+            do {
+                try POSIXFile.createNew(path, contents: Array((Data(random).base64EncodedString() + "\n").utf8))
+            } catch let error as StorageError where error.errno == EEXIST {
+                // Another process made it meanwhile: it is read below.
             }
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw StorageError("open", path) }
-        config.srs.secrets = SRS.secrets(fromFile: String(decoding: data, as: UTF8.self))
+        config.srs.secrets = SRS.secrets(fromFile: String(decoding: try POSIXFile.readAll(path), as: UTF8.self))
         guard !config.srs.secrets.isEmpty else { throw StorageError("read", path, errno: EINVAL) }
     }
 }

@@ -132,6 +132,21 @@ public enum POSIXFile {
         return names
     }
 
+    /// Makes a new file holding `contents`, synced, with `mode` (0600: a key or a secret); never
+    /// over an existing file (then the error's `errno` is `EEXIST`). A file not wholly written is
+    /// removed.
+    public static func createNew(_ path: String, contents: [UInt8], mode: mode_t = 0o600) throws {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL, mode: mode)
+        defer { close(fd) }
+        do {
+            try writeAll(fd, contents, at: 0, path: path)
+            try sync(fd, path: path)
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
     /// The file's first `limit` octets (all of it when shorter).
     public static func readAll(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
