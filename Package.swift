@@ -140,8 +140,8 @@ let package = Package(
         .testTarget(
             name: "MailAuthTests",
             dependencies: [
-                "MailAuth", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
+                "MailAuth", "SMTPNIO", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"), .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
             name: "StorageTests",

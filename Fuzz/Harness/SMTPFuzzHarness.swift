@@ -29,6 +29,25 @@ public enum SMTPFuzzHarness {
         problems += checkDKIMSigner(stream, pieces)
         problems += checkDNSText(stream)
         problems += checkDKIMVerifier(stream, pieces)
+        problems += checkSPFRecord(stream)
+        return problems
+    }
+
+    /// SPF records (anyone's TXT records): read without trouble, as a record and as the macro
+    /// text of an explanation; every directive of a record read is a term of its text.
+    static func checkSPFRecord(_ stream: [UInt8]) -> [String] {
+        var problems: [String] = []
+        let record = Array("v=spf1 ".utf8) + stream
+        if case .success(let spf) = SPFRecord.parse(record) {
+            let terms = Set(String(decoding: stream, as: UTF8.self).split(separator: " ").map(String.init))
+            if spf.directives.contains(where: { !terms.contains($0.text) }) { problems.append("SPF directive not a term of the record") }
+        }
+        if SPFRecord.isSPF(stream) { _ = SPFRecord.parse(stream) }
+        let text = String(decoding: stream, as: UTF8.self)
+        _ = SPFMacroString.parse(Substring(text), explanation: true)
+        if case .success(let m) = SPFMacroString.parse(Substring(text)), m.description != text {
+            problems.append("SPF macro-string does not keep its text")
+        }
         return problems
     }
 

@@ -1,6 +1,6 @@
-// glibc's stub resolver (libresolv), for MX, A and AAAA queries against a chosen server.
-// No Swift package resolves MX records; these few inline helpers spare Swift the C macros and
-// fixed-size arrays of res_state and ns_msg.
+// glibc's stub resolver (libresolv), for queries against a chosen server.
+// No Swift package resolves MX, TXT or PTR records; these few inline helpers spare Swift the C
+// macros and fixed-size arrays of res_state and ns_msg.
 #ifndef POSTIE_CRESOLV_SHIM_H
 #define POSTIE_CRESOLV_SHIM_H
 
@@ -32,8 +32,8 @@ static inline int postie_res_init(res_state state, const char *server, int port,
 
 static inline void postie_res_close(res_state state) { __res_nclose(state); }
 
-static inline int postie_res_errno(res_state state) { return state->res_h_errno; }
+static inline int postie_section_count(const ns_msg *msg, ns_sect section) { return ns_msg_count(*msg, section); }
 
-static inline int postie_answer_count(const ns_msg *msg) { return ns_msg_count(*msg, ns_s_an); }
+static inline int postie_rcode(const ns_msg *msg) { return ns_msg_getflag(*msg, ns_f_rcode); }
 
 #endif

@@ -18,6 +18,12 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         self.prefixLength = prefix
     }
 
+    /// A network from its address octets (4 or 16) and prefix length (at most 8 × the octets).
+    public init(address: [UInt8], prefixLength: Int) {
+        self.address = address
+        self.prefixLength = min(prefixLength, address.count * 8)
+    }
+
     public var description: String {
         let text: String
         if address.count == 4 {
@@ -32,8 +38,13 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
     /// Whether the address (text form) lies in this network. IPv4-mapped IPv6 addresses
     /// (`::ffff:192.0.2.1`) count as their IPv4 address.
     public func contains(_ addressText: String) -> Bool {
-        guard var bytes = IPNetwork.parseAddress(addressText) else { return false }
-        if address.count == 4 { bytes = Self.unmapped(bytes) }
+        guard let bytes = IPNetwork.parseAddress(addressText) else { return false }
+        return contains(address: bytes)
+    }
+
+    /// Whether the address (octets) lies in this network, an IPv4-mapped one counting as IPv4.
+    public func contains(address bytes: [UInt8]) -> Bool {
+        let bytes = address.count == 4 ? Self.unmapped(bytes) : bytes
         guard bytes.count == address.count else { return false }
         var bits = prefixLength
         for i in 0..<bytes.count where bits > 0 {

@@ -1,13 +1,17 @@
 import CResolv
 import MailCore
+import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// DNS through glibc's libresolv, on a thread pool (its calls block). The server can be chosen
-/// (address and port), which is how tests point it at their own DNS server on loopback.
+/// DNS through glibc's libresolv, on a thread pool (its calls block), with a cache that honours
+/// TTLs and RFC 2308's negative caching (`DNSCache`). The server can be chosen (address and
+/// port), which is how tests point it at their own DNS server on loopback. Each query is bounded
+/// by `timeout` × `attempts`; a truncated UDP answer is asked again over TCP (libresolv does it).
 public final class SystemDNSResolver: DNSResolver, Sendable {
     public struct Configuration: Hashable, Sendable {
         /// An IPv4 address; nil uses the system's resolv.conf.
@@ -16,135 +20,195 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         /// Seconds per try, and tries.
         public var timeout: Int
         public var attempts: Int
+        /// Answers kept at most; 0 turns the cache off.
+        public var cacheCapacity: Int
 
-        public init(server: String? = nil, port: Int = 53, timeout: Int = 5, attempts: Int = 2) {
+        public init(server: String? = nil, port: Int = 53, timeout: Int = 5, attempts: Int = 2, cacheCapacity: Int = 20_000) {
             self.server = server
             self.port = port
             self.timeout = timeout
             self.attempts = attempts
+            self.cacheCapacity = cacheCapacity
         }
     }
 
     public let configuration: Configuration
     private let threadPool: NIOThreadPool
+    private let cache: Mutex<DNSCache<[Record]>>
+    /// Seconds on a monotonic clock; tests give a virtual one.
+    private let now: @Sendable () -> Double
 
-    public init(configuration: Configuration = Configuration(), threadPool: NIOThreadPool) {
+    public init(
+        configuration: Configuration = Configuration(), threadPool: NIOThreadPool,
+        now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+    ) {
         self.configuration = configuration
         self.threadPool = threadPool
+        self.cache = Mutex(DNSCache(capacity: configuration.cacheCapacity))
+        self.now = now
     }
 
-    static let typeA: Int32 = 1
-    static let typeMX: Int32 = 15
-    static let typeTXT: Int32 = 16
-    static let typeAAAA: Int32 = 28
+    /// Entries the cache holds now.
+    public var cachedAnswers: Int { cache.withLock { $0.count } }
 
     public func mx(_ domain: String) async throws(DNSError) -> [MXRecord] {
-        let answers = try await query(domain, type: Self.typeMX)
-        return answers.compactMap { answer in
-            guard answer.type == Self.typeMX, answer.data.count >= 3 else { return nil }
-            let preference = Int(answer.data[0]) << 8 | Int(answer.data[1])
-            return MXRecord(preference: preference, exchange: answer.name)
+        try await records(domain, .mx).compactMap { record in
+            guard record.data.count >= 3 else { return nil }
+            return MXRecord(preference: Int(record.data[0]) << 8 | Int(record.data[1]), exchange: record.name)
         }
     }
 
-    public func addresses(_ host: String) async throws(DNSError) -> [String] {
-        var result: [String] = []
-        var failure: DNSError?
-        for type in [Self.typeAAAA, Self.typeA] {
-            do {
-                for answer in try await query(host, type: type) where answer.type == type {
-                    if type == Self.typeA, answer.data.count == 4 {
-                        result.append(answer.data.map(String.init).joined(separator: "."))
-                    } else if type == Self.typeAAAA, answer.data.count == 16 {
-                        result.append(Self.ipv6Text(answer.data))
-                    }
-                }
-            } catch {
-                if case .nameNotFound = error { throw error }
-                failure = error
-            }
-        }
-        if result.isEmpty, let failure { throw failure }
-        return result
+    public func ipv4(_ host: String) async throws(DNSError) -> [[UInt8]] {
+        try await records(host, .a).compactMap { $0.data.count == 4 ? $0.data : nil }
     }
 
-    /// The TXT records at a name, each record's character-strings joined (RFC 7208 §3.3, RFC 6376
-    /// §3.6.2.2 read them so); empty when the name has none. A record whose strings overrun its
-    /// data is left out.
+    public func ipv6(_ host: String) async throws(DNSError) -> [[UInt8]] {
+        try await records(host, .aaaa).compactMap { $0.data.count == 16 ? $0.data : nil }
+    }
+
+    /// A record whose strings overrun its data is left out.
     public func txt(_ name: String) async throws(DNSError) -> [[UInt8]] {
-        try await query(name, type: Self.typeTXT).compactMap { $0.type == Self.typeTXT ? DNSText.joinedStrings($0.data) : nil }
+        try await records(name, .txt).compactMap { DNSText.joinedStrings($0.data) }
     }
 
-    static func ipv6Text(_ bytes: [UInt8]) -> String {
-        var address = in6_addr()
-        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    public func ptr(_ address: [UInt8]) async throws(DNSError) -> [String] {
+        try await records(IPAddressText.reverseName(address), .ptr).map(\.name).filter { !$0.isEmpty }
     }
 
-    struct Answer: Sendable {
-        var type: Int32
-        /// For MX, the expanded exchanger name.
+    /// One resource record of the asked type.
+    struct Record: Sendable {
+        /// For MX and PTR, the expanded name (without the trailing dot).
         var name: String
         var data: [UInt8]
+        var ttl: UInt32
     }
 
-    private func query(_ name: String, type: Int32) async throws(DNSError) -> [Answer] {
+    /// What one query found, before caching.
+    enum Outcome: Sendable {
+        case records([Record])
+        /// NODATA or NXDOMAIN, with the negative TTL from the authority's SOA (nil without one).
+        case noData(negativeTTL: UInt32?)
+        case nameNotFound(negativeTTL: UInt32?)
+    }
+
+    private func records(_ name: String, _ type: DNSRecordType) async throws(DNSError) -> [Record] {
+        let key = DNSCache<[Record]>.Key(name: name, type: type)
+        if configuration.cacheCapacity > 0, let hit = cache.withLock({ $0.lookup(key, now: now()) }) {
+            switch hit {
+            case .records(let records): return records
+            case .noData: return []
+            case .nameNotFound: throw .nameNotFound(name)
+            }
+        }
         let config = configuration
-        let result: Result<[Answer], DNSError>
+        let result: Result<Outcome, DNSError>
         do {
             result = try await threadPool.runIfActive { Self.blockingQuery(name, type: type, config) }
         } catch {
             throw .temporary("DNS lookup could not run: \(error)")
         }
-        return try result.get()
+        let outcome = try result.get()
+        let entry: DNSCache<[Record]>.Entry
+        let ttl: UInt32?
+        switch outcome {
+        case .records(let records):
+            entry = records.isEmpty ? .noData : .records(records)
+            ttl = records.map(\.ttl).min()
+        case .noData(let negative):
+            entry = .noData
+            ttl = negative
+        case .nameNotFound(let negative):
+            entry = .nameNotFound
+            ttl = negative
+        }
+        if config.cacheCapacity > 0, let ttl {
+            let at = now()
+            cache.withLock { $0.store(entry, for: key, ttl: ttl, now: at) }
+        }
+        switch outcome {
+        case .records(let records): return records
+        case .noData: return []
+        case .nameNotFound: throw .nameNotFound(name)
+        }
     }
 
+    /// The longest name DNS carries (RFC 1035 §2.3.4), and a label's.
+    static let maximumNameLength = 253
+    static let maximumLabelLength = 63
+
     /// One query with its own resolver state (the state is not shareable between threads).
-    static func blockingQuery(_ name: String, type: Int32, _ config: Configuration) -> Result<[Answer], DNSError> {
+    static func blockingQuery(_ name: String, type: DNSRecordType, _ config: Configuration) -> Result<Outcome, DNSError> {
+        var trimmed = Substring(name)
+        if trimmed.hasSuffix(".") { trimmed.removeLast() }
+        // A name DNS cannot carry cannot exist; saying so spares the network.
+        let labels = trimmed.split(separator: ".", omittingEmptySubsequences: false)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= maximumNameLength,
+            labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maximumLabelLength })
+        else { return .success(.nameNotFound(negativeTTL: nil)) }
+
         let state = UnsafeMutablePointer<__res_state>.allocate(capacity: 1)
         defer { state.deallocate() }
         guard postie_res_init(state, config.server ?? "", Int32(config.port), Int32(config.timeout), Int32(config.attempts)) == 0 else {
             return .failure(.temporary("cannot set up the DNS resolver"))
         }
         defer { postie_res_close(state) }
+        var query = [UInt8](repeating: 0, count: Int(NS_PACKETSZ) + 256)
+        let queryLength = res_nmkquery(state, Int32(ns_o_query.rawValue), trimmed + ".", Int32(ns_c_in.rawValue), type.rawValue, nil, 0, nil, &query, Int32(query.count))
+        guard queryLength > 0 else { return .success(.nameNotFound(negativeTTL: nil)) }
         var answer = [UInt8](repeating: 0, count: 65536)
-        let fqdn = name.hasSuffix(".") ? name : name + "."
-        let length = res_nquery(state, fqdn, 1, type, &answer, Int32(answer.count))
-        if length < 0 {
-            switch postie_res_errno(state) {
-            case HOST_NOT_FOUND: return .failure(.nameNotFound(name))
-            case NO_DATA: return .success([])
-            case TRY_AGAIN: return .failure(.temporary("\(name): temporary DNS failure (SERVFAIL or timeout)"))
-            default: return .failure(.temporary("\(name): DNS lookup failed"))
-            }
+        let length = res_nsend(state, query, queryLength, &answer, Int32(answer.count))
+        guard length > 0 else {
+            return .failure(.temporary("\(name): no answer from the DNS server (timeout)"))
         }
-        var msg = ns_msg()
-        let parsed = answer.withUnsafeBufferPointer { buffer -> Result<[Answer], DNSError> in
-            guard ns_initparse(buffer.baseAddress, length, &msg) == 0 else {
+        return parse(Array(answer.prefix(Int(length))), name: name, type: type)
+    }
+
+    /// Reads a whole DNS message: the rcode, the answers of the asked type, and for a negative
+    /// answer the SOA that says how long it may be kept.
+    static func parse(_ message: [UInt8], name: String, type: DNSRecordType) -> Result<Outcome, DNSError> {
+        message.withUnsafeBufferPointer { buffer -> Result<Outcome, DNSError> in
+            var msg = ns_msg()
+            guard let base = buffer.baseAddress, ns_initparse(base, Int32(buffer.count), &msg) == 0 else {
                 return .failure(.temporary("\(name): malformed DNS answer"))
             }
-            var answers: [Answer] = []
-            for i in 0..<postie_answer_count(&msg) {
-                var rr = ns_rr()
-                guard ns_parserr(&msg, ns_s_an, i, &rr) == 0 else { continue }
-                let rrType = Int32(rr.type)
-                guard rrType == type, let rdata = rr.rdata else { continue }
-                let data = Array(UnsafeBufferPointer(start: rdata, count: Int(rr.rdlength)))
-                var exchange = ""
-                if rrType == typeMX {
-                    var host = [CChar](repeating: 0, count: Int(NS_MAXDNAME))
-                    let eom = buffer.baseAddress! + Int(length)
-                    guard dn_expand(buffer.baseAddress, eom, rdata + 2, &host, Int32(host.count)) >= 0 else { continue }
-                    exchange = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    if exchange == "." { exchange = "" }
-                    if exchange.hasSuffix(".") { exchange.removeLast() }
-                }
-                answers.append(Answer(type: rrType, name: exchange, data: data))
+            let rcode = postie_rcode(&msg)
+            switch Int(rcode) {
+            case Int(ns_r_noerror.rawValue), Int(ns_r_nxdomain.rawValue): break
+            case Int(ns_r_servfail.rawValue):
+                return .failure(.temporary("\(name): temporary DNS failure (SERVFAIL)"))
+            default:
+                return .failure(.temporary("\(name): DNS lookup failed (rcode \(rcode))"))
             }
-            return .success(answers)
+            var records: [Record] = []
+            for i in 0..<postie_section_count(&msg, ns_s_an) {
+                var rr = ns_rr()
+                guard ns_parserr(&msg, ns_s_an, i, &rr) == 0, Int32(rr.type) == type.rawValue, let rdata = rr.rdata else { continue }
+                let data = Array(UnsafeBufferPointer(start: rdata, count: Int(rr.rdlength)))
+                var target = ""
+                if type == .mx || type == .ptr {
+                    var host = [CChar](repeating: 0, count: Int(NS_MAXDNAME))
+                    let offset = type == .mx ? 2 : 0
+                    guard rr.rdlength > offset, dn_expand(base, base + buffer.count, rdata + offset, &host, Int32(host.count)) >= 0 else { continue }
+                    target = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    if target == "." { target = "" }
+                    if target.hasSuffix(".") { target.removeLast() }
+                }
+                records.append(Record(name: target, data: data, ttl: rr.ttl))
+            }
+            if rcode == ns_r_noerror.rawValue, !records.isEmpty { return .success(.records(records)) }
+            // RFC 2308 §5: a negative answer is kept for min(SOA TTL, SOA MINIMUM), the last
+            // field of the SOA's data.
+            var negativeTTL: UInt32?
+            for i in 0..<postie_section_count(&msg, ns_s_ns) {
+                var rr = ns_rr()
+                guard ns_parserr(&msg, ns_s_ns, i, &rr) == 0, rr.type == UInt16(ns_t_soa.rawValue), rr.rdlength >= 20, let rdata = rr.rdata
+                else { continue }
+                let tail = UnsafeBufferPointer(start: rdata + Int(rr.rdlength) - 4, count: 4)
+                let minimum = tail.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                negativeTTL = min(rr.ttl, minimum)
+                break
+            }
+            return .success(rcode == ns_r_nxdomain.rawValue ? .nameNotFound(negativeTTL: negativeTTL) : .noData(negativeTTL: negativeTTL))
         }
-        return parsed
     }
 }
