@@ -41,14 +41,15 @@ let package = Package(
             name: "MailCore",
             dependencies: ["SMTPCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Mail authentication, pure: DKIM signing and verifying, ARC sealing, SRS (later SPF, DMARC).
+        // Mail authentication, pure: DKIM signing and verifying, ARC, SPF, DMARC, SRS.
         .target(
             name: "MailAuth",
             dependencies: [
                 "MailCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ]
+            ],
+            exclude: ["DMARC/PublicSuffixList.LICENSE"]
         ),
         // Durable storage: spool with group commit, Maildir writer.
         .target(

@@ -30,6 +30,21 @@ public enum SMTPFuzzHarness {
         problems += checkDNSText(stream)
         problems += checkDKIMVerifier(stream, pieces)
         problems += checkSPFRecord(stream)
+        problems += checkDMARC(stream)
+        return problems
+    }
+
+    /// DMARC records (anyone's TXT records) and From fields (anyone's messages): read without
+    /// trouble; a record read has a percentage within 0–100; an author domain is lower case.
+    static func checkDMARC(_ stream: [UInt8]) -> [String] {
+        var problems: [String] = []
+        if case .success(let record) = DMARCRecord.parse(Array("v=DMARC1;".utf8) + stream), !(0...100).contains(record.percentage) {
+            problems.append("DMARC percentage out of range")
+        }
+        let text = String(decoding: stream, as: UTF8.self)
+        let domains = DMARCChecker.authorDomains(fromFields: [text])
+        if domains.contains(where: { $0 != $0.lowercased() || $0.isEmpty }) { problems.append("DMARC author domain not normalized") }
+        _ = PublicSuffixList.embedded.organizationalDomain(of: text)
         return problems
     }
 

@@ -21,6 +21,20 @@ public struct DKIMResult: Sendable, Equatable {
     public var testing = false
     /// The signature covers only the first `l=` octets of the body.
     public var bodyLength: Int?
+
+    public init(
+        verdict: Verdict, reason: String? = nil, domain: String? = nil, selector: String? = nil, identity: String? = nil,
+        algorithm: String? = nil, signaturePrefix: String? = nil, bodyLength: Int? = nil
+    ) {
+        self.verdict = verdict
+        self.reason = reason
+        self.domain = domain
+        self.selector = selector
+        self.identity = identity
+        self.algorithm = algorithm
+        self.signaturePrefix = signaturePrefix
+        self.bodyLength = bodyLength
+    }
 }
 
 /// What a key lookup gave: the TXT records at the name (strings joined), none, or a failure.

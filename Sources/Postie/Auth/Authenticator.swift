@@ -102,7 +102,7 @@ final class Authenticator: Sendable {
             .flatMap { [self] checked in
                 guard let matches = checked else {
                     // Not checked (the server is stopping): not the client's failure.
-                    ledger.withLockedValue { $0.finish(client: client, account: name, failed: false, now: .now(), window: window) }
+                    _ = ledger.withLockedValue { $0.finish(client: client, account: name, failed: false, now: .now(), window: window) }
                     return eventLoop.makeSucceededFuture(.refused(Reply.Auth.temporaryFailure))
                 }
                 let accepted = matches && user != nil && authzOK
