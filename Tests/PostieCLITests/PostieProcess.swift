@@ -8,7 +8,9 @@ final class PostieProcess: @unchecked Sendable {
     var process: RunningProcess!
     var port = 0
 
-    init(directory: String, extra: String = "", relay: String = "", queue: String = "") throws {
+    /// `verify`: the `[verify]` section; off unless given (the checks ask DNS, which a test
+    /// machine may not have).
+    init(directory: String, extra: String = "", relay: String = "", queue: String = "", verify: String = "enabled = false") throws {
         self.directory = directory
         configPath = directory + "/postie.toml"
         let config = """
@@ -25,6 +27,9 @@ final class PostieProcess: @unchecked Sendable {
 
             [queue]
             \(queue)
+
+            [verify]
+            \(verify)
 
             [domains."xyz.com"]
             users = ["carolyn", "bob"]

@@ -163,6 +163,7 @@ import Testing
         try "s3cret\n".write(toFile: dir + "/password", atomically: true, encoding: .utf8)
         try "".write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
         try "new\nold\n".write(toFile: dir + "/srs.secret", atomically: true, encoding: .utf8)
+        try "// a list of its own\ncom\nco.uk\n".write(toFile: dir + "/psl.dat", atomically: true, encoding: .utf8)
         let pair = try TLSCredentials.selfSigned(hostname: "mx.example.com")
         try pair.certificate.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
         try pair.key.write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
@@ -265,9 +266,19 @@ import Testing
             domain = "srs.example.org"
             max_age = 30
             secret_file = "\(dir)/srs.secret"
+
+            [verify]
+            enabled = false
+            enforce = true
+            spf_fail = "reject"
+            quarantine = "tag"
+            timeout = 7
+            trusted_arc_sealers = ["lists.example.net"]
+            public_suffix_list = "\(dir)/psl.dat"
             """
         let c = try ConfigurationLoader.load(text: text, file: "every.toml")
         #expect(c.srs.secrets == [Array("new".utf8), Array("old".utf8)])
+        #expect(c.verify.suffixes.count == 2)
         let printed = ConfigurationPrinter.render(c)
         let again = try ConfigurationLoader.load(text: printed, file: "printed")
         #expect(ConfigurationPrinter.render(again) == printed)

@@ -168,6 +168,9 @@ import TestSupport
         try await withSigningServer(keyDirectory, trusted: false, adjust: { config in
             config.domains["xyz.com"]?.aliases["fwd"] = ["friend@remote.test"]
             config.relay.routes["remote.test"] = .init(host: "127.0.0.16", port: remote.port)
+            // What the checks found goes into the seal's results.
+            config.verify.enabled = true
+            config.relay.dnsServer = .init(host: "127.0.0.1", port: dns.port)
         }) { server in
             let sent = try await blocking {
                 try Subprocess.python(
@@ -185,7 +188,12 @@ import TestSupport
             // The fake peer puts the envelope first; the message follows.
             let forwarded = remote.messages[0].components(separatedBy: "\r\n").drop { $0.hasPrefix("X-Envelope-") }.joined(separator: "\r\n")
             #expect(forwarded.hasPrefix("ARC-Seal: i=1; a=rsa-sha256; t="), "\(forwarded.prefix(200))")
-            #expect(forwarded.contains("ARC-Authentication-Results: i=1; mx.test;\r\n\tarc=none\r\n"))
+            #expect(
+                forwarded.contains(
+                    "ARC-Authentication-Results: i=1; mx.test;\r\n\tspf=none smtp.mailfrom=example.org;\r\n\tdkim=none;\r\n"
+                        + "\tdmarc=none (no DMARC record) header.from=example.org;\r\n\tarc=none\r\n"), "\(forwarded.prefix(1500))")
+            // Our own results travel too, below the seal.
+            #expect(forwarded.contains("Authentication-Results: mx.test;\r\n\tspf=none"))
             #expect(!forwarded.contains("DKIM-Signature"), "a stranger's mail is not ours to sign")
             let result = try await dkimpy(forwarded, dns, arc: true)
             #expect(result.status == 0, "\(result.stdout) \(result.stderr)")

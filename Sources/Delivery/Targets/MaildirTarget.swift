@@ -25,7 +25,8 @@ public struct MaildirTarget: DeliveryTarget {
                 continue
             }
             ids.append(id)
-            jobs.append(.init(prefix: prefix, domain: domain, user: user))
+            // A message DMARC quarantined goes to the Junk folder (Maildir++ `.Junk`).
+            jobs.append(.init(prefix: prefix, domain: domain, user: user, folder: envelope.quarantined ? "Junk" : nil))
         }
         guard !jobs.isEmpty else { return completion(outcomes) }
         let source: MessageSource = message.octets.map { .memory($0) } ?? .file(path: spool.layout.dataPath(envelope.id), size: envelope.size)

@@ -30,14 +30,19 @@ public struct DKIMSignatureField: Sendable {
     /// The field as it is, for the header hash.
     public var field: RawHeaderField
 
-    /// Reads the field; the failure is a reason for `permerror`.
-    public static func parse(_ field: RawHeaderField) -> Result<DKIMSignatureField, DKIMProblem> {
-        let tags = DKIMTags(field.value)
+    /// Reads the field; the failure is a reason for `permerror`. `arc`: an `ARC-Message-Signature`
+    /// (RFC 8617 §4.1.2: no `v=`, and `i=` is the instance, not an identity).
+    public static func parse(_ field: RawHeaderField, arc: Bool = false) -> Result<DKIMSignatureField, DKIMProblem> {
+        var tags = DKIMTags(field.value)
         var seen = Set<String>()
         for pair in tags.pairs {
             guard seen.insert(pair.name).inserted else { return .failure(DKIMProblem("tag \(pair.name)= appears twice")) }
         }
-        guard tags["v"] == "1" else { return .failure(DKIMProblem(tags["v"] == nil ? "no v= tag" : "v=\(tags["v"]!) is not 1")) }
+        if arc {
+            tags.remove("i")
+        } else {
+            guard tags["v"] == "1" else { return .failure(DKIMProblem(tags["v"] == nil ? "no v= tag" : "v=\(tags["v"]!) is not 1")) }
+        }
         guard let a = tags["a"]?.lowercased() else { return .failure(DKIMProblem("no a= tag")) }
         guard ["rsa-sha256", "ed25519-sha256", "rsa-sha1"].contains(a) else { return .failure(DKIMProblem("unknown algorithm a=\(a)")) }
         let c = (tags["c"] ?? "simple/simple").lowercased().split(separator: "/", omittingEmptySubsequences: false)

@@ -163,6 +163,9 @@ public struct DKIMTags: Sendable {
     }
 
     public subscript(_ name: String) -> String? { pairs.first { $0.name == name }?.value }
+
+    /// Forgets a tag.
+    public mutating func remove(_ name: String) { pairs.removeAll { $0.name == name } }
 }
 
 extension RawHeaderField {

@@ -73,7 +73,7 @@ public struct DKIMVerifier: Sendable {
 
     private mutating func readSignatures() {
         let fields = capture.section?.fields.filter { $0.name.lowercased() == "dkim-signature" } ?? []
-        parsed = fields.prefix(Self.maxSignatures).map(DKIMSignatureField.parse)
+        parsed = fields.prefix(Self.maxSignatures).map { DKIMSignatureField.parse($0) }
         for case .success(let s) in parsed where bodies[BodyKey(s)] == nil {
             bodies[BodyKey(s)] = DKIMCanonicalization.BodyHash(s.bodyCanonicalization, limit: s.bodyLength)
         }
@@ -85,6 +85,17 @@ public struct DKIMVerifier: Sendable {
         var names: [String] = []
         for case .success(let s) in parsed where !names.contains(s.keyName) { names.append(s.keyName) }
         return names
+    }
+
+    /// The header section, once it has ended (or the data has, `endOfData`).
+    public var header: RawHeaderSection? { capture.section }
+
+    /// The end of the data: a message without a body has its header section end here.
+    public mutating func endOfData() {
+        if capture.section == nil {
+            capture.end()
+            readSignatures()
+        }
     }
 
     /// Whether the message has any signature at all (else the result is `dkim=none`).
@@ -125,42 +136,69 @@ public struct DKIMVerifier: Sendable {
         if s.algorithm == "rsa-sha1" { return outcome(.fail, "rsa-sha1 is not accepted (RFC 8301)") }
         if let x = s.expiry, x < now { return outcome(.fail, "signature expired") }
         let record: DKIMKeyRecord
-        switch key ?? .temporary("key not looked up") {
-        case .temporary(let why): return outcome(.temperror, "key lookup: \(why)")
-        case .notFound: return outcome(.permerror, "no key at \(s.keyName)")
+        switch readKey(key, name: s.keyName, algorithm: s.algorithm) {
+        case .failure(let problem): return outcome(problem.verdict, problem.reason)
+        case .success(let r): record = r
+        }
+        result.testing = record.testing
+        if record.strict, s.identityDomain != s.domain { return outcome(.permerror, "i= must be in d= itself (t=s)") }
+        guard bodyHash == s.bodyHash else { return outcome(.fail, "body hash did not verify") }
+        let input = DKIMCanonicalization.headerInput(fields, names: s.signedNames, signature: s.field.withoutSignatureValue, s.headerCanonicalization)
+        let (verdict, reason) = check(s.signature, over: input, key: record)
+        return outcome(verdict, reason)
+    }
+
+    /// Why a key cannot check a signature: the verdict and the reason.
+    struct KeyProblem: Error {
+        var verdict: DKIMResult.Verdict
+        var reason: String
+    }
+
+    /// The key record for a signature by `algorithm` (RFC 6376 §3.6.2.2, §6.1.2), from what the
+    /// lookup of `name` gave; shared by DKIM signatures, ARC message signatures and ARC seals.
+    static func readKey(_ answer: DKIMKeyAnswer?, name: String, algorithm: String) -> Result<DKIMKeyRecord, KeyProblem> {
+        let record: DKIMKeyRecord
+        switch answer ?? .temporary("key not looked up") {
+        case .temporary(let why): return .failure(KeyProblem(verdict: .temperror, reason: "key lookup: \(why)"))
+        case .notFound: return .failure(KeyProblem(verdict: .permerror, reason: "no key at \(name)"))
         case .records(let records):
             // The first record that reads as a DKIM key counts (RFC 6376 §3.6.2.2); when none
             // does, the first one's problem is the reason.
             let read = records.map(DKIMKeyRecord.parse)
             guard let chosen = read.first(where: { (try? $0.get()) != nil }) ?? read.first else {
-                return outcome(.permerror, "no key at \(s.keyName)")
+                return .failure(KeyProblem(verdict: .permerror, reason: "no key at \(name)"))
             }
             switch chosen {
-            case .failure(let problem): return outcome(.permerror, problem.description)
+            case .failure(let problem): return .failure(KeyProblem(verdict: .permerror, reason: problem.description))
             case .success(let r): record = r
             }
         }
-        result.testing = record.testing
-        if record.publicKey.isEmpty { return outcome(.permerror, "key revoked") }
-        let wanted = s.algorithm == "ed25519-sha256" ? "ed25519" : "rsa"
-        guard record.keyType == wanted else { return outcome(.permerror, "key type \(record.keyType) for a=\(s.algorithm)") }
-        if let hashes = record.hashes, !hashes.contains("sha256") { return outcome(.permerror, "the key does not allow sha256") }
-        if record.strict, s.identityDomain != s.domain { return outcome(.permerror, "i= must be in d= itself (t=s)") }
-        guard bodyHash == s.bodyHash else { return outcome(.fail, "body hash did not verify") }
-        let input = DKIMCanonicalization.headerInput(fields, names: s.signedNames, signature: s.field.withoutSignatureValue, s.headerCanonicalization)
+        if record.publicKey.isEmpty { return .failure(KeyProblem(verdict: .permerror, reason: "key revoked")) }
+        let wanted = algorithm == "ed25519-sha256" ? "ed25519" : "rsa"
+        guard record.keyType == wanted else {
+            return .failure(KeyProblem(verdict: .permerror, reason: "key type \(record.keyType) for a=\(algorithm)"))
+        }
+        if let hashes = record.hashes, !hashes.contains("sha256") {
+            return .failure(KeyProblem(verdict: .permerror, reason: "the key does not allow sha256"))
+        }
+        return .success(record)
+    }
+
+    /// Whether `signature` is the key's over the SHA-256 of `input`.
+    static func check(_ signature: [UInt8], over input: [UInt8], key record: DKIMKeyRecord) -> (DKIMResult.Verdict, String?) {
         let hash = SHA256.hash(data: input)
-        if wanted == "ed25519" {
+        if record.keyType == "ed25519" {
             guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey) else {
-                return outcome(.permerror, "the Ed25519 key does not read")
+                return (.permerror, "the Ed25519 key does not read")
             }
-            return key.isValidSignature(s.signature, for: Array(hash)) ? outcome(.pass, nil) : outcome(.fail, "signature did not verify")
+            return key.isValidSignature(signature, for: Array(hash)) ? (.pass, nil) : (.fail, "signature did not verify")
         }
         guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: record.publicKey) else {
             // Also below 1024 bits, which the library refuses to read.
-            return outcome(.fail, "the RSA key does not read or is shorter than 1024 bits")
+            return (.fail, "the RSA key does not read or is shorter than 1024 bits")
         }
-        guard key.keySizeInBits >= 1024 else { return outcome(.fail, "RSA key of \(key.keySizeInBits) bits (RFC 8301: 1024 at least)") }
-        let valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: s.signature), for: hash, padding: .insecurePKCS1v1_5)
-        return valid ? outcome(.pass, nil) : outcome(.fail, "signature did not verify")
+        guard key.keySizeInBits >= 1024 else { return (.fail, "RSA key of \(key.keySizeInBits) bits (RFC 8301: 1024 at least)") }
+        let valid = key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: hash, padding: .insecurePKCS1v1_5)
+        return valid ? (.pass, nil) : (.fail, "signature did not verify")
     }
 }

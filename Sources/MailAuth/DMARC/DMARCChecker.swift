@@ -21,6 +21,22 @@ public struct DMARCOutcome: Sendable, Equatable {
     public var dkimAligned: Bool
     /// Why, when not `pass`.
     public var reason: String?
+
+    public init(
+        result: Result, fromDomain: String, policyDomain: String? = nil, record: DMARCRecord? = nil,
+        requestedPolicy: DMARCRecord.Policy? = nil, disposition: DMARCRecord.Policy = .none, spfAligned: Bool = false,
+        dkimAligned: Bool = false, reason: String? = nil
+    ) {
+        self.result = result
+        self.fromDomain = fromDomain
+        self.policyDomain = policyDomain
+        self.record = record
+        self.requestedPolicy = requestedPolicy
+        self.disposition = disposition
+        self.spfAligned = spfAligned
+        self.dkimAligned = dkimAligned
+        self.reason = reason
+    }
 }
 
 /// DMARC (RFC 7489): policy discovery at `_dmarc.<From domain>` then the organizational domain

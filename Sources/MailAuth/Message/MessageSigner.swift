@@ -122,7 +122,9 @@ public struct MessageSigner: Sendable {
 
     /// The signature fields, each signature over the message as the others leave it (the last
     /// signer's field first); or why the message goes unsigned. Call once the data has ended.
-    public consuming func finish(time: Int64) -> Result<[UInt8], Skip> {
+    /// `results`: for an ARC seal, what the AAR records, when known only now (the mode's results
+    /// then only planned the length).
+    public consuming func finish(time: Int64, results: String? = nil) -> Result<[UInt8], Skip> {
         if decision == nil {
             capture.end()
             decide()
@@ -135,8 +137,8 @@ public struct MessageSigner: Sendable {
             var fields = section!.fields
             var out: [UInt8] = []
             do {
-                if case .arc(let sealer, let results) = mode {
-                    return .success(try sealer.seal(fields: fields, bodyHash: bodyHash, results: results, time: time))
+                if case .arc(let sealer, let planned) = mode {
+                    return .success(try sealer.seal(fields: fields, bodyHash: bodyHash, results: results ?? planned, time: time))
                 }
                 for signer in signers {
                     let field = try signer.signatureField(fields: fields, bodyHash: bodyHash, time: time)

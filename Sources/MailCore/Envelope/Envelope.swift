@@ -84,11 +84,14 @@ public struct Envelope: Hashable, Sendable {
     public var nextAttempt: Int64?
     /// The sender has been told the message is delayed (once is enough).
     public var delayNotified = false
+    /// The message failed DMARC and its domain asks for quarantine: local copies go to the
+    /// recipients' Junk folders.
+    public var quarantined = false
 
     public init(
         id: String, arrivalTime: Int64, size: Int, sender: ReversePath, clientAddress: String, heloName: String,
         protocolName: String, body: BodyType? = nil, smtpUTF8: Bool = false, ret: String? = nil, envelopeID: String? = nil,
-        recipients: [EnvelopeRecipient], nextAttempt: Int64? = nil
+        recipients: [EnvelopeRecipient], nextAttempt: Int64? = nil, quarantined: Bool = false
     ) {
         self.id = id
         self.arrivalTime = arrivalTime
@@ -103,6 +106,7 @@ public struct Envelope: Hashable, Sendable {
         self.envelopeID = envelopeID
         self.recipients = recipients
         self.nextAttempt = nextAttempt
+        self.quarantined = quarantined
     }
 
     /// Every recipient's id, in envelope order.

@@ -43,6 +43,7 @@ extension Envelope {
         if let envelopeID { s += "Envid: \(HeaderText.singleLine(envelopeID))\n" }
         if let nextAttempt { s += "Next-Attempt: \(nextAttempt) \(MessageDate.iso8601(unixTime: nextAttempt))\n" }
         if delayNotified { s += "Delay-Notified: yes\n" }
+        if quarantined { s += "Quarantine: junk\n" }
         for r in recipients {
             var fields: [String]
             switch r.target {
@@ -105,6 +106,7 @@ extension Envelope {
             body: body, smtpUTF8: values["SMTPUTF8"] == "yes", ret: values["Ret"], envelopeID: values["Envid"],
             recipients: recipients, nextAttempt: next)
         delayNotified = values["Delay-Notified"] == "yes"
+        quarantined = values["Quarantine"] == "junk"
     }
 
     static func decodeRecipient(_ text: String, line: Int) throws(DecodingError) -> EnvelopeRecipient {

@@ -17,7 +17,7 @@ extension ConfigurationLoader {
     static var sections: [ConfigurationSection] {
         [
             topLevel, smtpSection, recipientsSection, relaySection, queueSection, submissionSection, authSection, tlsSection,
-            deliverySection, domainsSection, dkimSection, srsSection,
+            deliverySection, domainsSection, dkimSection, srsSection, verifySection,
         ]
     }
 
@@ -282,6 +282,41 @@ extension ConfigurationLoader {
                 } else if c.srs.secretFile != nil {
                     throw r.error(["srs", "secret_file"], "cannot read \(path)")
                 }
+            })
+    }
+
+    private static var verifySection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "verify",
+            keys: [
+                .bool("enabled", \.verify.enabled),
+                .bool("enforce", \.verify.enforce),
+                .choice("spf_fail", \.verify.spfFail, VerifySettings.SPFFailAction.allCases.map { ($0.rawValue, $0) }),
+                .choice("quarantine", \.verify.quarantine, VerifySettings.Quarantine.allCases.map { ($0.rawValue, $0) }),
+                .seconds("timeout", \.verify.timeout, 1...300),
+                .value(
+                    "trusted_arc_sealers", \.verify.trustedARCSealers,
+                    parse: { r, t, p in
+                        try r.strings(t, "trusted_arc_sealers", p).map { names in
+                            try names.map { name in
+                                let domain = name.lowercased()
+                                guard domain.contains("."), AddressGrammar.isDomain(Array(domain.utf8)[...]) else {
+                                    throw r.error(p + ["trusted_arc_sealers"], "'\(name)' is not a domain name")
+                                }
+                                return domain
+                            }
+                        }
+                    }, format: { ConfigurationPrinter.list($0) }),
+                .optionalString("public_suffix_list", \.verify.publicSuffixList),
+            ],
+            check: { r, c in
+                guard let path = c.verify.publicSuffixList else { return }
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw r.error(["verify", "public_suffix_list"], "cannot read \(path)")
+                }
+                let list = PublicSuffixList(rules: String(decoding: data, as: UTF8.self))
+                guard list.count > 0 else { throw r.error(["verify", "public_suffix_list"], "\(path) holds no rule") }
+                c.verify.suffixes = list
             })
     }
 

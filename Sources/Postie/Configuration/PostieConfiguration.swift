@@ -39,6 +39,8 @@ public struct PostieConfiguration: Sendable {
     public var dkim = DKIMSettings()
     /// `[srs]`: how forwarded mail's sender is rewritten.
     public var srs = SRSSettings()
+    /// `[verify]`: SPF, DKIM, DMARC and ARC checks of strangers' mail.
+    public var verify = VerifySettings()
 
     /// Every listener with what it serves, in the order of the keys in the file.
     public var listeners: [(address: ListenAddress, kind: ListenerKind)] {

@@ -28,7 +28,8 @@ final class MessageSigning: @unchecked Sendable {
     }
 
     /// An ARC set by the forwarding domain's RSA key (the first of its keys that is RSA); nil
-    /// when it has none. `results`: what the AAR records.
+    /// when it has none. `results`: what the AAR records (or, when the results are given to
+    /// `fields` at the end, text as long as they may be, to plan the room).
     convenience init?(sealingFor domain: String, _ dkim: DKIMSettings, hostname: String, results: String, writer: SpoolWriter) {
         guard let signer = dkim.signers(for: domain).first(where: { $0.key.algorithm == .rsaSHA256 }) else { return nil }
         self.init(.arc(ARCSealer(signer: signer, authservID: hostname), results: results), writer: writer)
@@ -57,7 +58,7 @@ final class MessageSigning: @unchecked Sendable {
     }
 
     /// The fields to put before the message (exactly filling the room a streamed message left),
-    /// and what the `queued` log line says of them (`dkim=` or `arc=`). A message that cannot be
+    /// and what the `queued` log line says of them (`dkim_signed=` or `arc_sealed=`). A message that cannot be
     /// signed is sent unsigned, never refused.
     func finish(_ writer: SpoolWriter, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
         finish(room: writer.reservedPrefix, queueID: writer.queueID, logger: logger)
@@ -65,11 +66,25 @@ final class MessageSigning: @unchecked Sendable {
 
     /// The same, off the event loop: `room` is the writer's `reservedPrefix`.
     func finish(room: Int, queueID: String, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
-        let key = isSeal ? "arc" : "dkim"
+        finish(room: room, queueID: queueID, logger: logger, results: nil)
+    }
+
+    /// The octets the fields will take, once the header section has been read.
+    var plannedLength: Int? { signer?.plannedLength(time: time) }
+
+    /// The fields alone (empty when the message goes unsigned), for a prefix made of more parts;
+    /// `results`: what an ARC seal's AAR records.
+    func fields(queueID: String, logger: Logger, results: String?) -> (fields: [UInt8], log: (key: String, value: String)) {
+        let (prefix, log) = finish(room: 0, queueID: queueID, logger: logger, results: results)
+        return (prefix, log)
+    }
+
+    private func finish(room: Int, queueID: String, logger: Logger, results: String?) -> (prefix: [UInt8], log: (key: String, value: String)) {
+        let key = isSeal ? "arc_sealed" : "dkim_signed"
         guard let signer else { return ([], (key, "none")) }
         self.signer = nil
         let signers = (try? signer.signers?.get()) ?? []
-        switch signer.finish(time: time) {
+        switch signer.finish(time: time, results: results) {
         case .success(let fields) where room == 0 || fields.count == room:
             return (fields, (key, isSeal ? "sealed" : signers.map { "\($0.domain)/\($0.selector)" }.joined(separator: ",")))
         case .success:

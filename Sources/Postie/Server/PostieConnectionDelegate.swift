@@ -35,6 +35,10 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     /// Signs the message being received: mail from our users and trusted networks, when a
     /// domain has DKIM keys.
     private var signing: MessageSigning?
+    /// The SPF check of the transaction's sender (strangers' mail), shared by its messages.
+    private var spf: (sender: ReversePath, check: Task<SPFOutcome, Never>)?
+    /// The checks of the message being received from a stranger.
+    private var verification: MessageVerification?
 
     init(context: PostieContext, connection: SMTPConnectionInfo, eventLoop: EventLoop) {
         self.context = context
@@ -47,6 +51,21 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         session.authenticatedUser != nil || configuration.relay.trustedNetworks.contains { $0.contains(connection.remoteIP) }
     }
 
+    /// Strangers' mail is checked (SPF, DKIM, DMARC, ARC); our users' and trusted networks' is not.
+    private func verifies(_ session: ServerSession, _ configuration: PostieConfiguration) -> Bool {
+        configuration.verify.enabled && !mayRelay(session, configuration)
+    }
+
+    /// The transaction's SPF check, started at its first recipient.
+    private func spfCheck(_ sender: ReversePath, session: ServerSession, _ configuration: PostieConfiguration) -> Task<SPFOutcome, Never> {
+        if let spf, spf.sender == sender { return spf.check }
+        let check = MessageVerification.startSPF(
+            settings: configuration.verify, resolver: context.resolver, client: connection.remoteIP, mailFrom: sender,
+            helo: session.heloName ?? "", hostname: configuration.hostname)
+        spf = (sender, check)
+        return check
+    }
+
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
         context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop)
     }
@@ -55,7 +74,6 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         // Forget recipients of an earlier transaction (RSET, a new MAIL).
         targets = targets.filter { transaction.recipients.contains($0.key) }
         let address = recipient.path.description
-        let reply: Reply
         let snapshot = context.live.snapshot
         if snapshot.configuration.smtp.refuseStrangersWithLocalSenders, !mayRelay(session, snapshot.configuration),
             case .mailbox(let sender) = transaction.reversePath, snapshot.configuration.domains[sender.normalizedDomain] != nil
@@ -64,6 +82,31 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             return eventLoop.makeSucceededFuture(
                 Reply.Recipient.localSenderMustAuthenticate("\(sender)"))
         }
+        if verifies(session, snapshot.configuration) {
+            let check = spfCheck(transaction.reversePath, session: session, snapshot.configuration)
+            let verify = snapshot.configuration.verify
+            if verify.enforce, verify.spfFail == .reject {
+                // RFC 7208 §8.4: a fail may be refused; each recipient hears it (the result is shared).
+                return eventLoop.makeFutureWithTask { await check.value }.flatMap { [self] outcome in
+                    switch outcome.result {
+                    case .fail:
+                        logger.notice("reject: SPF fail", metadata: ["to": .string(address), "spf": .string(outcome.reason ?? "")])
+                        return eventLoop.makeSucceededFuture(
+                            Reply.Authentication.spfFail(outcome.domain, outcome.explanation.map { HeaderText.singleLine(String($0.prefix(200))) }))
+                    case .temperror:
+                        return eventLoop.makeSucceededFuture(Reply.Authentication.spfTemporary(outcome.domain))
+                    default:
+                        return decideRecipient(recipient, session: session, snapshot: snapshot)
+                    }
+                }
+            }
+        }
+        return decideRecipient(recipient, session: session, snapshot: snapshot)
+    }
+
+    private func decideRecipient(_ recipient: AcceptedRecipient, session: ServerSession, snapshot: LiveConfiguration.Snapshot) -> EventLoopFuture<Reply> {
+        let address = recipient.path.description
+        let reply: Reply
         var path = recipient.path
         var mayRelay = mayRelay(session, snapshot.configuration)
         // A bounce to a sender we rewrote (SRS) goes back to the original sender, whoever sends
@@ -105,15 +148,30 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         sawEightBit = false
         let snapshot = context.live.snapshot
         let configuration = snapshot.configuration
+        verification =
+            verifies(session, configuration)
+            ? MessageVerification(
+                settings: configuration.verify, resolver: context.resolver, hostname: configuration.hostname,
+                spf: spfCheck(start.transaction.reversePath, session: session, configuration))
+            : nil
         if mayRelay(session, configuration) {
             signing = MessageSigning(configuration.dkim, writer: writer)
         } else if let domain = forwardingDomain(start.transaction, snapshot) {
             // A stranger's mail that an alias of ours sends on elsewhere: sealed, so that the
-            // receiver can trust what we saw when it came in.
+            // receiver can trust what we saw when it came in (the results, once known; until
+            // then text as long as they may be plans the room).
+            let planned = verification == nil ? "arc=none" : String(repeating: "x", count: MessageVerification.prefixBudget)
             signing = MessageSigning(
-                sealingFor: domain, configuration.dkim, hostname: configuration.hostname, results: "arc=none", writer: writer)
+                sealingFor: domain, configuration.dkim, hostname: configuration.hostname, results: planned, writer: writer)
         } else {
             signing = nil
+        }
+        if verification != nil {
+            // A message too large for memory keeps room for the results (and any seal) first.
+            writer.roomForPrefix = { [weak self] in
+                guard let self else { return 0 }
+                return (self.signing?.plannedLength ?? 0) + MessageVerification.prefixBudget
+            }
         }
         let single: String? =
             start.transaction.recipients.count == 1 ? start.transaction.recipients[0].path.address : nil
@@ -125,6 +183,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     }
 
     func messageData(_ data: ByteBuffer) {
+        // Forged results claiming our name are taken out before anything else reads the message.
+        let data = verification?.update(data) ?? data
         scanner.scan(data)
         signing?.update(data)
         if !sawEightBit { sawEightBit = data.withUnsafeReadableBytes(OctetScan.containsEightBit) }
@@ -139,6 +199,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         self.writer = nil
         self.start = nil
+        let verification = self.verification
+        self.verification = nil
+        if let rest = verification?.endOfData() {
+            scanner.scan(rest)
+            signing?.update(rest)
+            writer.write(rest)
+        }
         let tx = start.transaction
         if scanner.receivedCount > context.live.snapshot.configuration.smtp.maxReceivedHeaders {
             writer.abort()
@@ -153,14 +220,28 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
         }
-        // Signed (on the thread pool when that is slow), then committed.
-        let signed: EventLoopFuture<(prefix: [UInt8], log: (key: String, value: String))?>
-        if let signing, signing.isSlow {
+        // Checked (strangers' mail), signed (on the thread pool when that is slow), then committed.
+        let signed: EventLoopFuture<Prepared>
+        if let verification {
+            let (room, queueID, logger, signing) = (writer.reservedPrefix, writer.queueID, logger, self.signing)
+            signed = eventLoop.makeFutureWithTask {
+                let verdict = await verification.finish()
+                if case .refuse(let reply) = verdict.action { return Prepared(refusal: reply, verdict: verdict) }
+                var results = verdict.results.field(maxLength: MessageVerification.prefixBudget - 40)
+                // Tagged either way: copies that go over LMTP or elsewhere carry the mark too.
+                if case .quarantine = verdict.action { results = Array("X-Spam-Flag: YES\r\n".utf8) + results }
+                // A seal (for mail we forward) goes on top: it is the last thing added.
+                let seal = signing?.fields(queueID: queueID, logger: logger, results: verdict.results.results)
+                return Prepared(
+                    prefix: Self.assemble(seal?.fields ?? [], above: results, room: room, logger: logger, queueID: queueID), log: seal?.log,
+                    verdict: verdict)
+            }
+        } else if let signing, signing.isSlow {
             let (room, queueID, logger) = (writer.reservedPrefix, writer.queueID, logger)
             signed = context.threadPool.runIfActive(eventLoop: eventLoop) { signing.finish(room: room, queueID: queueID, logger: logger) }
-                .map { Optional($0) }
+                .map { Prepared(prefix: $0.prefix, log: $0.log) }
         } else {
-            signed = eventLoop.makeSucceededFuture(signing?.finish(writer, logger: logger))
+            signed = eventLoop.makeSucceededFuture(Prepared(signing?.finish(writer, logger: logger)))
         }
         signing = nil
         var recipients: [EnvelopeRecipient] = []
@@ -178,14 +259,27 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         if let user { userLogger[metadataKey: "user"] = .string(user) }
         let logger = userLogger
         let queue = context.queue
+        let removedFields = verification?.removedFields ?? 0
+        let quarantineMode = context.live.snapshot.configuration.verify.quarantine
         return signed.flatMap { [eventLoop] signed in
-            writer.commit(prefix: signed?.prefix ?? []) { id, size in
+            if let refusal = signed.refusal {
+                writer.abort()
+                var metadata: Logger.Metadata = ["queue_id": .string(writer.queueID), "from": .string(tx.reversePath.description)]
+                if let verdict = signed.verdict { Self.addResults(verdict, removedFields: removedFields, to: &metadata) }
+                logger.notice("reject: authentication", metadata: metadata)
+                return eventLoop.makeSucceededFuture(refusal)
+            }
+            // Local copies of a quarantined message go to the Junk folders (`quarantine = "junk"`).
+            var junk = false
+            if let verdict = signed.verdict, case .quarantine = verdict.action, quarantineMode == .junk { junk = true }
+            let quarantined = junk
+            return writer.commit(prefix: signed.prefix) { id, size in
                 Envelope(
                     id: id, arrivalTime: arrival, size: size, sender: tx.reversePath, clientAddress: client, heloName: start.heloName,
                     protocolName: start.protocolName, body: eightBit ? .eightBitMIME : tx.parameters.body, smtpUTF8: tx.parameters.smtpUTF8,
                     ret: tx.parameters.ret,
-                    envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients)
-            }.map { committed in
+                    envelopeID: tx.parameters.envelopeID, recipients: envelopeRecipients, quarantined: quarantined)
+            }.map { committed -> Reply in
                 let envelope = committed.envelope
                 // The 250 goes out first (the handler writes it when this future completes); the log
                 // line and the hand-off to the queue follow in the loop's next task, in order.
@@ -195,7 +289,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                         "to": .string(tx.recipients.map(\.path.description).joined(separator: ",")), "size": "\(envelope.size)",
                         "nrcpt": "\(tx.recipients.count)", "proto": .string(start.protocolName), "helo": .string(start.heloName),
                     ]
-                    if let log = signed?.log { metadata[log.key] = .string(log.value) }
+                    if let log = signed.log { metadata[log.key] = .string(log.value) }
+                    if let verdict = signed.verdict { Self.addResults(verdict, removedFields: removedFields, to: &metadata) }
                     logger.info("queued", metadata: metadata)
                     queue.enqueue(envelope, octets: committed.message, fresh: true)
                 }
@@ -216,6 +311,54 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
             throw error
         }
+    }
+
+    /// What the commit needs: the fields to put before the message and what the log says of
+    /// them, or the reply that refuses it; and the checks' verdict, if any.
+    struct Prepared: Sendable {
+        var prefix: [UInt8] = []
+        var log: (key: String, value: String)?
+        var refusal: Reply?
+        var verdict: MessageVerification.Verdict?
+
+        init(prefix: [UInt8] = [], log: (key: String, value: String)? = nil, refusal: Reply? = nil, verdict: MessageVerification.Verdict? = nil) {
+            self.prefix = prefix
+            self.log = log
+            self.refusal = refusal
+            self.verdict = verdict
+        }
+
+        init(_ signed: (prefix: [UInt8], log: (key: String, value: String))?) {
+            self.init(prefix: signed?.prefix ?? [], log: signed?.log)
+        }
+    }
+
+    /// The results on the `queued` (or `reject`) line: `spf=pass dkim=pass dmarc=pass arc=none`.
+    static func addResults(_ verdict: MessageVerification.Verdict, removedFields: Int, to metadata: inout Logger.Metadata) {
+        let r = verdict.results
+        if let spf = r.spf { metadata["spf"] = .string(spf.result.rawValue) }
+        metadata["dkim"] = .string(r.dkim.isEmpty ? "none" : r.dkim.map(\.verdict.rawValue).joined(separator: ","))
+        if let dmarc = r.dmarc {
+            metadata["dmarc"] = .string(dmarc.result.rawValue)
+            if let p = dmarc.requestedPolicy, dmarc.result == .fail { metadata["dmarc_policy"] = .string(p.rawValue) }
+        }
+        if let arc = r.arc { metadata["arc"] = .string(arc.result.rawValue) }
+        if case .quarantine = verdict.action { metadata["quarantine"] = "dmarc" }
+        if removedFields > 0 { metadata["removed_results"] = "\(removedFields)" }
+    }
+
+    /// A message's prefix, a signature above fields, made to fill the room a streamed message
+    /// left (`room`; 0: none was left): padded with a filler field, or without the signature when
+    /// that does not fit (then sent unsigned), or a filler alone.
+    static func assemble(_ signature: [UInt8], above fields: [UInt8], room: Int, logger: Logger, queueID: String) -> [UInt8] {
+        let whole = signature + fields
+        guard room > 0 else { return whole }
+        for candidate in [whole, fields] {
+            if candidate.count == room { return candidate }
+            if room - candidate.count >= 20 { return candidate + MessageSigner.filler(octets: room - candidate.count) }
+        }
+        logger.error("the results and signature did not fit the room left for them", metadata: ["queue_id": .string(queueID)])
+        return MessageSigner.filler(octets: room)
     }
 
     /// The local domain of the first accepted recipient that an alias or catch-all sends on to
@@ -247,6 +390,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func abortMessage() {
         signing = nil
+        verification = nil
         if let writer {
             logger.info("message abandoned", metadata: ["queue_id": .string(writer.queueID)])
             writer.abort()

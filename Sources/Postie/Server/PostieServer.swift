@@ -24,14 +24,20 @@ final class PostieContext: Sendable {
     let logger: Logger
     /// For work too slow for an event loop (a message's DKIM signature or ARC seal).
     let threadPool: NIOThreadPool
+    /// DNS for the checks of strangers' mail, with the cache relaying shares.
+    let resolver: any DNSResolver
 
-    init(live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger, threadPool: NIOThreadPool) {
+    init(
+        live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger, threadPool: NIOThreadPool,
+        resolver: any DNSResolver
+    ) {
         self.live = live
         self.spool = spool
         self.queue = queue
         self.authenticator = authenticator
         self.logger = logger
         self.threadPool = threadPool
+        self.resolver = resolver
     }
 }
 
@@ -145,7 +151,8 @@ public final class PostieServer: Service, Sendable {
                 clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger)
             let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
             let context = PostieContext(
-                live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger, threadPool: threadPool)
+                live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger, threadPool: threadPool,
+                resolver: resolver)
             let tls = self.tls
             let tlsContext: @Sendable () -> NIOSSLContext = { tls.withLockedValue { $0!.credentials.context } }
             let smtp = SMTPServer(

@@ -98,6 +98,26 @@ extension Reply {
         }
     }
 
+    /// Mail authentication of strangers' mail (SPF, DMARC), when enforced. Codes from RFC 7372.
+    public enum Authentication {
+        /// DMARC `p=reject` and the message fails (RFC 7489 §6.6.4: 5.7.1).
+        public static func dmarcReject(_ domain: String, _ why: String) -> Reply {
+            Reply(550, .init(5, 7, 1), "Error: \(domain) asks (DMARC p=reject) to refuse mail that fails authentication: \(why)")
+        }
+        /// The DMARC verdict could not be reached (a DNS failure).
+        public static func dmarcTemporary(_ domain: String) -> Reply {
+            Reply(451, .init(4, 7, 0), "Error: cannot check the DMARC policy of \(domain) now; try again later")
+        }
+        /// SPF `fail` (RFC 7372: 5.7.23), with the domain's explanation when it gave one.
+        public static func spfFail(_ domain: String, _ explanation: String?) -> Reply {
+            Reply(550, .init(5, 7, 23), "Error: SPF of \(domain) does not allow this host to send its mail" + (explanation.map { ": \($0)" } ?? ""))
+        }
+        /// SPF `temperror` (RFC 7372: 4.7.24).
+        public static func spfTemporary(_ domain: String) -> Reply {
+            Reply(451, .init(4, 7, 24), "Error: cannot check the SPF record of \(domain) now; try again later")
+        }
+    }
+
     /// A command line that does not parse (RFC 5321 §4.1, §4.2.4): the command's usage, or what
     /// is wrong with its address or parameters.
     public enum Syntax {

@@ -23,10 +23,14 @@ public final class MaildirDeliverer: Sendable {
         public var domain: String
         public var user: String
 
-        public init(prefix: String, domain: String, user: String) {
+        /// A Maildir++ folder of the mailbox (`Junk`), or nil for the inbox.
+        public var folder: String?
+
+        public init(prefix: String, domain: String, user: String, folder: String? = nil) {
             self.prefix = prefix
             self.domain = domain
             self.user = user
+            self.folder = folder
         }
     }
 
@@ -137,7 +141,7 @@ public final class MaildirDeliverer: Sendable {
                 for (k, j) in group.jobs.enumerated() {
                     let job = request.jobs[j]
                     do {
-                        let pending = try writer.write(prefix: group.prefix, message: request.message, domain: job.domain, user: job.user)
+                        let pending = try writer.write(prefix: group.prefix, message: request.message, domain: job.domain, user: job.user, folder: job.folder)
                         written.append(Written(request: r, jobs: Array(group.jobs[k...]), pending: pending))
                         break
                     } catch {
@@ -169,10 +173,10 @@ public final class MaildirDeliverer: Sendable {
                 let job = request.jobs[j]
                 results[w.request][j] = Result {
                     do {
-                        return try writer.link(w.pending, domain: job.domain, user: job.user)
+                        return try writer.link(w.pending, domain: job.domain, user: job.user, folder: job.folder)
                     } catch {
                         // Another file system, or too many links: a copy of its own instead.
-                        return try writer.deliver(prefix: job.prefix, message: request.message, domain: job.domain, user: job.user)
+                        return try writer.deliver(prefix: job.prefix, message: request.message, domain: job.domain, user: job.user, folder: job.folder)
                     }
                 }
                 if case .success(let path) = results[w.request][j] { newDirectories[w.request].insert(POSIXFile.parent(path)) }

@@ -37,16 +37,22 @@ public final class MaildirWriter: Sendable {
         self.hostname = String(hostname.map { $0 == "/" ? "\\057" : $0 == ":" ? "\\072" : String($0) }.joined())
     }
 
-    public func mailboxPath(domain: String, user: String) -> String {
-        "\(root)/\(domain)/\(user)"
+    /// The mailbox's Maildir; with a folder, the Maildir++ folder in it (`<mailbox>/.Junk`).
+    public func mailboxPath(domain: String, user: String, folder: String? = nil) -> String {
+        "\(root)/\(domain)/\(user)" + (folder.map { "/.\($0)" } ?? "")
     }
 
-    /// Creates the Maildir if needed, syncing every directory it creates.
-    public func prepare(domain: String, user: String) throws -> String {
-        let base = mailboxPath(domain: domain, user: user)
+    /// Creates the Maildir (or Maildir++ folder, with its `maildirfolder` mark) if needed,
+    /// syncing every directory it creates.
+    public func prepare(domain: String, user: String, folder: String? = nil) throws -> String {
+        let base = mailboxPath(domain: domain, user: user, folder: folder)
         var created: [String] = []
         for sub in ["tmp", "new", "cur"] {
             created += try POSIXFile.makeDirectories(base + "/" + sub)
+        }
+        if folder != nil, !created.isEmpty {
+            let mark = try POSIXFile.open(base + "/maildirfolder", O_WRONLY | O_CREAT, mode: 0o600)
+            close(mark)
         }
         for dir in created.reversed() { try POSIXFile.syncDirectory(POSIXFile.parent(dir)) }
         return base
@@ -65,8 +71,8 @@ public final class MaildirWriter: Sendable {
     /// Writes `prefix` (header lines in CRLF form, e.g. `Return-Path:`) and the message (CRLF
     /// form) under the mailbox's `tmp/` with LF line endings, without syncing and leaving the file
     /// open: `MaildirDeliverer` syncs whole batches, closes, and then `publish`es. Blocking.
-    public func write(prefix: String, message: MessageSource, domain: String, user: String) throws -> Pending {
-        let base = try preparedMailbox(domain: domain, user: user)
+    public func write(prefix: String, message: MessageSource, domain: String, user: String, folder: String? = nil) throws -> Pending {
+        let base = try preparedMailbox(domain: domain, user: user, folder: folder)
         let unique = uniqueName()
         let tmpPath = "\(base)/tmp/\(unique)"
         let fd = try POSIXFile.open(tmpPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
@@ -120,8 +126,8 @@ public final class MaildirWriter: Sendable {
     }
 
     /// Writes, syncs and publishes one message on its own (not batched). Blocking.
-    public func deliver(prefix: String, message: MessageSource, domain: String, user: String) throws -> String {
-        let pending = try write(prefix: prefix, message: message, domain: domain, user: user)
+    public func deliver(prefix: String, message: MessageSource, domain: String, user: String, folder: String? = nil) throws -> String {
+        let pending = try write(prefix: prefix, message: message, domain: domain, user: user, folder: folder)
         do {
             defer { close(pending.fd) }
             try POSIXFile.sync(pending.fd, path: pending.tmpPath)
@@ -148,8 +154,8 @@ public final class MaildirWriter: Sendable {
     /// for several mailboxes is written once (as Dovecot does). Maildir files are never changed
     /// in place, only renamed or removed, so the mailboxes stay independent. Not synced: the
     /// caller syncs. Returns the new path.
-    public func link(_ pending: Pending, domain: String, user: String) throws -> String {
-        let base = try preparedMailbox(domain: domain, user: user)
+    public func link(_ pending: Pending, domain: String, user: String, folder: String? = nil) throws -> String {
+        let base = try preparedMailbox(domain: domain, user: user, folder: folder)
         let path = "\(base)/new/\(pending.name)"
         while Glibc.link(pending.tmpPath, path) != 0 {
             if errno != EINTR { throw StorageError("link", path) }
@@ -206,10 +212,10 @@ public final class MaildirWriter: Sendable {
     }
 
     /// The mailbox's folder, created (and synced) on first use; known mailboxes cost no system call.
-    private func preparedMailbox(domain: String, user: String) throws -> String {
-        let base = mailboxPath(domain: domain, user: user)
+    private func preparedMailbox(domain: String, user: String, folder: String?) throws -> String {
+        let base = mailboxPath(domain: domain, user: user, folder: folder)
         if prepared.withLockedValue({ $0.contains(base) }) { return base }
-        _ = try prepare(domain: domain, user: user)
+        _ = try prepare(domain: domain, user: user, folder: folder)
         prepared.withLockedValue { _ = $0.insert(base) }
         return base
     }
