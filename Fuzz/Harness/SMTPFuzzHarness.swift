@@ -31,6 +31,46 @@ public enum SMTPFuzzHarness {
         problems += checkDKIMVerifier(stream, pieces)
         problems += checkSPFRecord(stream)
         problems += checkDMARC(stream)
+        problems += checkARCVerifier(stream, pieces)
+        problems += checkHeaderFieldFilter(stream, pieces)
+        return problems
+    }
+
+    /// The ARC verifier (anyone's chains): the same outcome whole or in pieces, and never a pass
+    /// for a chain made of fuzz.
+    static func checkARCVerifier(_ stream: [UInt8], _ pieces: [[UInt8]]) -> [String] {
+        var whole = ARCVerifier()
+        whole.update(stream)
+        whole.endOfData()
+        var cut = ARCVerifier()
+        for piece in pieces { cut.update(piece) }
+        cut.endOfData()
+        var keys: [String: DKIMKeyAnswer] = [:]
+        for name in whole.keyNames { keys[name] = .records([stream]) }
+        let a = whole.finish(keys: keys, now: 1_800_000_000)
+        let b = cut.finish(keys: keys, now: 1_800_000_000)
+        var problems: [String] = []
+        if a != b { problems.append("ARC verifier differs whole and in pieces") }
+        if a.result == .pass { problems.append("ARC verifier passed a chain made of fuzz") }
+        return problems
+    }
+
+    /// The filter that takes forged Authentication-Results out (anyone's header): the same output
+    /// whole or in pieces, never longer than the input, and the body untouched.
+    static func checkHeaderFieldFilter(_ stream: [UInt8], _ pieces: [[UInt8]]) -> [String] {
+        let drop: HeaderFieldFilter.Decision = { name, field in
+            name == "authentication-results" && AuthenticationResults.claims(field, authservID: "mx.example.org")
+        }
+        var whole = HeaderFieldFilter(limit: 256, dropWhenLong: ["authentication-results"], drop: drop)
+        let a = whole.filter(stream) + whole.finish()
+        var cut = HeaderFieldFilter(limit: 256, dropWhenLong: ["authentication-results"], drop: drop)
+        var b: [UInt8] = []
+        for piece in pieces { b += cut.filter(piece) }
+        b += cut.finish()
+        var problems: [String] = []
+        if a != b { problems.append("header filter differs whole and in pieces") }
+        if a.count > stream.count { problems.append("header filter output longer than its input") }
+        if whole.dropped == 0, a != stream { problems.append("header filter changed a message it dropped nothing from") }
         return problems
     }
 
