@@ -138,7 +138,7 @@ class Postie(Server):
               "one syncfs shared by a larger batch; at delivery: the Maildir file (written once, hard-linked into "
               "further mailboxes), then the new/ folders, batched the same way, before the spool file is released")
 
-    def __init__(self, binary, base, sink_port, dkim=None):
+    def __init__(self, binary, base, sink_port, dkim=None, verify_dns=None):
         self.base = os.path.join(base, "postie")
         self.port = free_port()
         self.mail_root = os.path.join(self.base, "mail")
@@ -154,6 +154,12 @@ class Postie(Server):
                                 "--output", os.path.join(self.base, algorithm + ".pem")], check=True, capture_output=True)
             signing = f'[dkim."load.test"]\nselectors = {json.dumps(selectors)}\nkey_dir = "{self.base}"\n'
 
+        # --verify: the load comes from a stranger (no trusted network), so Postie checks SPF, DKIM,
+        # DMARC and ARC of every message against the tests' DNS server (verify_dns: its port).
+        if verify_dns:
+            relay = f'[relay]\ndns_server = "127.0.0.1:{verify_dns}"\n\n[verify]\nenabled = true\n'
+        else:
+            relay = f'[relay]\ntrusted_networks = ["127.0.0.0/8"]\nroutes = {{ "sink.test" = "127.0.0.1:{sink_port}" }}\n'
         config = f"""
 hostname = "postie.bench.test"
 data_dir = "{self.base}/data"
@@ -168,9 +174,7 @@ max_message_size = 52428800
 # smtp-source -d hands out messages to its sessions unevenly; Postfix has no such limit.
 max_messages_per_connection = 1000000
 
-[relay]
-trusted_networks = ["127.0.0.0/8"]
-routes = {{ "sink.test" = "127.0.0.1:{sink_port}" }}
+{relay}
 
 [domains."example.test"]
 users = [{users}]
@@ -471,6 +475,8 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, configuration)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds of quiet before each run (CI: 0)")
     p.add_argument("--dkim", choices=["rsa", "ed25519", "dual"], help="Postie DKIM-signs the load with a key of this kind (or both)")
+    p.add_argument("--verify", action="store_true",
+                   help="Postie checks the load as a stranger's mail (SPF, DMARC; a private DNS server); workloads a-f only")
     a = p.parse_args()
     global SETTLE_SECONDS
     SETTLE_SECONDS = a.settle
@@ -485,8 +491,17 @@ def main():
     sink_port = free_port()
     servers = []
     results = {}  # (workload, server) -> [figures]
+    verify_dns = None
+    dns = None
+    if a.verify:
+        zone = os.path.join(base, "zone.json")
+        json.dump({"load.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+                   "_dmarc.load.test": {"TXT": ["v=DMARC1; p=reject"]}}, open(zone, "w"))
+        dns = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests", "Scripts", "dns_server.py"), zone],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        verify_dns = int(dns.stdout.readline().split()[1])
     try:
-        servers.append(Postie(a.postie, base, sink_port, a.dkim))
+        servers.append(Postie(a.postie, base, sink_port, a.dkim, verify_dns))
         servers.append(Postfix(base, sink_port))
         for rnd in range(a.rounds):
             if rnd > 0:
@@ -498,7 +513,7 @@ def main():
                 servers = []
                 round_base = os.path.join(base, f"round{rnd + 1}")
                 os.makedirs(round_base)
-                servers.append(Postie(a.postie, round_base, sink_port, a.dkim))
+                servers.append(Postie(a.postie, round_base, sink_port, a.dkim, verify_dns))
                 servers.append(Postfix(round_base, sink_port))
             order = servers if rnd % 2 == 0 else list(reversed(servers))
             for w in workloads:
@@ -542,6 +557,9 @@ def main():
     finally:
         for s in servers:
             s.stop()
+        if dns:
+            dns.stdin.close()
+            dns.wait()
         if a.keep:
             print(f"kept {base}")
         else:

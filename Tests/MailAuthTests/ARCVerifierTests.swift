@@ -53,6 +53,7 @@ import Testing
         let run = try await blocking {
             try Subprocess.run(["python3", TestPaths.packageRoot + "/Tests/Scripts/dkim_verify.py", "\(dns.port)", "--arc"], stdin: message)
         }
+        if run.status != 0 { print("dkimpy: \(run.stdout) \(run.stderr)") }
         return run.status == 0
     }
 
@@ -71,6 +72,25 @@ import Testing
         let two = try await seal("Authentication-Results: fwd.test; arc=pass\r\n" + one, keys, domain: "fwd.test")
         #expect(ours(two, keys) == ARCOutcome(result: .pass, instances: 2, sealers: ["lists.test", "fwd.test"]))
         #expect(try await dkimpy(two, dns))
+
+        // Our sealer extends the passing chain with a third set; both verifiers accept it.
+        let pem = try String(contentsOfFile: "\(keys.directory)/fwd.test.pem", encoding: .utf8)
+        let sealer = ARCSealer(signer: DKIMSigner(domain: "fwd.test", selector: "s", key: try DKIMKey(pem: pem)), authservID: "mx.fwd.test")
+        let chain = ours(two, keys)
+        var third = MessageSigner(.arc(sealer, results: String(repeating: "x", count: 300)))
+        third.update(Array(two.utf8))
+        let now = Int64(Date().timeIntervalSince1970)
+        let planned = try #require(third.plannedLength(time: now))
+        let fields = try third.finish(time: now, results: "arc=pass", chain: chain).get()
+        #expect(fields.count <= planned)
+        let three = String(decoding: fields, as: UTF8.self) + two
+        #expect(three.hasPrefix("ARC-Seal: i=3; a=rsa-sha256; t=\(now); cv=pass;"))
+        #expect(ours(three, keys) == ARCOutcome(result: .pass, instances: 3, sealers: ["lists.test", "fwd.test", "fwd.test"]))
+        #expect(try await dkimpy(three, dns))
+        // One that did not pass is not extended.
+        var refused = MessageSigner(.arc(sealer, results: "arc=fail"))
+        refused.update(Array(two.utf8))
+        #expect(refused.finish(time: 1_800_000_000, results: "arc=fail", chain: ARCOutcome(result: .fail)) == .failure(.arcChainFailed))
 
         // The body changed after the newest set: its message signature fails.
         let tamperedBody = two.replacing("Hello, list.", with: "Hello, list!")

@@ -16,8 +16,8 @@ public struct MessageSigner: Sendable {
         case unclearFrom
         case noKey(domain: String)
         case alreadySigned
-        /// The message has ARC sets already (extending a chain needs validating it).
-        case arcChainPresent
+        /// The message's ARC chain did not pass validation (only a passing one is extended).
+        case arcChainFailed
         case headerTooLarge
         case failed(String)
 
@@ -27,7 +27,7 @@ public struct MessageSigner: Sendable {
             case .unclearFrom: "From: does not name one domain"
             case .noKey(let domain): "no DKIM key for \(domain)"
             case .alreadySigned: "already signed by us"
-            case .arcChainPresent: "has an ARC chain already"
+            case .arcChainFailed: "its ARC chain did not validate"
             case .headerTooLarge: "header section too large to sign"
             case .failed(let why): "signing failed: \(why)"
             }
@@ -77,7 +77,7 @@ public struct MessageSigner: Sendable {
         let keys: KeyLookup
         switch mode {
         case .arc:
-            decision = ARCSealer.hasChain(fields) ? .failure(.arcChainPresent) : .success([])
+            decision = ARCSealer.existingSets(fields) == nil ? .failure(.arcChainFailed) : .success([])
             return
         case .dkim(let lookup): keys = lookup
         }
@@ -123,8 +123,9 @@ public struct MessageSigner: Sendable {
     /// The signature fields, each signature over the message as the others leave it (the last
     /// signer's field first); or why the message goes unsigned. Call once the data has ended.
     /// `results`: for an ARC seal, what the AAR records, when known only now (the mode's results
-    /// then only planned the length).
-    public consuming func finish(time: Int64, results: String? = nil) -> Result<[UInt8], Skip> {
+    /// then only planned the length). `chain`: for a message with ARC sets, what validating them
+    /// found; the chain is extended only when it passed.
+    public consuming func finish(time: Int64, results: String? = nil, chain: ARCOutcome? = nil) -> Result<[UInt8], Skip> {
         if decision == nil {
             capture.end()
             decide()
@@ -138,6 +139,7 @@ public struct MessageSigner: Sendable {
             var out: [UInt8] = []
             do {
                 if case .arc(let sealer, let planned) = mode {
+                    if ARCSealer.hasChain(fields), chain?.result != .pass { return .failure(.arcChainFailed) }
                     return .success(try sealer.seal(fields: fields, bodyHash: bodyHash, results: results ?? planned, time: time))
                 }
                 for signer in signers {

@@ -66,7 +66,7 @@ final class MessageSigning: @unchecked Sendable {
 
     /// The same, off the event loop: `room` is the writer's `reservedPrefix`.
     func finish(room: Int, queueID: String, logger: Logger) -> (prefix: [UInt8], log: (key: String, value: String)) {
-        finish(room: room, queueID: queueID, logger: logger, results: nil)
+        finish(room: room, queueID: queueID, logger: logger, results: nil, chain: nil)
     }
 
     /// The octets the fields will take, once the header section has been read.
@@ -74,17 +74,19 @@ final class MessageSigning: @unchecked Sendable {
 
     /// The fields alone (empty when the message goes unsigned), for a prefix made of more parts;
     /// `results`: what an ARC seal's AAR records.
-    func fields(queueID: String, logger: Logger, results: String?) -> (fields: [UInt8], log: (key: String, value: String)) {
-        let (prefix, log) = finish(room: 0, queueID: queueID, logger: logger, results: results)
+    func fields(queueID: String, logger: Logger, results: String?, chain: ARCOutcome?) -> (fields: [UInt8], log: (key: String, value: String)) {
+        let (prefix, log) = finish(room: 0, queueID: queueID, logger: logger, results: results, chain: chain)
         return (prefix, log)
     }
 
-    private func finish(room: Int, queueID: String, logger: Logger, results: String?) -> (prefix: [UInt8], log: (key: String, value: String)) {
+    private func finish(room: Int, queueID: String, logger: Logger, results: String?, chain: ARCOutcome?) -> (
+        prefix: [UInt8], log: (key: String, value: String)
+    ) {
         let key = isSeal ? "arc_sealed" : "dkim_signed"
         guard let signer else { return ([], (key, "none")) }
         self.signer = nil
         let signers = (try? signer.signers?.get()) ?? []
-        switch signer.finish(time: time, results: results) {
+        switch signer.finish(time: time, results: results, chain: chain) {
         case .success(let fields) where room == 0 || fields.count == room:
             return (fields, (key, isSeal ? "sealed" : signers.map { "\($0.domain)/\($0.selector)" }.joined(separator: ",")))
         case .success:

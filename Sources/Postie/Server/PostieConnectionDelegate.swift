@@ -231,7 +231,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 // Tagged either way: copies that go over LMTP or elsewhere carry the mark too.
                 if case .quarantine = verdict.action { results = Array("X-Spam-Flag: YES\r\n".utf8) + results }
                 // A seal (for mail we forward) goes on top: it is the last thing added.
-                let seal = signing?.fields(queueID: queueID, logger: logger, results: verdict.results.results)
+                let seal = signing?.fields(queueID: queueID, logger: logger, results: verdict.results.results, chain: verdict.results.arc)
                 return Prepared(
                     prefix: Self.assemble(seal?.fields ?? [], above: results, room: room, logger: logger, queueID: queueID), log: seal?.log,
                     verdict: verdict)
