@@ -24,8 +24,8 @@ import Testing
     }
 
     /// A message, DKIM-signed by sender.test when asked.
-    static func message(from: String, subject: String, extraHeader: String = "", signed: Bool) -> String {
-        let text = "From: <\(from)>\r\nTo: carolyn@xyz.com\r\nSubject: \(subject)\r\n\(extraHeader)\r\nHello.\r\n"
+    static func message(from: String, subject: String, extraHeader: String = "", body: String = "Hello.\r\n", signed: Bool) -> String {
+        let text = "From: <\(from)>\r\nTo: carolyn@xyz.com\r\nSubject: \(subject)\r\n\(extraHeader)\r\n" + body
         guard signed else { return text }
         var signer = MessageSigner(keys: { _ in [DKIMSigner(domain: "sender.test", selector: "s1", key: key)] })
         signer.update(Array(text.utf8))
@@ -82,6 +82,29 @@ import Testing
             #expect(!m.contains("MX.TEST"))
             #expect(!m.contains("header.d=bank.test"))
             #expect(m.contains("Authentication-Results: elsewhere.example; spf=fail"), "another host's results are not ours to remove")
+        }
+    }
+
+    /// A message too large for memory streams to its spool file behind room left for the results;
+    /// they fill it (with a filler field for the rest) and the message arrives whole.
+    @Test func aStreamedMessageGetsItsResultsToo() async throws {
+        let body = String(repeating: "A line of a long message, long enough to stream.\r\n", count: 12_000)
+        try await withVerifyingServer { server in
+            let forged = "Authentication-Results: mx.test; dmarc=pass header.from=bank.test\r\n"
+            let reply = try await send(
+                server.port, from: "alice@sender.test",
+                message: Self.message(from: "alice@sender.test", subject: "long", extraHeader: forged, body: body, signed: true))
+            #expect(reply.hasPrefix("data 250"), "\(reply)")
+            let delivered = await server.messages("carolyn")
+            try #require(delivered.count == 1)
+            let m = delivered[0].replacing("\n", with: "\r\n")
+            #expect(
+                m.hasPrefix("Return-Path: <alice@sender.test>\r\nAuthentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=sender.test;\r\n\tdkim=pass"),
+                "\(m.prefix(600))")
+            #expect(m.contains("X-Postie-Filler: "), "the rest of the room")
+            #expect(m.contains("dmarc=pass (p=reject dis=none) header.from=sender.test"))
+            #expect(!m.contains("header.from=bank.test"))
+            #expect(m.hasSuffix(body), "the body arrives whole")
         }
     }
 
