@@ -257,6 +257,7 @@ import Testing
             users = ["alice"]
             delivery = "maildir"
             catch_all = "alice"
+            verify = "mark"
 
             [domains."example.org".aliases]
             info = ["alice"]
@@ -279,7 +280,9 @@ import Testing
         let c = try ConfigurationLoader.load(text: text, file: "every.toml")
         #expect(c.srs.secrets == [Array("new".utf8), Array("old".utf8)])
         #expect(c.verify.suffixes.count == 2)
+        #expect(c.verify.byDomain == ["example.org": false])
         let printed = ConfigurationPrinter.render(c)
+        #expect(printed.contains("verify = \"mark\""))
         let again = try ConfigurationLoader.load(text: printed, file: "printed")
         #expect(ConfigurationPrinter.render(again) == printed)
         #expect(c.relay.smarthostPassword == "s3cret")

@@ -126,6 +126,21 @@ import Testing
         }
     }
 
+    /// A domain that marks only, under a server that enforces: its recipients get the message
+    /// (marked); one that enforces under a server that marks refuses it.
+    @Test func aDomainChoosesForItself() async throws {
+        let spoof = Self.message(from: "ceo@bank.test", subject: "per domain", signed: false)
+        try await withVerifyingServer({ $0.verify.enforce = true; $0.verify.byDomain["xyz.com"] = false }) { server in
+            let reply = try await send(server.port, from: "attacker@elsewhere.test", message: spoof)
+            #expect(reply.hasPrefix("data 250"), "\(reply)")
+            #expect(await server.messages("carolyn").count == 1)
+        }
+        try await withVerifyingServer({ $0.verify.byDomain["xyz.com"] = true }) { server in
+            let reply = try await send(server.port, from: "attacker@elsewhere.test", message: spoof)
+            #expect(reply.hasPrefix("data 550 5.7.1"), "\(reply)")
+        }
+    }
+
     @Test func aQuarantineDomainGoesToJunk() async throws {
         try await withVerifyingServer({ $0.verify.enforce = true }) { server in
             let reply = try await send(server.port, from: "x@elsewhere.test", message: Self.message(from: "deals@shop.test", subject: "deal", signed: false))

@@ -339,8 +339,12 @@ public enum ConfigurationLoader {
                 }
                 guard AddressGrammar.isDomain(Array(lower.utf8)[...]) else { throw error(path, "'\(name)' is not a domain name") }
                 guard let table = try subtable(domains, name, ["domains"]) else { continue }
-                try only(table, path, keys: ["users", "aliases", "catch_all", "delivery"])
+                try only(table, path, keys: ["users", "aliases", "catch_all", "delivery", "verify"])
                 if let l = try localDelivery(table, "delivery", path) { config.deliveryByDomain[lower] = l }
+                if let v = try string(table, "verify", path) {
+                    guard v == "enforce" || v == "mark" else { throw error(path + ["verify"], "must be \"enforce\" or \"mark\"") }
+                    config.verify.byDomain[lower] = v == "enforce"
+                }
                 let users = try strings(table, "users", path) ?? []
                 for user in users {
                     guard LocalDirectory.isSafePathComponent(user.lowercased()), !user.contains("@"),

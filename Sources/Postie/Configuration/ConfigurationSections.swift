@@ -330,6 +330,7 @@ extension ConfigurationLoader {
                     let d = c.domains[name]!
                     var lines = ["", "[domains.\(q(name))]", "users = \(ConfigurationPrinter.list(d.users.sorted()))"]
                     if let delivery = c.deliveryByDomain[name] { lines.append("delivery = \(q(delivery.description))") }
+                    if let enforce = c.verify.byDomain[name] { lines.append("verify = \(q(enforce ? "enforce" : "mark"))") }
                     if let catchAll = d.catchAll { lines.append("catch_all = \(q(catchAll))") }
                     if !d.aliases.isEmpty {
                         lines.append("[domains.\(q(name)).aliases]")

@@ -85,7 +85,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         if verifies(session, snapshot.configuration) {
             let check = spfCheck(transaction.reversePath, session: session, snapshot.configuration)
             let verify = snapshot.configuration.verify
-            if verify.enforce, verify.spfFail == .reject {
+            var domains: [String] = []
+            if case .mailbox(let m) = recipient.path { domains = [m.normalizedDomain] }
+            if verify.spfFail == .reject, verify.enforces(recipientDomains: domains) {
                 // RFC 7208 §8.4: a fail may be refused; each recipient hears it (the result is shared).
                 return eventLoop.makeFutureWithTask { await check.value }.flatMap { [self] outcome in
                     switch outcome.result {
@@ -148,12 +150,19 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         sawEightBit = false
         let snapshot = context.live.snapshot
         let configuration = snapshot.configuration
-        verification =
-            verifies(session, configuration)
-            ? MessageVerification(
-                settings: configuration.verify, resolver: context.resolver, hostname: configuration.hostname,
+        if verifies(session, configuration) {
+            // Enforced when every recipient's domain enforces (`[domains."x"] verify`).
+            var settings = configuration.verify
+            settings.enforce = settings.enforces(recipientDomains: start.transaction.recipients.compactMap { r in
+                if case .mailbox(let m) = r.path { return m.normalizedDomain }
+                return nil
+            })
+            verification = MessageVerification(
+                settings: settings, resolver: context.resolver, hostname: configuration.hostname,
                 spf: spfCheck(start.transaction.reversePath, session: session, configuration))
-            : nil
+        } else {
+            verification = nil
+        }
         if mayRelay(session, configuration) {
             signing = MessageSigning(configuration.dkim, writer: writer)
         } else if let domain = forwardingDomain(start.transaction, snapshot) {

@@ -18,6 +18,8 @@ public struct VerifySettings: Sendable, Equatable {
     /// Sealing domains whose passing ARC chain outweighs a DMARC failure (mailing lists and
     /// forwarders trusted to report what they saw).
     public var trustedARCSealers: [String] = []
+    /// Domains that choose for themselves (`[domains."x"] verify`): true enforces, false marks.
+    public var byDomain: [String: Bool] = [:]
     /// A Public Suffix List file to read instead of the compiled-in one.
     public var publicSuffixList: String?
     /// The list in force.
@@ -37,8 +39,16 @@ public struct VerifySettings: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether a message to these recipient domains is enforced: only when every one of them
+    /// enforces (one reply after DATA cannot refuse a message for some recipients and not others).
+    public func enforces(recipientDomains: [String]) -> Bool {
+        guard !recipientDomains.isEmpty else { return enforce }
+        return recipientDomains.allSatisfy { byDomain[$0.lowercased()] ?? enforce }
+    }
+
     public static func == (a: VerifySettings, b: VerifySettings) -> Bool {
         a.enabled == b.enabled && a.enforce == b.enforce && a.spfFail == b.spfFail && a.quarantine == b.quarantine
             && a.timeout == b.timeout && a.trustedARCSealers == b.trustedARCSealers && a.publicSuffixList == b.publicSuffixList
+            && a.byDomain == b.byDomain
     }
 }
