@@ -15,6 +15,7 @@ struct PostieCommand: AsyncParsableCommand {
         version: PostieVersion.current,
         subcommands: [
             Serve.self, Reload.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self, PasswdCommand.self, DKIMCommand.self,
+            HealthCommand.self,
         ],
         defaultSubcommand: Serve.self)
 

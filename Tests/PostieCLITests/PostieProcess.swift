@@ -10,7 +10,11 @@ final class PostieProcess: @unchecked Sendable {
 
     /// `verify`: the `[verify]` section; off unless given (the checks ask DNS, which a test
     /// machine may not have).
-    init(directory: String, extra: String = "", relay: String = "", queue: String = "", verify: String = "enabled = false") throws {
+    /// `admin`: the `[admin]` section; no listener unless given (many servers run at once).
+    init(
+        directory: String, extra: String = "", relay: String = "", queue: String = "", verify: String = "enabled = false",
+        admin: String = "listen = []"
+    ) throws {
         self.directory = directory
         configPath = directory + "/postie.toml"
         let config = """
@@ -30,6 +34,9 @@ final class PostieProcess: @unchecked Sendable {
 
             [verify]
             \(verify)
+
+            [admin]
+            \(admin)
 
             [domains."xyz.com"]
             users = ["carolyn", "bob"]

@@ -83,6 +83,8 @@ import Testing
         ("[auth]\nsenders = \"some\"\n", 2, "auth.senders", "must be \"own\" or \"any\""),
         ("[auth]\nfailure_delay = \"soon\"\n", 2, "auth.failure_delay", "must be a number of seconds"),
         ("[submission]\nlisten = [\"587\"]\n", 2, "submission.listen", "is not an address"),
+        ("[admin]\nlisten = [\"0.0.0.0:9025\"]\n", 2, "admin.listen", "needs token_file"),
+        ("[verify]\nquarantine = \"bin\"\n", 2, "verify.quarantine", "must be"),
         (
             "[auth.users.\"a@x.org\"]\npassword = \"\(ConfigurationTests.hash)\"\nsend_as = [\"not an address\"]\n", 3,
             "auth.users.a@x.org.send_as", "neither an address nor @domain"
@@ -164,6 +166,7 @@ import Testing
         try "".write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
         try "new\nold\n".write(toFile: dir + "/srs.secret", atomically: true, encoding: .utf8)
         try "// a list of its own\ncom\nco.uk\n".write(toFile: dir + "/psl.dat", atomically: true, encoding: .utf8)
+        try "a-bearer-token-of-some-length\n".write(toFile: dir + "/admin.token", atomically: true, encoding: .utf8)
         let pair = try TLSCredentials.selfSigned(hostname: "mx.example.com")
         try pair.certificate.write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
         try pair.key.write(toFile: dir + "/key.pem", atomically: true, encoding: .utf8)
@@ -276,11 +279,16 @@ import Testing
             timeout = 7
             trusted_arc_sealers = ["lists.example.net"]
             public_suffix_list = "\(dir)/psl.dat"
+
+            [admin]
+            listen = ["0.0.0.0:9999"]
+            token_file = "\(dir)/admin.token"
             """
         let c = try ConfigurationLoader.load(text: text, file: "every.toml")
         #expect(c.srs.secrets == [Array("new".utf8), Array("old".utf8)])
         #expect(c.verify.suffixes.count == 2)
         #expect(c.verify.byDomain == ["example.org": false])
+        #expect(c.admin.token == "a-bearer-token-of-some-length")
         let printed = ConfigurationPrinter.render(c)
         #expect(printed.contains("verify = \"mark\""))
         let again = try ConfigurationLoader.load(text: printed, file: "printed")

@@ -17,6 +17,9 @@ import Testing
 
         [domains."xyz.com"]
         users = ["carolyn"]
+
+        [admin]
+        listen = []
         """
 
     @Test func changesAreNamedKeyByKeyAndRestartKeysAreKept() throws {

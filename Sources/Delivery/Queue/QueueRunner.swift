@@ -73,6 +73,18 @@ public final class QueueRunner: Sendable {
     private let logger: Logger
     /// Read at each attempt: a reload applies from the next one.
     private let settings: @Sendable () -> DeliverySettings
+    /// Told of each recipient's outcome, for metrics.
+    private let observe: (@Sendable (DeliveryEvent) -> Void)?
+
+    /// One recipient's outcome of an attempt, as metrics count it.
+    public struct DeliveryEvent: Sendable {
+        /// `maildir`, `lmtp` or `relay`.
+        public var target: String
+        /// `sent`, `deferred` or `bounced`, as the log says.
+        public var result: String
+        /// Seconds since the message arrived.
+        public var delay: Int64
+    }
 
     private struct State {
         var running: Set<String> = []
@@ -90,8 +102,10 @@ public final class QueueRunner: Sendable {
     public init(
         spool: Spool, targets: DeliveryTargets, bouncer: Bouncer, threadPool: NIOThreadPool, clock: any QueueClock,
         settings: @escaping @Sendable () -> DeliverySettings, logger: Logger,
-        jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) }
+        jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) },
+        observe: (@Sendable (DeliveryEvent) -> Void)? = nil
     ) {
+        self.observe = observe
         self.spool = spool
         self.targets = targets
         self.bouncer = bouncer
@@ -214,6 +228,12 @@ public final class QueueRunner: Sendable {
     /// Messages whose next attempt waits on a timer.
     public var scheduled: Int { state.withLockedValue { $0.timers.count } }
 
+    /// What the queue holds now, for metrics: messages in an attempt, messages waiting for their
+    /// next, and the arrival time of the oldest waiting one.
+    public var statistics: (active: Int, deferred: Int, oldestArrival: Int64?) {
+        state.withLockedValue { s in (s.running.count, s.timers.count, s.timers.values.map(\.envelope.arrivalTime).min()) }
+    }
+
     // MARK: One attempt
 
     /// Gives each target its recipients; concludes once all have answered.
@@ -234,10 +254,16 @@ public final class QueueRunner: Sendable {
         let policy = settings.queue.policy
         let recorded = outcomes.keys.sorted().map { DeliveryLedger.Outcome($0, outcomes[$0]!.status, relay: outcomes[$0]!.relay) }
         var notices = DeliveryLedger.record(recorded, in: &envelope, now: now, policy: policy, jitter: jitter)
-        for o in recorded { log(envelope, o.recipient, relay: o.relay, status: o.status, now: now) }
+        for o in recorded {
+            log(envelope, o.recipient, relay: o.relay, status: o.status, now: now)
+            observe(envelope, o.recipient, o.status, now: now, settings: settings)
+        }
         // Lifetime over: what is still deferred fails now; a delay notice once.
         let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
-        for n in closing where n.action == .failed { log(envelope, n.recipient, relay: nil, status: n.status, now: now) }
+        for n in closing where n.action == .failed {
+            log(envelope, n.recipient, relay: nil, status: n.status, now: now)
+            observe(envelope, n.recipient, n.status, now: now, settings: settings)
+        }
         notices += closing
         let due = bouncer.due(envelope, notices)
         // The common case: done, nobody to tell. Removed with others in one sync, no pool thread.
@@ -309,6 +335,17 @@ public final class QueueRunner: Sendable {
             }
             s.timers[envelope.id] = (timer, envelope)
         }
+    }
+
+    private func observe(_ envelope: Envelope, _ i: RecipientID, _ status: DeliveryStatus, now: Int64, settings: DeliverySettings) {
+        guard let observe else { return }
+        let target: String
+        switch envelope[i].target {
+        case .remote: target = "relay"
+        case .mailbox(let domain, _):
+            if case .lmtp = settings.delivery(for: domain) { target = "lmtp" } else { target = "maildir" }
+        }
+        observe(DeliveryEvent(target: target, result: status.logWord, delay: now - envelope.arrivalTime))
     }
 
     /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, and

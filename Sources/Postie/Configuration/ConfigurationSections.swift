@@ -17,7 +17,7 @@ extension ConfigurationLoader {
     static var sections: [ConfigurationSection] {
         [
             topLevel, smtpSection, recipientsSection, relaySection, queueSection, submissionSection, authSection, tlsSection,
-            deliverySection, domainsSection, dkimSection, srsSection, verifySection,
+            deliverySection, domainsSection, dkimSection, srsSection, verifySection, adminSection,
         ]
     }
 
@@ -281,6 +281,29 @@ extension ConfigurationLoader {
                     guard !c.srs.secrets.isEmpty else { throw r.error(["srs", "secret_file"], "\(path) holds no secret") }
                 } else if c.srs.secretFile != nil {
                     throw r.error(["srs", "secret_file"], "cannot read \(path)")
+                }
+            })
+    }
+
+    private static var adminSection: ConfigurationSection {
+        return ConfigurationSection(
+            name: "admin",
+            keys: [
+                .listen("listen", \.admin.listen, example: "127.0.0.1:9025"),
+                .optionalString("token_file", \.admin.tokenFile),
+            ],
+            check: { r, c in
+                if let path = c.admin.tokenFile {
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw r.error(["admin", "token_file"], "cannot read \(path)")
+                    }
+                    let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first
+                        .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                    guard token.count >= 16 else { throw r.error(["admin", "token_file"], "\(path) holds no token of 16 characters or more") }
+                    c.admin.token = token
+                } else if !c.admin.loopbackOnly {
+                    throw r.error(
+                        ["admin", "listen"], "listening beyond loopback needs token_file (a file holding the bearer token requests must carry)")
                 }
             })
     }

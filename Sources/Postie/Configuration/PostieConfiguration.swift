@@ -41,6 +41,8 @@ public struct PostieConfiguration: Sendable {
     public var srs = SRSSettings()
     /// `[verify]`: SPF, DKIM, DMARC and ARC checks of strangers' mail.
     public var verify = VerifySettings()
+    /// `[admin]`: metrics, health probes, the admin API.
+    public var admin = AdminSettings()
 
     /// Every listener with what it serves, in the order of the keys in the file.
     public var listeners: [(address: ListenAddress, kind: ListenerKind)] {

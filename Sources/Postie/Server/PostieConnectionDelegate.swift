@@ -44,6 +44,9 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.context = context
         self.connection = connection
         self.eventLoop = eventLoop
+        let port = connection.localAddress?.port
+        let kind = context.live.snapshot.configuration.listeners.first { $0.address.port == port }?.kind ?? .smtp
+        context.metrics.connection(listener: kind.rawValue, outcome: "accepted")
     }
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
@@ -67,7 +70,11 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     }
 
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
-        context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop)
+        let metrics = context.metrics
+        return context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop).map { outcome in
+            if case .accepted = outcome { metrics.authentication(success: true) } else { metrics.authentication(success: false) }
+            return outcome
+        }
     }
 
     func checkRecipient(_ recipient: AcceptedRecipient, transaction: SessionTransaction, session: ServerSession) -> EventLoopFuture<Reply> {
@@ -79,6 +86,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             case .mailbox(let sender) = transaction.reversePath, snapshot.configuration.domains[sender.normalizedDomain] != nil
         {
             // Anyone can write our own domain as the sender; only our users and trusted networks may.
+            context.metrics.recipient("local_sender")
             return eventLoop.makeSucceededFuture(
                 Reply.Recipient.localSenderMustAuthenticate("\(sender)"))
         }
@@ -92,10 +100,12 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 return eventLoop.makeFutureWithTask { await check.value }.flatMap { [self] outcome in
                     switch outcome.result {
                     case .fail:
+                        context.metrics.recipient("spf_fail")
                         logger.notice("reject: SPF fail", metadata: ["to": .string(address), "spf": .string(outcome.reason ?? "")])
                         return eventLoop.makeSucceededFuture(
                             Reply.Authentication.spfFail(outcome.domain, outcome.explanation.map { HeaderText.singleLine(String($0.prefix(200))) }))
                     case .temperror:
+                        context.metrics.recipient("spf_temperror")
                         return eventLoop.makeSucceededFuture(Reply.Authentication.spfTemporary(outcome.domain))
                     default:
                         return decideRecipient(recipient, session: session, snapshot: snapshot)
@@ -119,6 +129,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                 path = .mailbox(Mailbox(localPart: original.local, domain: original.domain))
                 mayRelay = true
             } catch {
+                context.metrics.recipient("bad_srs")
                 logger.notice("reject: SRS address", metadata: ["to": .string(address), "reason": .string(error.description)])
                 return eventLoop.makeSucceededFuture(Reply.Recipient.badSRS(address, error.description))
             }
@@ -127,14 +138,19 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         case .accept(let destinations):
             targets[recipient] = destinations
             reply = Reply.Transaction.recipientOk
+            context.metrics.recipient("accepted")
         case .refuse(.relayDenied):
             reply = Reply.Recipient.relayDenied(address)
+            context.metrics.recipient("relay_denied")
         case .refuse(.unknownUser):
             reply = Reply.Recipient.unknownUser(address)
+            context.metrics.recipient("unknown_user")
         case .refuse(.unsafe):
             reply = Reply.Recipient.localPartNotAllowed(address)
+            context.metrics.recipient("bad_local_part")
         case .refuse(.aliasLoop):
             reply = Reply.Recipient.aliasLoop(address)
+            context.metrics.recipient("alias_loop")
         }
         return eventLoop.makeSucceededFuture(reply)
     }
@@ -218,6 +234,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let tx = start.transaction
         if scanner.receivedCount > context.live.snapshot.configuration.smtp.maxReceivedHeaders {
             writer.abort()
+            context.metrics.messageRefused("too_many_hops")
             logger.notice(
                 "reject: too many hops",
                 metadata: ["queue_id": .string(writer.queueID), "received": "\(scanner.receivedCount)"])
@@ -225,6 +242,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         if let refusal = headerFromRefusal() {
             writer.abort()
+            context.metrics.messageRefused("header_from")
             logger.notice(
                 "reject: From header not the user's", metadata: ["queue_id": .string(writer.queueID), "user": .string(user ?? "")])
             return eventLoop.makeSucceededFuture(refusal)
@@ -269,9 +287,12 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         let logger = userLogger
         let queue = context.queue
         let removedFields = verification?.removedFields ?? 0
+        let metrics = context.metrics
         let quarantineMode = context.live.snapshot.configuration.verify.quarantine
         return signed.flatMap { [eventLoop] signed in
+            if let verdict = signed.verdict { Self.count(verdict, metrics) }
             if let refusal = signed.refusal {
+                metrics.messageRefused("authentication")
                 writer.abort()
                 var metadata: Logger.Metadata = ["queue_id": .string(writer.queueID), "from": .string(tx.reversePath.description)]
                 if let verdict = signed.verdict { Self.addResults(verdict, removedFields: removedFields, to: &metadata) }
@@ -301,6 +322,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     if let log = signed.log { metadata[log.key] = .string(log.value) }
                     if let verdict = signed.verdict { Self.addResults(verdict, removedFields: removedFields, to: &metadata) }
                     logger.info("queued", metadata: metadata)
+                    metrics.received.increment()
+                    metrics.receivedOctets.increment(by: Int64(envelope.size))
                     queue.enqueue(envelope, octets: committed.message, fresh: true)
                 }
                 return Reply.Transaction.queued(envelope.id)
@@ -315,6 +338,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                         "queue_id": .string(writer.queueID), "file_system": .string(POSIXFile.mountPoint(of: spoolRoot)),
                         "error": .string("\(error)"),
                     ])
+                metrics.messageRefused("storage_full")
                 return Reply.Transaction.insufficientStorage
             }
             logger.error("cannot store message", metadata: ["queue_id": .string(writer.queueID), "error": .string("\(error)")])
@@ -340,6 +364,16 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         init(_ signed: (prefix: [UInt8], log: (key: String, value: String))?) {
             self.init(prefix: signed?.prefix ?? [], log: signed?.log)
         }
+    }
+
+    /// Each method's result, counted.
+    static func count(_ verdict: MessageVerification.Verdict, _ metrics: PostieMetrics) {
+        let r = verdict.results
+        if let spf = r.spf { metrics.verification(method: "spf", result: spf.result.rawValue) }
+        if r.dkim.isEmpty { metrics.verification(method: "dkim", result: "none") }
+        for d in r.dkim { metrics.verification(method: "dkim", result: d.verdict.rawValue) }
+        if let dmarc = r.dmarc { metrics.verification(method: "dmarc", result: dmarc.result.rawValue) }
+        if let arc = r.arc { metrics.verification(method: "arc", result: arc.result.rawValue) }
     }
 
     /// The results on the `queued` (or `reject`) line: `spf=pass dkim=pass dmarc=pass arc=none`.
@@ -409,6 +443,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     }
 
     func tlsEstablished(version: String?, cipher: String?) {
+        context.metrics.tlsSession(version: version ?? "unknown")
         tlsDescription = "version=\(version ?? "unknown")" + (cipher.map { " cipher=\($0)" } ?? "")
     }
 

@@ -26,11 +26,13 @@ final class PostieContext: Sendable {
     let threadPool: NIOThreadPool
     /// DNS for the checks of strangers' mail, with the cache relaying shares.
     let resolver: any DNSResolver
+    let metrics: PostieMetrics
 
     init(
         live: LiveConfiguration, spool: Spool, queue: QueueRunner, authenticator: Authenticator, logger: Logger, threadPool: NIOThreadPool,
-        resolver: any DNSResolver
+        resolver: any DNSResolver, metrics: PostieMetrics
     ) {
+        self.metrics = metrics
         self.live = live
         self.spool = spool
         self.queue = queue
@@ -76,6 +78,7 @@ public final class PostieServer: Service, Sendable {
         var control: ControlServer
         var trimmer: HeapTrimmer
         var addresses: [SocketAddress]
+        var admin: AdminHTTPServer?
     }
     private let running = NIOLockedValueBox<Running?>(nil)
     /// The server certificate in use (a reload naming other files replaces it) and the task that
@@ -83,6 +86,11 @@ public final class PostieServer: Service, Sendable {
     private let tls = NIOLockedValueBox<(credentials: TLSCredentials, refresher: Task<Void, Never>)?>(nil)
     /// One reload at a time.
     private let reloading = NIOLockedValueBox(false)
+    /// What `/readyz` reports beyond the listeners: the spool recovered, not stopping.
+    private let readiness = NIOLockedValueBox((recovered: false, stopping: false))
+
+    /// The server's metrics (`/metrics` on the admin listener shows them).
+    public let metrics = PostieMetrics()
 
     public init(
         configuration: PostieConfiguration, logger: Logger, reloadFrom source: (@Sendable () throws -> PostieConfiguration)? = nil,
@@ -97,6 +105,9 @@ public final class PostieServer: Service, Sendable {
 
     /// The addresses the listeners are bound to (after `start`).
     public var addresses: [SocketAddress] { running.withLockedValue { $0?.addresses ?? [] } }
+
+    /// The addresses the admin listener is bound to (after `start`; none when it is off).
+    public var adminAddresses: [SocketAddress] { running.withLockedValue { $0?.admin?.addresses ?? [] } }
 
     /// Takes the data directory's lock, binds every listener, recovers the spool, starts the
     /// queue and then takes connections. Whatever can stop a start (another Postie on the same
@@ -131,6 +142,7 @@ public final class PostieServer: Service, Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: max(4, System.coreCount * 2))
         threadPool.start()
         var server: SMTPServer?
+        var adminServer: AdminHTTPServer?
         do {
             let credentials = try TLSCredentials.load(config.tls, hostname: config.hostname, dataDirectory: config.dataDirectory, logger: logger)
             useCredentials(credentials)
@@ -138,7 +150,10 @@ public final class PostieServer: Service, Sendable {
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
             let writer = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             let maildir = try MaildirDeliverer(writer: writer)
-            let resolver = SystemDNSResolver(configuration: config.dnsConfiguration, threadPool: threadPool)
+            let metrics = self.metrics
+            let resolver = SystemDNSResolver(
+                configuration: config.dnsConfiguration, threadPool: threadPool,
+                observe: { type, result in metrics.dnsLookup(type: type.description, result: result) })
             let settings = live.deliverySettings
             let relay = try RelayTarget(
                 settings: settings, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
@@ -148,11 +163,15 @@ public final class PostieServer: Service, Sendable {
                 lmtp: { LMTPTarget(endpoint: $0, settings: settings, spool: spool, threadPool: threadPool, group: group, logger: logger) })
             let queue = QueueRunner(
                 spool: spool, targets: targets, bouncer: Bouncer(settings: settings, spool: spool, logger: logger), threadPool: threadPool,
-                clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger)
+                clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger,
+                observe: { event in
+                    metrics.delivery(target: event.target, result: event.result).increment()
+                    if event.result != "deferred" { metrics.timeInQueue(Double(event.delay), target: event.target) }
+                })
             let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
             let context = PostieContext(
                 live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger, threadPool: threadPool,
-                resolver: resolver)
+                resolver: resolver, metrics: metrics)
             let tls = self.tls
             let tlsContext: @Sendable () -> NIOSSLContext = { tls.withLockedValue { $0!.credentials.context } }
             let smtp = SMTPServer(
@@ -169,6 +188,20 @@ public final class PostieServer: Service, Sendable {
                 addresses = try await Self.bindListeners(of: config, on: smtp, tls: tlsContext)
             }
 
+            // The admin listener, bound before anything is touched (a port in use stops the start).
+            var admin: AdminHTTPServer?
+            if !config.admin.listen.isEmpty {
+                let service = AdminService(
+                    token: config.admin.token,
+                    metrics: { [weak self] in
+                        metrics.exposition(queue: self?.queueStatistics ?? (0, 0, nil), now: Int64(Date().timeIntervalSince1970), dnsCache: resolver.cachedAnswers)
+                    },
+                    readiness: { [weak self] in self?.readinessChecks() ?? .init(checks: [("server", false, "gone")]) })
+                admin = try await AdminHTTPServer.start(
+                    on: config.admin.listen.map { ($0.host, $0.port) }, group: group, logger: logger, respond: service.respond)
+            }
+            adminServer = admin
+
             let dead = try await threadPool.runIfActive { writer.removeDeadWrites() }
             if !dead.isEmpty {
                 logger.notice("removed unfinished Maildir writes of an earlier run", metadata: ["count": "\(dead.count)"])
@@ -178,6 +211,7 @@ public final class PostieServer: Service, Sendable {
                 logger.info("recovered messages from the spool", metadata: ["count": "\(recovered.count)"])
             }
             for envelope in recovered { queue.enqueue(envelope) }
+            readiness.withLockedValue { $0 = (recovered: true, stopping: false) }
             let control = try await ControlServer(
                 path: config.controlSocket,
                 service: ControlService(
@@ -190,7 +224,7 @@ public final class PostieServer: Service, Sendable {
             running.withLockedValue {
                 $0 = Running(
                     lock: lock, threadPool: threadPool, spool: spool, queue: queue, maildir: maildir, server: smtp,
-                    authenticator: authenticator, control: control, trimmer: trimmer, addresses: addresses)
+                    authenticator: authenticator, control: control, trimmer: trimmer, addresses: addresses, admin: admin)
             }
             try await smtp.startAccepting()
             logger.info(
@@ -204,12 +238,42 @@ public final class PostieServer: Service, Sendable {
             return addresses
         } catch {
             running.withLockedValue { $0 = nil }
+            await adminServer?.stop()
             await server?.shutdown()
             stopRefreshingCredentials()
             try? await threadPool.shutdownGracefully()
             lock.release()
             throw error
         }
+    }
+
+    /// The queue's figures for the metrics.
+    var queueStatistics: (active: Int, deferred: Int, oldestArrival: Int64?) {
+        running.withLockedValue { $0?.queue.statistics } ?? (0, 0, nil)
+    }
+
+    /// What `/readyz` checks: listening, the spool recovered, its file system writable with room
+    /// for a message of the largest size, not stopping.
+    func readinessChecks() -> AdminService.Readiness {
+        let (recovered, stopping) = readiness.withLockedValue { ($0.recovered, $0.stopping) }
+        let listening = running.withLockedValue { $0 != nil }
+        let config = configuration
+        let spool = config.dataDirectory + "/spool"
+        var room = false
+        var roomDetail = "cannot read the file system's figures"
+        var fs = statvfs()
+        if statvfs(spool, &fs) == 0 {
+            let free = Int(fs.f_bavail) * Int(fs.f_frsize)
+            let needed = config.smtp.limits.maxMessageSize
+            room = free >= needed && access(spool, W_OK) == 0
+            roomDetail = "\(free / (1024 * 1024)) MiB free, \(needed / (1024 * 1024)) MiB needed"
+        }
+        return AdminService.Readiness(checks: [
+            ("listening", listening, listening ? "accepting connections" : "not listening"),
+            ("spool_recovered", recovered, recovered ? "recovered" : "not yet recovered"),
+            ("spool_space", room, roomDetail),
+            ("not_stopping", !stopping, stopping ? "shutting down" : "running"),
+        ])
     }
 
     /// A host name with at least two labels (`mx.example.com`), as EHLO needs (RFC 5321 §4.1.1.1).
@@ -355,10 +419,12 @@ public final class PostieServer: Service, Sendable {
             return value
         }) else { return }
         logger.info("shutting down")
+        readiness.withLockedValue { $0.stopping = true }
         r.trimmer.cancel()
         stopRefreshingCredentials()
         await r.server.shutdown()
         await r.control.close()
+        await r.admin?.stop()
         await r.queue.shutdown(grace: Int64(configuration.smtp.shutdownGrace))
         // Deliveries already handed to the Maildir thread finish; later ones are refused (and
         // stay in the spool for the next start). Its stop blocks: off the cooperative pool.

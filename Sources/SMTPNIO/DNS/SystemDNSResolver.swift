@@ -37,15 +37,20 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
     private let cache: Mutex<DNSCache<[Record]>>
     /// Seconds on a monotonic clock; tests give a virtual one.
     private let now: @Sendable () -> Double
+    /// Told of each query sent (not of answers from the cache): its type and result (`answer`,
+    /// `nodata`, `nxdomain`, `error`), for metrics.
+    private let observe: (@Sendable (DNSRecordType, String) -> Void)?
 
     public init(
         configuration: Configuration = Configuration(), threadPool: NIOThreadPool,
-        now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+        now: @escaping @Sendable () -> Double = { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 },
+        observe: (@Sendable (DNSRecordType, String) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.threadPool = threadPool
         self.cache = Mutex(DNSCache(capacity: configuration.cacheCapacity))
         self.now = now
+        self.observe = observe
     }
 
     /// Entries the cache holds now.
@@ -107,7 +112,20 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         } catch {
             throw .temporary("DNS lookup could not run: \(error)")
         }
-        let outcome = try result.get()
+        let outcome: Outcome
+        do {
+            outcome = try result.get()
+        } catch {
+            observe?(type, "error")
+            throw error
+        }
+        if let observe {
+            switch outcome {
+            case .records(let r): observe(type, r.isEmpty ? "nodata" : "answer")
+            case .noData: observe(type, "nodata")
+            case .nameNotFound: observe(type, "nxdomain")
+            }
+        }
         let entry: DNSCache<[Record]>.Entry
         let ttl: UInt32?
         switch outcome {

@@ -1,0 +1,120 @@
+import Prometheus
+
+/// Postie's metrics, in the Prometheus text format (swift-prometheus's registry, which implements
+/// swift-metrics' handlers): names by Prometheus conventions (`postie_` prefix, `_total` counters,
+/// base units), labels of low cardinality only — never a client address or a mail address. One
+/// registry per server, so that servers embedded in one process (and the tests) count apart.
+/// docs/operations.md lists every metric.
+public final class PostieMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    /// Values read at each scrape (queue sizes, open connections): set just before the text is made.
+    private let gauges: [String: Gauge]
+
+    public init() {
+        var gauges: [String: Gauge] = [:]
+        for state in ["active", "deferred"] {
+            gauges["queue_\(state)"] = registry.makeGauge(
+                name: "postie_queue_messages", labels: [("state", state)], help: "Messages in the queue, by state")
+        }
+        gauges["queue_oldest"] = registry.makeGauge(
+            name: "postie_queue_oldest_message_age_seconds", help: "Age of the oldest message waiting in the queue (0: none)")
+        gauges["dns_cache"] = registry.makeGauge(name: "postie_dns_cache_entries", help: "Answers the DNS cache holds")
+        self.gauges = gauges
+        // Present from the start, so that a dashboard sees zeros rather than nothing.
+        for result in ["sent", "deferred", "bounced"] {
+            for target in ["maildir", "lmtp", "relay"] { _ = delivery(target: target, result: result) }
+        }
+        _ = received
+        _ = receivedOctets
+    }
+
+    // MARK: Receiving
+
+    /// A connection's end of the greeting: `accepted`, or why it was not (`limit`).
+    public func connection(listener: String, outcome: String) {
+        registry.makeCounter(
+            name: "postie_smtp_connections_total", labels: [("listener", listener), ("outcome", outcome)],
+            help: "SMTP connections, by listener and outcome"
+        ).increment()
+    }
+
+    public var received: Counter {
+        registry.makeCounter(name: "postie_messages_received_total", help: "Messages accepted (250 after DATA or BDAT LAST)")
+    }
+
+    public var receivedOctets: Counter {
+        registry.makeCounter(name: "postie_received_bytes_total", help: "Octets of the messages accepted, as stored")
+    }
+
+    /// One RCPT's outcome: `accepted`, or the reason it was refused.
+    public func recipient(_ reason: String) {
+        registry.makeCounter(
+            name: "postie_recipients_total", labels: [("result", reason == "accepted" ? "accepted" : "refused"), ("reason", reason)],
+            help: "Recipients (RCPT TO), by result and reason"
+        ).increment()
+    }
+
+    /// A message refused at the end of DATA, by reason (`authentication`, `too_many_hops`, …).
+    public func messageRefused(_ reason: String) {
+        registry.makeCounter(name: "postie_messages_refused_total", labels: [("reason", reason)], help: "Messages refused after DATA, by reason")
+            .increment()
+    }
+
+    public func tlsSession(version: String) {
+        registry.makeCounter(name: "postie_tls_sessions_total", labels: [("version", version)], help: "TLS sessions, by protocol version")
+            .increment()
+    }
+
+    public func authentication(success: Bool) {
+        registry.makeCounter(
+            name: "postie_auth_attempts_total", labels: [("result", success ? "success" : "failure")], help: "AUTH attempts, by result"
+        ).increment()
+    }
+
+    /// What the checks of a stranger's message found (`method`: spf, dkim, dmarc, arc).
+    public func verification(method: String, result: String) {
+        registry.makeCounter(
+            name: "postie_authentication_results_total", labels: [("method", method), ("result", result)],
+            help: "Results of the checks of inbound mail, by method and result"
+        ).increment()
+    }
+
+    // MARK: Delivering
+
+    /// One recipient's attempt: its target (`maildir`, `lmtp`, `relay`) and result (`sent`,
+    /// `deferred`, `bounced`).
+    @discardableResult
+    public func delivery(target: String, result: String) -> Counter {
+        registry.makeCounter(
+            name: "postie_deliveries_total", labels: [("target", target), ("result", result)],
+            help: "Delivery attempts of a recipient, by target and result")
+    }
+
+    /// Seconds from arrival to a recipient's final outcome (sent or bounced).
+    public func timeInQueue(_ seconds: Double, target: String) {
+        registry.makeValueHistogram(
+            name: "postie_delivery_delay_seconds", labels: [("target", target)],
+            buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14400, 86400, 432000],
+            help: "Seconds from arrival to a recipient's final outcome, by target"
+        ).record(seconds)
+    }
+
+    public func dnsLookup(type: String, result: String) {
+        registry.makeCounter(
+            name: "postie_dns_lookups_total", labels: [("type", type), ("result", result)],
+            help: "DNS lookups sent (not answered from the cache), by record type and result"
+        ).increment()
+    }
+
+    // MARK: Scrape
+
+    /// The exposition, with the values read now.
+    public func exposition(queue: (active: Int, deferred: Int, oldestArrival: Int64?), now: Int64, dnsCache: Int?) -> [UInt8] {
+        gauges["queue_active"]?.set(Double(queue.active))
+        gauges["queue_deferred"]?.set(Double(queue.deferred))
+        gauges["queue_oldest"]?.set(Double(queue.oldestArrival.map { max(0, now - $0) } ?? 0))
+        if let dnsCache { gauges["dns_cache"]?.set(Double(dnsCache)) }
+        return registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import NIOCore
+import TestSupport
+import Testing
+
+@testable import Postie
+
+/// The admin listener's answers, pure and live: metrics after real traffic (checked by promtool
+/// and scraped by a real Prometheus), the probes, and the token.
+@Suite(.serialized) struct AdminTests {
+    static func service(token: String? = nil, ready: Bool = true) -> AdminService {
+        AdminService(
+            token: token, metrics: { Array("postie_x_total 1\n".utf8) },
+            readiness: { .init(checks: [("listening", ready, "detail")]) })
+    }
+
+    @Test func routesProbesAndTheToken() async {
+        let open = Self.service()
+        #expect(await open.respond(AdminRequest(method: "GET", uri: "/metrics")).status == 200)
+        #expect(await open.respond(AdminRequest(method: "GET", uri: "/metrics")).contentType.hasPrefix("text/plain; version=0.0.4"))
+        #expect(await open.respond(AdminRequest(method: "POST", uri: "/metrics")).status == 405)
+        #expect(await open.respond(AdminRequest(method: "GET", uri: "/nothing")).status == 404)
+        #expect(await open.respond(AdminRequest(method: "GET", uri: "/healthz")).status == 200)
+        let notReady = await Self.service(ready: false).respond(AdminRequest(method: "GET", uri: "/readyz?verbose=1"))
+        #expect(notReady.status == 503)
+        #expect(String(decoding: notReady.body, as: UTF8.self).contains(#""ready":false"#))
+
+        let guarded = Self.service(token: "0123456789abcdef-secret")
+        let denied = await guarded.respond(AdminRequest(method: "GET", uri: "/metrics"))
+        #expect(denied.status == 401)
+        #expect(!String(decoding: denied.body, as: UTF8.self).contains("postie_"))
+        let wrong = await guarded.respond(AdminRequest(method: "GET", uri: "/metrics", headers: ["authorization": "Bearer 0123456789abcdef-secreT"]))
+        #expect(wrong.status == 401)
+        let right = await guarded.respond(AdminRequest(method: "GET", uri: "/metrics", headers: ["authorization": "Bearer 0123456789abcdef-secret"]))
+        #expect(right.status == 200)
+        // The probes answer without it (load balancers and orchestrators do not carry tokens).
+        #expect(await guarded.respond(AdminRequest(method: "GET", uri: "/readyz")).status == 200)
+    }
+
+    @Test func queryStringsAreDecoded() {
+        let r = AdminRequest(method: "GET", uri: "/api/queue?state=deferred&domain=ex%41mple.com&q=a+b&bad=%zz")
+        #expect(r.path == "/api/queue")
+        #expect(r.query == ["state": "deferred", "domain": "exAmple.com", "q": "a b", "bad": "%zz"])
+    }
+
+    func curl(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-s", "-m", "10", "-w", "\n%{http_code}", url]
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        let command = arguments
+        let run = try await blocking { try Subprocess.run(command) }
+        var lines = run.stdout.components(separatedBy: "\n")
+        let status = Int(lines.removeLast()) ?? 0
+        return (status, lines.joined(separator: "\n"))
+    }
+
+    func send(_ port: Int, count: Int) async throws {
+        let sent = try await blocking {
+            try Subprocess.python(
+                """
+                import smtplib, sys
+                s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+                for i in range(int(sys.argv[2])):
+                    s.sendmail('a@client.example', ['carolyn@xyz.com'], b'Subject: m\\r\\n\\r\\nbody\\r\\n')
+                try:
+                    s.sendmail('a@client.example', ['nobody@xyz.com'], b'Subject: m\\r\\n\\r\\nbody\\r\\n')
+                except smtplib.SMTPRecipientsRefused:
+                    pass
+                s.quit()
+                """, ["\(port)", "\(count)"])
+        }
+        #expect(sent.status == 0, "\(sent.stderr)")
+    }
+
+    @Test func metricsCountRealTrafficAndPromtoolAcceptsThem() async throws {
+        try await withServer({ $0.admin.listen = [.init(host: "127.0.0.1", port: 0)] }) { server in
+            let admin = try #require(server.server.adminAddresses.first?.port)
+            try await send(server.port, count: 3)
+            _ = await server.messages("carolyn")
+            let (status, text) = try await curl("http://127.0.0.1:\(admin)/metrics")
+            #expect(status == 200)
+            #expect(text.contains("postie_messages_received_total 3"), "\(text)")
+            #expect(text.contains(#"postie_recipients_total{result="accepted",reason="accepted"} 3"#), "\(text)")
+            #expect(text.contains(#"postie_recipients_total{result="refused",reason="unknown_user"} 1"#))
+            #expect(text.contains(#"postie_deliveries_total{target="maildir",result="sent"} 3"#))
+            #expect(text.contains(#"postie_smtp_connections_total{listener="smtp",outcome="accepted"} 1"#))
+            #expect(text.contains("# HELP postie_queue_messages"))
+            // Never an address in a label.
+            #expect(!text.contains("client.example") && !text.contains("127.0.0.1") && !text.contains("carolyn"))
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+                let checked = try await blocking { try Subprocess.run(["promtool", "check", "metrics"], stdin: text + "\n") }
+                #expect(checked.status == 0, "promtool: \(checked.stdout) \(checked.stderr)")
+            }
+            let ready = try await curl("http://127.0.0.1:\(admin)/readyz")
+            #expect(ready.status == 200)
+            #expect(ready.body.contains(#""ready":true"#), "\(ready.body)")
+        }
+    }
+
+    @Test func aTokenGuardsEverythingButTheProbes() async throws {
+        let directory = try TestPaths.temporaryDirectory("admin-token")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let token = "s3cret-token-of-some-length"
+        try await withServer({
+            $0.admin.listen = [.init(host: "127.0.0.1", port: 0)]
+            $0.admin.token = token
+        }) { server in
+            let admin = try #require(server.server.adminAddresses.first?.port)
+            let denied = try await curl("http://127.0.0.1:\(admin)/metrics")
+            #expect(denied.status == 401)
+            #expect(denied.body.contains("unauthorized") && !denied.body.contains("postie_"))
+            #expect(try await curl("http://127.0.0.1:\(admin)/metrics", token: token).status == 200)
+            #expect(try await curl("http://127.0.0.1:\(admin)/healthz").status == 200)
+        }
+    }
+
+    /// A real Prometheus (Debian's) scrapes Postie once a second; its HTTP API then says the target
+    /// is up and shows the counter that the messages moved.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus"), "needs prometheus"))
+    func aRealPrometheusScrapesIt() async throws {
+        let directory = try TestPaths.temporaryDirectory("prometheus")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withServer({ $0.admin.listen = [.init(host: "127.0.0.1", port: 0)] }) { server in
+            let admin = try #require(server.server.adminAddresses.first?.port)
+            try await send(server.port, count: 2)
+            _ = await server.messages("carolyn")
+            let web = try TestPaths.freePort()
+            try """
+                global:
+                  scrape_interval: 1s
+                scrape_configs:
+                  - job_name: postie
+                    static_configs:
+                      - targets: ["127.0.0.1:\(admin)"]
+                """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
+            let prometheus = try await blocking {
+                try RunningProcess([
+                    "/usr/bin/prometheus", "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/data",
+                    "--web.listen-address=127.0.0.1:\(web)",
+                ])
+            }
+            defer {
+                prometheus.signal(SIGTERM)
+                _ = prometheus.waitForExit(timeout: 20)
+            }
+            func query(_ q: String) async throws -> String {
+                let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? q
+                return try await curl("http://127.0.0.1:\(web)/api/v1/query?query=\(encoded)").body
+            }
+            var up = false
+            for _ in 0..<120 {
+                if (try? await query("up{job=\"postie\"}"))?.contains(#","1"]"#) == true {
+                    up = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(up, "Prometheus never saw the target up")
+            let received = try await query("postie_messages_received_total")
+            #expect(received.contains(#","2"]"#), "\(received)")
+        }
+    }
+}
