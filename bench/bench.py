@@ -138,7 +138,7 @@ class Postie(Server):
               "one syncfs shared by a larger batch; at delivery: the Maildir file (written once, hard-linked into "
               "further mailboxes), then the new/ folders, batched the same way, before the spool file is released")
 
-    def __init__(self, binary, base, sink_port, dkim=None, verify_dns=None):
+    def __init__(self, binary, base, sink_port, dkim=None, verify_dns=None, admin=False):
         self.base = os.path.join(base, "postie")
         self.port = free_port()
         self.mail_root = os.path.join(self.base, "mail")
@@ -160,6 +160,10 @@ class Postie(Server):
             relay = f'[relay]\ndns_server = "127.0.0.1:{verify_dns}"\n\n[verify]\nenabled = true\n'
         else:
             relay = f'[relay]\ntrusted_networks = ["127.0.0.0/8"]\nroutes = {{ "sink.test" = "127.0.0.1:{sink_port}" }}\n'
+        # --admin: the admin listener on a free port, scraped once a second while the server runs
+        # (as Prometheus would); without it, no listener.
+        self.admin_port = free_port() if admin else None
+        admin_section = f'[admin]\nlisten = ["127.0.0.1:{self.admin_port}"]\n' if admin else '[admin]\nlisten = []\n'
         config = f"""
 hostname = "postie.bench.test"
 data_dir = "{self.base}/data"
@@ -179,12 +183,25 @@ max_messages_per_connection = 1000000
 [domains."example.test"]
 users = [{users}]
 
-{signing}"""
+{signing}
+{admin_section}"""
         open(os.path.join(self.base, "postie.toml"), "w").write(config)
         self.log = open(os.path.join(self.base, "postie.log"), "w")
         self.process = subprocess.Popen([binary, "serve", "--config", os.path.join(self.base, "postie.toml")],
                                         stdout=self.log, stderr=self.log)
         wait_port(self.port)
+        self.scraping = None
+        if self.admin_port:
+            self.scraping = threading.Event()
+            threading.Thread(target=self.scrape, daemon=True).start()
+
+    def scrape(self):
+        import urllib.request
+        while not self.scraping.wait(1.0):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5).read()
+            except OSError:
+                pass
 
     def pids(self):
         return [self.process.pid]
@@ -193,6 +210,8 @@ users = [{users}]
         return proc_cpu(self.process.pid)
 
     def stop(self):
+        if self.scraping:
+            self.scraping.set()
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(60)
@@ -475,6 +494,7 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, configuration)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds of quiet before each run (CI: 0)")
     p.add_argument("--dkim", choices=["rsa", "ed25519", "dual"], help="Postie DKIM-signs the load with a key of this kind (or both)")
+    p.add_argument("--admin", action="store_true", help="Postie's admin listener on, its /metrics scraped once a second")
     p.add_argument("--verify", action="store_true",
                    help="Postie checks the load as a stranger's mail (SPF, DMARC; a private DNS server); workloads a-f only")
     a = p.parse_args()
@@ -501,7 +521,7 @@ def main():
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         verify_dns = int(dns.stdout.readline().split()[1])
     try:
-        servers.append(Postie(a.postie, base, sink_port, a.dkim, verify_dns))
+        servers.append(Postie(a.postie, base, sink_port, a.dkim, verify_dns, a.admin))
         servers.append(Postfix(base, sink_port))
         for rnd in range(a.rounds):
             if rnd > 0:
@@ -513,7 +533,7 @@ def main():
                 servers = []
                 round_base = os.path.join(base, f"round{rnd + 1}")
                 os.makedirs(round_base)
-                servers.append(Postie(a.postie, round_base, sink_port, a.dkim, verify_dns))
+                servers.append(Postie(a.postie, round_base, sink_port, a.dkim, verify_dns, a.admin))
                 servers.append(Postfix(round_base, sink_port))
             order = servers if rnd % 2 == 0 else list(reversed(servers))
             for w in workloads:

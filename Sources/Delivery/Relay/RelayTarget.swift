@@ -18,6 +18,7 @@ import Storage
 public final class RelayTarget: DeliveryTarget {
     let settings: @Sendable () -> DeliverySettings
     let resolver: DNSResolver
+    private let observeSession: (@Sendable (String) -> Void)?
     let spool: Spool
     let threadPool: NIOThreadPool
     let group: EventLoopGroup
@@ -43,10 +44,13 @@ public final class RelayTarget: DeliveryTarget {
     }
 
     /// `settings` is read once per destination and attempt (a reload applies from the next).
+    /// `observeSession` hears how each outbound connection went (`session`: a server took part
+    /// in a transaction; `unreachable`; `not_prepared`: it refused to take mail), for metrics.
     public init(
         settings: @escaping @Sendable () -> DeliverySettings, resolver: DNSResolver, spool: Spool, threadPool: NIOThreadPool,
-        group: EventLoopGroup, logger: Logger
+        group: EventLoopGroup, logger: Logger, observeSession: (@Sendable (String) -> Void)? = nil
     ) throws {
+        self.observeSession = observeSession
         let relay = settings().relay
         anyCertificate = try Self.clientContext(verify: false)
         verified = NIOLockedValueBox((relay.tlsCAFile, try Self.clientContext(verify: true, trustedCAs: relay.tlsCAFile)))
@@ -249,6 +253,7 @@ public final class RelayTarget: DeliveryTarget {
                 let queueIDs = envelopes.map(\.id).joined(separator: ",")
                 lastRelay = relayName
                 if result.unreachable == nil { sessionsLeft -= 1 }
+                observeSession?(result.unreachable != nil ? "unreachable" : result.notPrepared != nil ? "not_prepared" : "session")
                 if let problem = result.deferral(at: relayName) {
                     lastProblem = problem
                     if let reason = result.unreachable {

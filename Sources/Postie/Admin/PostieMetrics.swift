@@ -39,6 +39,14 @@ public final class PostieMetrics: Sendable {
         ).increment()
     }
 
+    /// A reply sent, by class (`2xx` … `5xx`) and enhanced status code (`5.1.1`; `none`).
+    public func reply(code: Int, enhanced: String?) {
+        registry.makeCounter(
+            name: "postie_smtp_replies_total", labels: [("class", "\(code / 100)xx"), ("enhanced", enhanced ?? "none")],
+            help: "SMTP replies sent, by class and enhanced status code"
+        ).increment()
+    }
+
     public var received: Counter {
         registry.makeCounter(name: "postie_messages_received_total", help: "Messages accepted (250 after DATA or BDAT LAST)")
     }
@@ -80,6 +88,18 @@ public final class PostieMetrics: Sendable {
         ).increment()
     }
 
+    /// A group commit: the messages it made durable and how long it took (write and sync).
+    public func spoolCommit(messages: Int, seconds: Double) {
+        registry.makeValueHistogram(
+            name: "postie_spool_commit_seconds", buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+            help: "Seconds a group commit of the spool took (writes and sync)"
+        ).record(seconds)
+        registry.makeValueHistogram(
+            name: "postie_spool_commit_batch_messages", buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+            help: "Messages made durable by one group commit"
+        ).record(Double(messages))
+    }
+
     // MARK: Delivering
 
     /// One recipient's attempt: its target (`maildir`, `lmtp`, `relay`) and result (`sent`,
@@ -98,6 +118,14 @@ public final class PostieMetrics: Sendable {
             buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14400, 86400, 432000],
             help: "Seconds from arrival to a recipient's final outcome, by target"
         ).record(seconds)
+    }
+
+    /// An outbound SMTP connection of the relay, by outcome (`session`, `unreachable`, `not_prepared`).
+    public func outboundConnection(_ outcome: String) {
+        registry.makeCounter(
+            name: "postie_relay_connections_total", labels: [("outcome", outcome)],
+            help: "Outbound SMTP connections to exchangers, by outcome"
+        ).increment()
     }
 
     public func dnsLookup(type: String, result: String) {

@@ -44,9 +44,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         self.context = context
         self.connection = connection
         self.eventLoop = eventLoop
-        let port = connection.localAddress?.port
-        let kind = context.live.snapshot.configuration.listeners.first { $0.address.port == port }?.kind ?? .smtp
-        context.metrics.connection(listener: kind.rawValue, outcome: "accepted")
+        context.metrics.connection(listener: context.listenerName(connection), outcome: "accepted")
     }
 
     /// Authenticated users and clients in the trusted networks may send anywhere.
@@ -97,7 +95,8 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
             if case .mailbox(let m) = recipient.path { domains = [m.normalizedDomain] }
             if verify.spfFail == .reject, verify.enforces(recipientDomains: domains) {
                 // RFC 7208 §8.4: a fail may be refused; each recipient hears it (the result is shared).
-                return eventLoop.makeFutureWithTask { await check.value }.flatMap { [self] outcome in
+                // The answer comes back on this connection's event loop, where the delegate lives.
+                return eventLoop.makeFutureWithTask { await check.value }.assumeIsolated().flatMap { [self] outcome in
                     switch outcome.result {
                     case .fail:
                         context.metrics.recipient("spf_fail")
@@ -110,7 +109,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
                     default:
                         return decideRecipient(recipient, session: session, snapshot: snapshot)
                     }
-                }
+                }.nonisolated()
             }
         }
         return decideRecipient(recipient, session: session, snapshot: snapshot)
@@ -440,6 +439,10 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
         }
         writer = nil
         start = nil
+    }
+
+    func replied(_ reply: Reply) {
+        context.metrics.reply(code: reply.code, enhanced: reply.enhancedCode?.description)
     }
 
     func tlsEstablished(version: String?, cipher: String?) {

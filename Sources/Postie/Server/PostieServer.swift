@@ -41,6 +41,12 @@ final class PostieContext: Sendable {
         self.threadPool = threadPool
         self.resolver = resolver
     }
+
+    /// What the connection's listener serves (`smtp`, `submission`, …), by its local port.
+    func listenerName(_ connection: SMTPConnectionInfo) -> String {
+        let port = connection.localAddress?.port
+        return (live.snapshot.configuration.listeners.first { $0.address.port == port }?.kind ?? .smtp).rawValue
+    }
 }
 
 struct PostieDelegateFactory: SMTPServerDelegate {
@@ -48,6 +54,10 @@ struct PostieDelegateFactory: SMTPServerDelegate {
 
     func makeConnectionDelegate(for connection: SMTPConnectionInfo, eventLoop: EventLoop) -> SMTPConnectionDelegate {
         PostieConnectionDelegate(context: context, connection: connection, eventLoop: eventLoop)
+    }
+
+    func connectionRefused(_ connection: SMTPConnectionInfo) {
+        context.metrics.connection(listener: context.listenerName(connection), outcome: "refused_limit")
     }
 }
 
@@ -146,17 +156,20 @@ public final class PostieServer: Service, Sendable {
         do {
             let credentials = try TLSCredentials.load(config.tls, hostname: config.hostname, dataDirectory: config.dataDirectory, logger: logger)
             useCredentials(credentials)
-            let spool = try Spool(root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger)
+            let metrics = self.metrics
+            let spool = try Spool(
+                root: config.dataDirectory + "/spool", threadPool: threadPool, logger: logger,
+                observeCommit: { messages, seconds in metrics.spoolCommit(messages: messages, seconds: seconds) })
             try Storage.POSIXFile.makeDirectories(config.effectiveMailRoot)
             let writer = MaildirWriter(root: config.effectiveMailRoot, hostname: config.hostname)
             let maildir = try MaildirDeliverer(writer: writer)
-            let metrics = self.metrics
             let resolver = SystemDNSResolver(
                 configuration: config.dnsConfiguration, threadPool: threadPool,
                 observe: { type, result in metrics.dnsLookup(type: type.description, result: result) })
             let settings = live.deliverySettings
             let relay = try RelayTarget(
-                settings: settings, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger)
+                settings: settings, resolver: resolver, spool: spool, threadPool: threadPool, group: group, logger: logger,
+                observeSession: { metrics.outboundConnection($0) })
             let logger = self.logger
             let targets = DeliveryTargets(
                 maildir: MaildirTarget(deliverer: maildir, spool: spool), relay: relay,

@@ -48,6 +48,12 @@ public struct SMTPConnectionInfo: Sendable {
 /// Makes the per-connection delegate that decides recipients and stores messages.
 public protocol SMTPServerDelegate: Sendable {
     func makeConnectionDelegate(for connection: SMTPConnectionInfo, eventLoop: EventLoop) -> SMTPConnectionDelegate
+    /// A connection was turned away at the greeting (too many connections), for metrics.
+    func connectionRefused(_ connection: SMTPConnectionInfo)
+}
+
+extension SMTPServerDelegate {
+    public func connectionRefused(_ connection: SMTPConnectionInfo) {}
 }
 
 /// The mail side of one connection. All calls come on the connection's event loop.
@@ -69,8 +75,11 @@ public protocol SMTPConnectionDelegate: AnyObject {
     func tlsEstablished(version: String?, cipher: String?)
     /// Checks AUTH credentials (never log them). Only called when AUTH is advertised.
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome>
+    /// A reply went to the client (for metrics).
+    func replied(_ reply: Reply)
 }
 
 extension SMTPConnectionDelegate {
     public func tlsEstablished(version: String?, cipher: String?) {}
+    public func replied(_ reply: Reply) {}
 }

@@ -68,6 +68,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
         } else {
             logger.notice("connection refused: too many connections")
             refusal = Reply.Session.tooManyConnections(configuration.session.hostname)
+            serverDelegate.connectionRefused(info)
         }
         if refusal == nil {
             let delegate = serverDelegate.makeConnectionDelegate(for: info, eventLoop: context.eventLoop)
@@ -178,6 +179,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
             case .send(let reply):
                 if out == nil { out = context.channel.allocator.buffer(capacity: 256) }
                 reply.encode(into: &out!)
+                delegate?.replied(reply)
                 if reply.code >= 400 { logRejection(reply) }
             case .close:
                 flushOut()
@@ -234,6 +236,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 128)
         reply.encode(into: &buffer)
+        delegate?.replied(reply)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 

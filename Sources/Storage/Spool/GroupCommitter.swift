@@ -40,10 +40,13 @@ final class GroupCommitter: @unchecked Sendable {
     private let layout: SpoolLayout
     private let fileSystem: FilesystemSync
     private var thread: BatchThread<Request>!
+    /// Told of each batch made durable: its messages and seconds (for metrics).
+    private let observe: (@Sendable (Int, Double) -> Void)?
 
-    init(layout: SpoolLayout, fileSystem: FilesystemSync) {
+    init(layout: SpoolLayout, fileSystem: FilesystemSync, observe: (@Sendable (Int, Double) -> Void)? = nil) {
         self.layout = layout
         self.fileSystem = fileSystem
+        self.observe = observe
         let root = layout.root
         thread = BatchThread(
             name: "postie-commit", poll: Self.poll, process: { [unowned self] in commit($0) },
@@ -64,6 +67,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Commits a batch on the calling thread. The committer keeps no state of its own while
     /// committing, so a caller may commit directly (a message Postie makes itself).
     func commit(_ batch: [Request]) {
+        let started = ContinuousClock.now
         var staged: [Request] = []
         var failed: [(Request, Error)] = []
         var contents: [UInt8] = []
@@ -98,6 +102,10 @@ final class GroupCommitter: @unchecked Sendable {
             if !staged.isEmpty {
                 let newNames = staged.contains { !$0.nameIsDurable }
                 try fileSystem.sync(files: staged.map(\.dataFD), directories: newNames ? [layout.dataDirectory] : [])
+                if let observe {
+                    let elapsed = ContinuousClock.now - started
+                    observe(staged.count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                }
             }
             for request in staged { request.completion(.success(())) }
         } catch {

@@ -43,7 +43,11 @@ public final class Spool: Sendable {
     public static let removalLinger = Duration.milliseconds(4)
 
     /// Opens (creating if needed) the spool at `root`. The thread pool runs the file writes.
-    public init(root: String, threadPool: NIOThreadPool, logger: Logger) throws {
+    /// `observeCommit` hears of each group commit: the messages it made durable and its seconds.
+    public init(
+        root: String, threadPool: NIOThreadPool, logger: Logger,
+        observeCommit: (@Sendable (_ messages: Int, _ seconds: Double) -> Void)? = nil
+    ) throws {
         self.layout = SpoolLayout(root: root)
         self.threadPool = threadPool
         self.logger = logger
@@ -53,7 +57,7 @@ public final class Spool: Sendable {
         }
         self.fileSystem = try FilesystemSync(path: root)
         self.dataFiles = DataFilePool(layout: layout, ids: ids, threadPool: threadPool, logger: logger)
-        self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem)
+        self.committer = GroupCommitter(layout: layout, fileSystem: fileSystem, observe: observeCommit)
         committer.start()
         let (layout, fileSystem, ids, dataFiles) = (self.layout, self.fileSystem, self.ids, self.dataFiles)
         let pending = PendingRemovals()
