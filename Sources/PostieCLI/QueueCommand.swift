@@ -7,7 +7,7 @@ import Postie
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue", abstract: "Look into and act on the queue of a running server.",
-        subcommands: [List.self, Show.self, Flush.self, Delete.self, Bounce.self])
+        subcommands: [List.self, Show.self, Flush.self, Delete.self, Bounce.self, Hold.self, Release.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List queued messages: id, age, size, sender, recipients, next attempt, last error.")
@@ -31,7 +31,8 @@ struct QueueCommand: ParsableCommand {
             let now = Int64(Date().timeIntervalSince1970)
             for e in entries {
                 let next = e.nextAttempt.map { $0 > now ? "in \(duration($0 - now))" : "now" } ?? "-"
-                print("\(e.id)  age \(duration(now - e.arrival))  \(e.size) octets  from \(e.sender)  next attempt: \(next)")
+                let state = e.held == true ? "held" : "next attempt: \(next)"
+                print("\(e.id)  age \(duration(now - e.arrival))  \(e.size) octets  from \(e.sender)  \(state)")
                 for r in e.recipients {
                     print("    \(r.address) (\(r.status), \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"))\(r.lastError.map { ": " + $0 } ?? "")")
                 }
@@ -54,18 +55,32 @@ struct QueueCommand: ParsableCommand {
         func run() throws { print(try call(ControlRequest(command: .flush, id: id), options).text ?? "") }
     }
 
-    struct Delete: ParsableCommand {
+    struct Delete: QueueIDCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a queued message without telling its sender.")
+        static let command = ControlRequest.Command.delete
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The queue id.") var id: String
-        func run() throws { print(try call(ControlRequest(command: .delete, id: id), options).text ?? "") }
     }
 
-    struct Bounce: ParsableCommand {
+    struct Bounce: QueueIDCommand {
         static let configuration = CommandConfiguration(abstract: "Return a queued message to its sender with a delivery report.")
+        static let command = ControlRequest.Command.bounce
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The queue id.") var id: String
-        func run() throws { print(try call(ControlRequest(command: .bounce, id: id), options).text ?? "") }
+    }
+
+    struct Hold: QueueIDCommand {
+        static let configuration = CommandConfiguration(abstract: "Hold a queued message: it is not tried until released.")
+        static let command = ControlRequest.Command.hold
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The queue id.") var id: String
+    }
+
+    struct Release: QueueIDCommand {
+        static let configuration = CommandConfiguration(abstract: "Release a held message and try it now.")
+        static let command = ControlRequest.Command.release
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The queue id.") var id: String
     }
 }
 
@@ -94,6 +109,17 @@ func call(_ request: ControlRequest, _ options: ConfigOverrides, message: [UInt8
         throw ExitCode(1)
     }
     return response
+}
+
+/// A queue operation on one message: its request, and the server's answer printed.
+protocol QueueIDCommand: ParsableCommand {
+    static var command: ControlRequest.Command { get }
+    var options: ConfigOptions { get }
+    var id: String { get }
+}
+
+extension QueueIDCommand {
+    func run() throws { print(try call(ControlRequest(command: Self.command, id: id), options).text ?? "") }
 }
 
 func duration(_ seconds: Int64) -> String {

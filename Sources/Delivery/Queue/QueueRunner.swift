@@ -92,6 +92,8 @@ public final class QueueRunner: Sendable {
         var again: Set<String> = []
         /// Each waiting message's timer and the envelope it will try.
         var timers: [String: (timer: QueueTimer, envelope: Envelope)] = [:]
+        /// Messages held by the administrator, with their arrival time: never tried until released.
+        var held: [String: Int64] = [:]
         var stopped = false
         /// Called once when no attempt runs any more.
         var idleWaiters: [@Sendable () -> Void] = []
@@ -120,6 +122,10 @@ public final class QueueRunner: Sendable {
     /// attempt. `octets`: the message, while the spool writer still has it in memory; `fresh`: it
     /// was just committed (so its envelope was never updated).
     public func enqueue(_ envelope: Envelope, octets: [ByteBuffer]? = nil, fresh: Bool = false) {
+        if envelope.held {
+            state.withLockedValue { $0.held[envelope.id] = envelope.arrivalTime }
+            return
+        }
         if let next = envelope.nextAttempt, next > clock.now() {
             schedule(envelope)
             return
@@ -204,8 +210,37 @@ public final class QueueRunner: Sendable {
         state.withLockedValue { s in
             guard !s.running.contains(id) else { return false }
             s.timers.removeValue(forKey: id)?.timer.cancel()
+            s.held.removeValue(forKey: id)
             return true
         }
+    }
+
+    /// Holds a message (blocking: its envelope is updated): it is not tried again until released.
+    /// Fails while a delivery of it is under way.
+    public func hold(_ id: String) throws -> Bool {
+        guard withdraw(id) else { return false }
+        var envelope = try spool.readEnvelope(id)
+        if !envelope.held {
+            envelope.held = true
+            try spool.update(envelope)
+        }
+        state.withLockedValue { $0.held[id] = envelope.arrivalTime }
+        logger.notice("held by the administrator", metadata: ["queue_id": .string(id)])
+        return true
+    }
+
+    /// Releases a held message (blocking: its envelope is updated) and tries it at once; false
+    /// when it was not held.
+    public func release(_ id: String) throws -> Bool {
+        var envelope = try spool.readEnvelope(id)
+        guard envelope.held else { return false }
+        envelope.held = false
+        envelope.nextAttempt = nil
+        try spool.update(envelope)
+        state.withLockedValue { _ = $0.held.removeValue(forKey: id) }
+        logger.notice("released by the administrator", metadata: ["queue_id": .string(id)])
+        enqueue(envelope)
+        return true
     }
 
     /// Bounces what is left of a message at the administrator's request (blocking).
@@ -229,9 +264,13 @@ public final class QueueRunner: Sendable {
     public var scheduled: Int { state.withLockedValue { $0.timers.count } }
 
     /// What the queue holds now, for metrics: messages in an attempt, messages waiting for their
-    /// next, and the arrival time of the oldest waiting one.
-    public var statistics: (active: Int, deferred: Int, oldestArrival: Int64?) {
-        state.withLockedValue { s in (s.running.count, s.timers.count, s.timers.values.map(\.envelope.arrivalTime).min()) }
+    /// next, messages held, and the arrival time of the oldest waiting or held one.
+    public var statistics: QueueStatistics {
+        state.withLockedValue { s in
+            QueueStatistics(
+                active: s.running.count, deferred: s.timers.count, held: s.held.count,
+                oldestArrival: (s.timers.values.map(\.envelope.arrivalTime) + s.held.values).min())
+        }
     }
 
     // MARK: One attempt
@@ -361,6 +400,25 @@ public final class QueueRunner: Sendable {
         ]
         if let reply = status.remoteReply { metadata["reply"] = .string(reply.description) } else { metadata["reason"] = .string(status.text) }
         logger.info("\(word)", metadata: metadata)
+    }
+}
+
+/// The queue's figures at one moment (for metrics).
+public struct QueueStatistics: Sendable, Equatable {
+    /// Messages in an attempt.
+    public var active = 0
+    /// Messages waiting for their next attempt.
+    public var deferred = 0
+    /// Messages held by the administrator.
+    public var held = 0
+    /// Arrival time of the oldest message waiting or held.
+    public var oldestArrival: Int64?
+
+    public init(active: Int = 0, deferred: Int = 0, held: Int = 0, oldestArrival: Int64? = nil) {
+        self.active = active
+        self.deferred = deferred
+        self.held = held
+        self.oldestArrival = oldestArrival
     }
 }
 

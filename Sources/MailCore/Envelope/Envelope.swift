@@ -87,6 +87,8 @@ public struct Envelope: Hashable, Sendable {
     /// The message failed DMARC and its domain asks for quarantine: local copies go to the
     /// recipients' Junk folders.
     public var quarantined = false
+    /// Held by the administrator: never tried until released.
+    public var held = false
 
     public init(
         id: String, arrivalTime: Int64, size: Int, sender: ReversePath, clientAddress: String, heloName: String,

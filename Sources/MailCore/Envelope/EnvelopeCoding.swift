@@ -44,6 +44,7 @@ extension Envelope {
         if let nextAttempt { s += "Next-Attempt: \(nextAttempt) \(MessageDate.iso8601(unixTime: nextAttempt))\n" }
         if delayNotified { s += "Delay-Notified: yes\n" }
         if quarantined { s += "Quarantine: junk\n" }
+        if held { s += "Held: yes\n" }
         for r in recipients {
             var fields: [String]
             switch r.target {
@@ -107,6 +108,7 @@ extension Envelope {
             recipients: recipients, nextAttempt: next)
         delayNotified = values["Delay-Notified"] == "yes"
         quarantined = values["Quarantine"] == "junk"
+        held = values["Held"] == "yes"
     }
 
     static func decodeRecipient(_ text: String, line: Int) throws(DecodingError) -> EnvelopeRecipient {

@@ -54,11 +54,14 @@ public struct AdminResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: [UInt8]
+    /// Further header fields (`Allow` with a 405).
+    public var headers: [(String, String)] = []
 
-    public init(status: Int, contentType: String = "application/json", body: [UInt8]) {
+    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = []) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.headers = headers
     }
 }
 
@@ -153,6 +156,7 @@ final class AdminHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 headers.add(name: "Content-Type", value: response.contentType)
                 headers.add(name: "Content-Length", value: "\(response.body.count)")
                 headers.add(name: "Cache-Control", value: "no-store")
+                for (name, value) in response.headers { headers.add(name: name, value: value) }
                 if !keepAlive { headers.add(name: "Connection", value: "close") }
                 let status = HTTPResponseStatus(statusCode: response.status)
                 context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)

@@ -14,6 +14,10 @@ struct AdminService: Sendable {
     let token: String?
     let metrics: @Sendable () -> [UInt8]
     let readiness: @Sendable () -> Readiness
+    /// The control socket's operations (the API's queue and reload): nil serves no API.
+    var control: (@Sendable (ControlRequest) async -> ControlResponse)? = nil
+    /// Seconds since 1970, for the queue's age filter.
+    var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
 
     func respond(_ request: AdminRequest) async -> AdminResponse {
         let probes: Set<String> = ["/healthz", "/readyz", "/livez"]
@@ -32,11 +36,126 @@ struct AdminService: Sendable {
             var checks: [String: Any] = [:]
             for c in r.checks { checks[c.name] = ["ok": c.ok, "detail": c.detail] }
             return Self.json(r.ready ? 200 : 503, ["ready": r.ready, "checks": checks])
-        case (_, "/metrics"), (_, "/healthz"), (_, "/livez"), (_, "/readyz"):
-            return Self.json(405, ["error": "method not allowed"])
+        case (_, "/metrics"):
+            return Self.notAllowed("GET, HEAD")
+        case (_, "/healthz"), (_, "/livez"), (_, "/readyz"):
+            return Self.notAllowed("GET")
+        default:
+            if request.path.hasPrefix("/api/"), let control { return await api(request, control) }
+            return Self.json(404, ["error": "no such path"])
+        }
+    }
+
+    // MARK: The API (docs/openapi.yaml)
+
+    func api(_ request: AdminRequest, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // ["api", "queue", id?, action?] or ["api", "reload"]
+        switch (request.method, parts.count, parts.count > 1 ? parts[1] : "") {
+        case ("GET", 2, "queue"):
+            return await list(request, control)
+        case (_, 3, "queue") where parts[2] == "flush":
+            // `flush` is no queue id (ids are hexadecimal): this path is the flush of them all.
+            guard request.method == "POST" else { return Self.notAllowed("POST") }
+            return Self.outcome(await control(ControlRequest(command: .flush)))
+        case ("GET", 3, "queue"):
+            let response = await control(ControlRequest(command: .show, id: parts[2]))
+            guard response.ok, let entry = response.entries?.first else { return Self.outcome(response) }
+            let text = response.text ?? ""
+            let sections = text.components(separatedBy: "\n\n")
+            var object = Self.object(entry)
+            object["envelope"] = sections.first ?? ""
+            object["headers"] = sections.dropFirst().joined(separator: "\n\n")
+            return Self.json(200, object)
+        case ("DELETE", 3, "queue"):
+            return Self.outcome(await control(ControlRequest(command: .delete, id: parts[2])))
+        case ("POST", 4, "queue"):
+            let command: ControlRequest.Command
+            switch parts[3] {
+            case "flush": command = .flush
+            case "bounce": command = .bounce
+            case "hold": command = .hold
+            case "release": command = .release
+            default: return Self.json(404, ["error": "no such path"])
+            }
+            return Self.outcome(await control(ControlRequest(command: command, id: parts[2])))
+        case ("POST", 2, "reload"):
+            let response = await control(ControlRequest(command: .reload))
+            guard let report = response.reload else { return Self.outcome(response) }
+            return Self.json(
+                report.ok ? 200 : 409,
+                ["ok": report.ok, "changed": report.changed, "need_restart": report.needRestart, "error": report.error ?? NSNull()])
+        case (_, 2, "queue"):
+            return Self.notAllowed("GET")
+        case (_, 3, "queue"):
+            return Self.notAllowed("GET, DELETE")
+        case (_, 4, "queue"), (_, 2, "reload"):
+            return Self.notAllowed("POST")
         default:
             return Self.json(404, ["error": "no such path"])
         }
+    }
+
+    /// `GET /api/queue?state=&domain=&older_than=&offset=&limit=`: the queue, filtered and paged,
+    /// oldest first.
+    func list(_ request: AdminRequest, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
+        let q = request.query
+        let states = ["pending", "deferred", "held"]
+        if let state = q["state"], !states.contains(state) { return Self.json(400, ["error": "state must be pending, deferred or held"]) }
+        func number(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
+            guard let text = q[name] else { return value }
+            guard let n = Int(text), range.contains(n) else { return nil }
+            return n
+        }
+        guard let offset = number("offset", default: 0, range: 0...Int(Int32.max)),
+            let limit = number("limit", default: 100, range: 1...1000),
+            let olderThan = number("older_than", default: 0, range: 0...Int(Int32.max))
+        else { return Self.json(400, ["error": "offset, limit (1-1000) and older_than are whole numbers"]) }
+        let response = await control(ControlRequest(command: .list))
+        guard response.ok else { return Self.outcome(response) }
+        let now = self.now()
+        let domain = q["domain"]?.lowercased()
+        let matching = (response.entries ?? []).filter { e in
+            if let state = q["state"], Self.state(of: e) != state { return false }
+            if let domain, !e.recipients.contains(where: { $0.address.lowercased().hasSuffix("@" + domain) }) { return false }
+            return now - e.arrival >= Int64(olderThan)
+        }.sorted { ($0.arrival, $0.id) < ($1.arrival, $1.id) }
+        let page = matching.dropFirst(offset).prefix(limit)
+        return Self.json(200, ["total": matching.count, "offset": offset, "limit": limit, "messages": page.map(Self.object)])
+    }
+
+    /// A message's state: `held`, `deferred` (a recipient waits for a retry), else `pending`.
+    static func state(of entry: ControlResponse.QueueEntry) -> String {
+        if entry.held == true { return "held" }
+        return entry.recipients.contains { $0.status == "deferred" } ? "deferred" : "pending"
+    }
+
+    static func object(_ e: ControlResponse.QueueEntry) -> [String: Any] {
+        [
+            "id": e.id, "arrival": e.arrival, "size": e.size, "sender": e.sender, "state": state(of: e),
+            "next_attempt": e.nextAttempt.map { $0 as Any } ?? NSNull(),
+            "recipients": e.recipients.map { r -> [String: Any] in
+                [
+                    "address": r.address, "original": r.original, "status": r.status, "attempts": r.attempts,
+                    "last_error": r.lastError.map { $0 as Any } ?? NSNull(),
+                ]
+            },
+        ]
+    }
+
+    /// A control answer as HTTP: 200 with what it said, 404 for a message that is not there,
+    /// 409 for one that cannot be acted on now.
+    static func outcome(_ response: ControlResponse) -> AdminResponse {
+        if response.ok { return json(200, ["ok": true, "result": response.text ?? ""]) }
+        let error = response.error ?? "refused"
+        return json(error.contains("no such message") ? 404 : 409, ["error": error])
+    }
+
+    /// 405 with the methods the path takes (RFC 9110 §15.5.6 wants them in `Allow`).
+    static func notAllowed(_ methods: String) -> AdminResponse {
+        var response = json(405, ["error": "method not allowed"])
+        response.headers = [("Allow", methods)]
+        return response
     }
 
     static func json(_ status: Int, _ object: [String: Any]) -> AdminResponse {

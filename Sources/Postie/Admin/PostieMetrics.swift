@@ -1,3 +1,4 @@
+import Delivery
 import Prometheus
 
 /// Postie's metrics, in the Prometheus text format (swift-prometheus's registry, which implements
@@ -13,7 +14,7 @@ public final class PostieMetrics: Sendable {
 
     public init() {
         var gauges: [String: Gauge] = [:]
-        for state in ["active", "deferred"] {
+        for state in ["active", "deferred", "held"] {
             gauges["queue_\(state)"] = registry.makeGauge(
                 name: "postie_queue_messages", labels: [("state", state)], help: "Messages in the queue, by state")
         }
@@ -138,9 +139,10 @@ public final class PostieMetrics: Sendable {
     // MARK: Scrape
 
     /// The exposition, with the values read now.
-    public func exposition(queue: (active: Int, deferred: Int, oldestArrival: Int64?), now: Int64, dnsCache: Int?) -> [UInt8] {
+    public func exposition(queue: QueueStatistics, now: Int64, dnsCache: Int?) -> [UInt8] {
         gauges["queue_active"]?.set(Double(queue.active))
         gauges["queue_deferred"]?.set(Double(queue.deferred))
+        gauges["queue_held"]?.set(Double(queue.held))
         gauges["queue_oldest"]?.set(Double(queue.oldestArrival.map { max(0, now - $0) } ?? 0))
         if let dnsCache { gauges["dns_cache"]?.set(Double(dnsCache)) }
         return registry.emitToBuffer()

@@ -6,7 +6,7 @@ import Foundation
 /// mail from any sender, as with Postfix's `postdrop`.
 public struct ControlRequest: Codable, Sendable {
     public enum Command: String, Codable, Sendable {
-        case list, show, flush, delete, bounce, submit, reload, verify
+        case list, show, flush, delete, bounce, submit, reload, verify, hold, release
     }
 
     public var command: Command
@@ -46,6 +46,8 @@ public struct ControlResponse: Codable, Sendable {
         public var sender: String
         public var recipients: [Recipient]
         public var nextAttempt: Int64?
+        /// Held by the administrator (absent: no).
+        public var held: Bool?
     }
 
     public var ok: Bool

@@ -65,6 +65,18 @@ struct ControlService: Sendable {
             guard queue.withdraw(id) else { return .failure("\(id): a delivery is under way; try again") }
             let report = try queue.bounceNow(id)
             return ControlResponse(ok: true, text: report.map { "bounced \(id); report \($0.id)" } ?? "bounced \(id); no report due")
+        case .hold:
+            guard let id = request.id, LocalDirectory.isSafePathComponent(id), spool.contains(id) else {
+                return .failure("\(request.id ?? ""): no such message in the queue")
+            }
+            guard try queue.hold(id) else { return .failure("\(id): a delivery is under way; try again") }
+            return ControlResponse(ok: true, text: "held \(id)")
+        case .release:
+            guard let id = request.id, LocalDirectory.isSafePathComponent(id), spool.contains(id) else {
+                return .failure("\(request.id ?? ""): no such message in the queue")
+            }
+            guard try queue.release(id) else { return .failure("\(id): not held") }
+            return ControlResponse(ok: true, text: "released \(id)")
         case .submit:
             return .failure("a submission streams through the control handler")
         case .verify:
@@ -82,7 +94,7 @@ struct ControlService: Sendable {
             id: e.id, arrival: e.arrivalTime, size: e.size, sender: e.sender.description,
             recipients: e.recipients.map {
                 .init(address: $0.target.description, original: $0.original, status: $0.status.rawValue, attempts: $0.attempts, lastError: $0.lastError)
-            }, nextAttempt: e.nextAttempt)
+            }, nextAttempt: e.nextAttempt, held: e.held ? true : nil)
     }
 
     struct Refusal: Error { var reason: String }

@@ -202,14 +202,19 @@ public final class PostieServer: Service, Sendable {
             }
 
             // The admin listener, bound before anything is touched (a port in use stops the start).
+            // The control socket's operations, also the admin API's.
+            let controlService = ControlService(
+                live: live, reload: { [weak self] in await self?.reload() ?? .refused("the server is stopping") }, spool: spool,
+                queue: queue, threadPool: threadPool, logger: logger)
             var admin: AdminHTTPServer?
             if !config.admin.listen.isEmpty {
-                let service = AdminService(
+                var service = AdminService(
                     token: config.admin.token,
                     metrics: { [weak self] in
-                        metrics.exposition(queue: self?.queueStatistics ?? (0, 0, nil), now: Int64(Date().timeIntervalSince1970), dnsCache: resolver.cachedAnswers)
+                        metrics.exposition(queue: self?.queueStatistics ?? QueueStatistics(), now: Int64(Date().timeIntervalSince1970), dnsCache: resolver.cachedAnswers)
                     },
                     readiness: { [weak self] in self?.readinessChecks() ?? .init(checks: [("server", false, "gone")]) })
+                service.control = { await controlService.handle($0) }
                 admin = try await AdminHTTPServer.start(
                     on: config.admin.listen.map { ($0.host, $0.port) }, group: group, logger: logger, respond: service.respond)
             }
@@ -227,9 +232,7 @@ public final class PostieServer: Service, Sendable {
             readiness.withLockedValue { $0 = (recovered: true, stopping: false) }
             let control = try await ControlServer(
                 path: config.controlSocket,
-                service: ControlService(
-                    live: live, reload: { [weak self] in await self?.reload() ?? .refused("the server is stopping") }, spool: spool,
-                    queue: queue, threadPool: threadPool, logger: logger),
+                service: controlService,
                 spool: spool, idleTimeout: smtp.configuration.commandTimeout,
                 maxBuffered: smtp.configuration.maxBufferedMessageBytes, group: group)
             let trimmer = HeapTrimmer(
@@ -261,8 +264,8 @@ public final class PostieServer: Service, Sendable {
     }
 
     /// The queue's figures for the metrics.
-    var queueStatistics: (active: Int, deferred: Int, oldestArrival: Int64?) {
-        running.withLockedValue { $0?.queue.statistics } ?? (0, 0, nil)
+    var queueStatistics: QueueStatistics {
+        running.withLockedValue { $0?.queue.statistics } ?? QueueStatistics()
     }
 
     /// What `/readyz` checks: listening, the spool recovered, its file system writable with room
