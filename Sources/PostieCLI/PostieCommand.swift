@@ -15,7 +15,7 @@ struct PostieCommand: AsyncParsableCommand {
         version: PostieVersion.current,
         subcommands: [
             Serve.self, Reload.self, CheckConfig.self, QueueCommand.self, SendmailCommand.self, PasswdCommand.self, DKIMCommand.self,
-            HealthCommand.self,
+            HealthCommand.self, TraceCommand.self,
         ],
         defaultSubcommand: Serve.self)
 

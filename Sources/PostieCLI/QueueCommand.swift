@@ -129,3 +129,22 @@ func duration(_ seconds: Int64) -> String {
     if s < 172_800 { return "\(s / 3600)h" }
     return "\(s / 86400)d"
 }
+
+/// `postie trace ID`: what each server said on each delivery attempt of a message.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace", abstract: "Show the SMTP dialogue of each delivery attempt of a message (the newest 10).")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "The queue id.") var id: String
+
+    func run() throws {
+        let attempts = try call(ControlRequest(command: .trace, id: id), options).attempts ?? []
+        if attempts.isEmpty {
+            print("\(id): no delivery attempt yet")
+            return
+        }
+        for (n, attempt) in attempts.enumerated() {
+            print("Attempt \(n + 1): \(attempt)\n")
+        }
+    }
+}

@@ -29,15 +29,8 @@ import Testing
             config.relay.trustedNetworks = [IPNetwork("127.0.0.1/32")!]
             config.relay.routes["remote.test"] = .init(host: "127.0.0.1", port: 1)
         }) { server in
-            let sent = try await blocking {
-                try Subprocess.python(
-                    """
-                    import smtplib, sys
-                    s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
-                    s.sendmail('a@xyz.com', ['friend@remote.test'], b'From: a@xyz.com\\r\\nSubject: waiting\\r\\n\\r\\nbody\\r\\n')
-                    s.quit()
-                    """, ["\(server.port)"])
-            }
+            let sent = try await server.send(
+                from: "a@xyz.com", to: ["friend@remote.test"], message: "From: a@xyz.com\r\nSubject: waiting\r\n\r\nbody\r\n")
             try #require(sent.status == 0, "\(sent.stderr)")
             let base = "http://127.0.0.1:\(try #require(server.server.adminAddresses.first?.port))"
             var id = ""

@@ -231,6 +231,7 @@ import Testing
             delay_warning = 44
             bounce_size_limit = 45
             reports_per_domain_per_hour = 46
+            trace_retention = 3600
 
             [submission]
             listen = ["127.0.0.1:5870"]

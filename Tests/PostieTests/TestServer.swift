@@ -65,6 +65,20 @@ final class TestServer: @unchecked Sendable {
     }
 
     func client() throws -> LineClient { try LineClient(port: port) }
+
+    /// Sends one message with Python's smtplib; the message is ASCII text with CRLF line endings.
+    func send(from sender: String, to recipients: [String], message: String) async throws -> ProcessResult {
+        let port = self.port
+        return try await blocking {
+            try Subprocess.python(
+                """
+                import smtplib, sys
+                s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+                s.sendmail(sys.argv[2], sys.argv[3].split(','), sys.stdin.read().encode())
+                s.quit()
+                """, ["\(port)", sender, recipients.joined(separator: ",")], stdin: message)
+        }
+    }
 }
 
 /// Starts a server, runs the body, stops the server whatever happens.

@@ -250,6 +250,7 @@ public final class RelayTarget: DeliveryTarget {
                             jobs[index].completion(TargetOutcomes(jobs[index].members, outcomes, relay: relayName))
                         })
                 }
+                await spool.keepTrace(of: result, for: envelopes.map(\.id), at: relayName, threadPool: pool)
                 let queueIDs = envelopes.map(\.id).joined(separator: ",")
                 lastRelay = relayName
                 if result.unreachable == nil { sessionsLeft -= 1 }

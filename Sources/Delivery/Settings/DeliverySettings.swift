@@ -63,6 +63,9 @@ public struct QueueSettings: Hashable, Sendable {
     /// Failure reports to one sender domain in an hour, for mail from senders Postie cannot vouch
     /// for (against backscatter: `ReportPolicy`).
     public var reportsPerDomainPerHour = 20
+    /// Seconds a message's delivery transcripts are kept after its last attempt once it has left
+    /// the queue (`postie trace`).
+    public var traceRetention = 7 * 86400
 
     public init() {}
 

@@ -52,6 +52,7 @@ public struct LMTPTarget: AsyncDeliveryTarget {
             group: group, logger: logger
         ) { _ in try SpoolMessageReader(spool: spool, envelope: envelope, threadPool: pool) }
         let relay = "lmtp:\(endpoint)"
+        await spool.keepTrace(of: result, for: [envelope.id], at: relay, threadPool: pool)
         let outcomes =
             result.deferral(at: relay).map { TargetOutcomes(members, $0, relay: relay) }
             ?? TargetOutcomes(members, result.outcomes[0] ?? [], relay: relay)

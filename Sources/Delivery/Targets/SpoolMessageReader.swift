@@ -56,3 +56,15 @@ final class SpoolMessageReader: OutgoingMessageReader {
 
     deinit { close() }
 }
+
+extension Spool {
+    /// Keeps an attempt's dialogue with each of its messages (`postie trace`), off the caller's
+    /// thread; a trace that cannot be written is only a lost trace.
+    func keepTrace(of result: ClientResult, for ids: [String], at relay: String, threadPool: NIOThreadPool) async {
+        let attempt = "\(MessageDate.iso8601(unixTime: Int64(Glibc.time(nil)))) to \(relay)\n"
+            + result.transcript.rendered.joined(separator: "\n")
+        _ = try? await threadPool.runIfActive { [self] in
+            for id in ids { try? appendTrace(id, attempt: attempt) }
+        }
+    }
+}

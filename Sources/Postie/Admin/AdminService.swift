@@ -69,6 +69,10 @@ struct AdminService: Sendable {
             return Self.json(200, object)
         case ("DELETE", 3, "queue"):
             return Self.outcome(await control(ControlRequest(command: .delete, id: parts[2])))
+        case ("GET", 4, "queue") where parts[3] == "attempts":
+            let response = await control(ControlRequest(command: .trace, id: parts[2]))
+            guard response.ok else { return Self.outcome(response) }
+            return Self.json(200, ["id": parts[2], "attempts": response.attempts ?? []])
         case ("POST", 4, "queue"):
             let command: ControlRequest.Command
             switch parts[3] {
@@ -89,6 +93,8 @@ struct AdminService: Sendable {
             return Self.notAllowed("GET")
         case (_, 3, "queue"):
             return Self.notAllowed("GET, DELETE")
+        case (_, 4, "queue") where parts[3] == "attempts":
+            return Self.notAllowed("GET")
         case (_, 4, "queue"), (_, 2, "reload"):
             return Self.notAllowed("POST")
         default:

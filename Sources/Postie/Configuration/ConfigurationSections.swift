@@ -172,6 +172,7 @@ extension ConfigurationLoader {
                 .int("delay_warning", \.queue.delayWarning, 0...(100 * 86400)),
                 .int("bounce_size_limit", \.queue.bounceSizeLimit, 0...(100 << 20)),
                 .int("reports_per_domain_per_hour", \.queue.reportsPerDomainPerHour, 0...100_000),
+                .int("trace_retention", \.queue.traceRetention, 0...(366 * 86400)),
             ])
     }
 

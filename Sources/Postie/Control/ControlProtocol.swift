@@ -6,7 +6,7 @@ import Foundation
 /// mail from any sender, as with Postfix's `postdrop`.
 public struct ControlRequest: Codable, Sendable {
     public enum Command: String, Codable, Sendable {
-        case list, show, flush, delete, bounce, submit, reload, verify, hold, release
+        case list, show, flush, delete, bounce, submit, reload, verify, hold, release, trace
     }
 
     public var command: Command
@@ -59,6 +59,8 @@ public struct ControlResponse: Codable, Sendable {
     public var id: String?
     /// `reload`: what changed.
     public var reload: ReloadReport?
+    /// `trace`: the message's delivery attempts, oldest first, each its dialogue.
+    public var attempts: [String]?
 
     public init(
         ok: Bool, error: String? = nil, entries: [QueueEntry]? = nil, text: String? = nil, id: String? = nil, reload: ReloadReport? = nil

@@ -77,6 +77,13 @@ struct ControlService: Sendable {
             }
             guard try queue.release(id) else { return .failure("\(id): not held") }
             return ControlResponse(ok: true, text: "released \(id)")
+        case .trace:
+            guard let id = request.id, LocalDirectory.isSafePathComponent(id) else { return .failure("trace needs a queue id") }
+            let attempts = spool.trace(id)
+            guard !attempts.isEmpty || spool.contains(id) else { return .failure("\(id): no such message in the queue, and no trace") }
+            var response = ControlResponse(ok: true)
+            response.attempts = attempts
+            return response
         case .submit:
             return .failure("a submission streams through the control handler")
         case .verify:

@@ -89,6 +89,8 @@ public final class PostieServer: Service, Sendable {
         var trimmer: HeapTrimmer
         var addresses: [SocketAddress]
         var admin: AdminHTTPServer?
+        /// Removes delivery transcripts past `[queue] trace_retention`, hourly.
+        var traceSweeper: Task<Void, Never>
     }
     private let running = NIOLockedValueBox<Running?>(nil)
     /// The server certificate in use (a reload naming other files replaces it) and the task that
@@ -240,7 +242,8 @@ public final class PostieServer: Service, Sendable {
             running.withLockedValue {
                 $0 = Running(
                     lock: lock, threadPool: threadPool, spool: spool, queue: queue, maildir: maildir, server: smtp,
-                    authenticator: authenticator, control: control, trimmer: trimmer, addresses: addresses, admin: admin)
+                    authenticator: authenticator, control: control, trimmer: trimmer, addresses: addresses, admin: admin,
+                    traceSweeper: Self.sweepTraces(spool, threadPool: threadPool, live: live, logger: logger))
             }
             try await smtp.startAccepting()
             logger.info(
@@ -260,6 +263,19 @@ public final class PostieServer: Service, Sendable {
             try? await threadPool.shutdownGracefully()
             lock.release()
             throw error
+        }
+    }
+
+    /// Every hour, the transcripts of messages gone from the queue longer than `[queue]
+    /// trace_retention` go too (at once when it is 0).
+    static func sweepTraces(_ spool: Spool, threadPool: NIOThreadPool, live: LiveConfiguration, logger: Logger) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                let retention = Int64(live.configuration.queue.traceRetention)
+                let removed = (try? await threadPool.runIfActive { spool.removeTraces(olderThan: retention, now: Int64(Date().timeIntervalSince1970)) }) ?? 0
+                if removed > 0 { logger.info("removed old delivery transcripts", metadata: ["count": "\(removed)"]) }
+                try? await Task.sleep(for: .seconds(3600))
+            }
         }
     }
 
@@ -436,6 +452,7 @@ public final class PostieServer: Service, Sendable {
         }) else { return }
         logger.info("shutting down")
         readiness.withLockedValue { $0.stopping = true }
+        r.traceSweeper.cancel()
         r.trimmer.cancel()
         stopRefreshingCredentials()
         await r.server.shutdown()

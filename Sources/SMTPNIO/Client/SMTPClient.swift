@@ -75,7 +75,9 @@ public enum SMTPClient {
             }
         } catch {
             let reason = Self.describe(error)
-            promise.succeed(ClientResult(notPrepared: Reply.Client.connectFailed("\(endpoint)", reason), unreachable: reason))
+            var result = ClientResult(notPrepared: Reply.Client.connectFailed("\(endpoint)", reason), unreachable: reason)
+            result.transcript.note("cannot connect to \(endpoint): \(reason)", at: 0)
+            promise.succeed(result)
         }
         do {
             return try await promise.futureResult.get()

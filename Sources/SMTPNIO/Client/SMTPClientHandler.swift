@@ -56,6 +56,8 @@ public struct ClientResult: Sendable {
     public var peer = PeerExtensions()
     public var usedEHLO = false
     public var tls = false
+    /// The dialogue, for `postie trace` (AUTH and the message left out).
+    public var transcript = SessionTranscript()
 
     public init(notPrepared: Reply? = nil, unreachable: String? = nil) {
         self.notPrepared = notPrepared
@@ -86,6 +88,13 @@ final class SMTPClientHandler: ChannelInboundHandler {
     /// Told of each message's outcomes as soon as the server gives them, before the connection
     /// carries the next message: the queue makes them durable at once.
     private let messageFinished: (@Sendable (Int, [RecipientOutcome]) -> Void)?
+    private var transcript = SessionTranscript()
+    private let started = NIODeadline.now()
+    /// Octets of the message being sent, for the transcript's note.
+    private var messageOctets = 0
+
+    /// Milliseconds since the attempt began.
+    private var elapsed: Int { Int((NIODeadline.now() - started).nanoseconds / 1_000_000) }
 
     init(
         session: ClientSession, timeouts: ClientTimeouts, openReader: @escaping @Sendable (Int) throws -> OutgoingMessageReader,
@@ -107,6 +116,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        transcript.note("connected to \(context.channel.remoteAddress.map { "\($0)" } ?? "the server")", at: elapsed)
         arm(timeouts.greeting)
         context.fireChannelActive()
     }
@@ -114,18 +124,23 @@ final class SMTPClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             for reply in try parser.parse(unwrapInboundIn(data)) {
+                transcript.server(reply, at: elapsed)
                 perform(session.receive(reply))
             }
             if !session.finished { arm(timeouts.timeout(for: session.waitingFor)) }
         } catch {
             logger.info("protocol error from server", metadata: ["error": "\(error)"])
+            transcript.note("protocol error: \(error)", at: elapsed)
             perform(session.connectionLost("protocol error: \(error)"))
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
-        if !session.finished { perform(session.connectionLost("connection closed by the remote server")) }
+        if !session.finished {
+            transcript.note("connection closed by the remote server", at: elapsed)
+            perform(session.connectionLost("connection closed by the remote server"))
+        }
         complete()
         self.context = nil
         context.fireChannelInactive()
@@ -133,6 +148,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         logger.debug("connection error", metadata: ["error": "\(error)"])
+        transcript.note("connection error: \(error)", at: elapsed)
         if !session.finished { perform(session.connectionLost("connection error: \(error)")) }
         context.close(promise: nil)
     }
@@ -143,6 +159,8 @@ final class SMTPClientHandler: ChannelInboundHandler {
         result.peer = session.peer
         result.usedEHLO = session.usedEHLO
         result.tls = session.isTLS
+        transcript.note("closed", at: elapsed)
+        result.transcript = transcript
         promise.succeed(result)
     }
 
@@ -153,6 +171,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
         timer = context.eventLoop.scheduleTask(in: timeout) {
             let handler = bound.value
             handler.logger.info("timeout waiting for the remote server")
+            handler.transcript.note("timeout waiting for the remote server", at: handler.elapsed)
             handler.perform(handler.session.connectionLost("timeout waiting for the remote server"))
         }
     }
@@ -169,6 +188,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
         for action in actions {
             switch action {
             case .send(let line):
+                transcript.client(line, at: elapsed)
                 out.writeString(line)
                 out.writeStaticString("\r\n")
             case .sendMessage(let index):
@@ -187,7 +207,9 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 startTLS(context.channel).whenComplete { r in
                     let handler = bound.value
                     switch r {
-                    case .success: handler.perform(handler.session.tlsEstablished())
+                    case .success:
+                        handler.transcript.note("TLS established", at: handler.elapsed)
+                        handler.perform(handler.session.tlsEstablished())
                     case .failure(let e): handler.perform(handler.session.connectionLost("TLS handshake failed: \(e)"))
                     }
                 }
@@ -222,6 +244,7 @@ final class SMTPClientHandler: ChannelInboundHandler {
         }
         encoder = DataEncoder(dotStuffing: !chunked)
         gathered = context.channel.allocator.buffer(capacity: 0)
+        messageOctets = 0
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         @Sendable func step() {
@@ -239,15 +262,20 @@ final class SMTPClientHandler: ChannelInboundHandler {
                 }
                 switch r {
                 case .success(let chunk?) where chunked:
+                    handler.messageOctets += chunk.readableBytes
                     handler.encoder.encode(chunk, into: &handler.gathered)
                     step()
                 case .success(let chunk?):
+                    handler.messageOctets += chunk.readableBytes
                     var out = context.channel.allocator.buffer(capacity: chunk.readableBytes + chunk.readableBytes / 32 + 16)
                     handler.encoder.encode(chunk, into: &out)
                     context.writeAndFlush(handler.wrapOutboundOut(out)).whenComplete { _ in step() }
                 case .success(nil):
                     reader.close()
                     var out = context.channel.allocator.buffer(capacity: 8)
+                    handler.transcript.note(
+                        chunked ? "C: BDAT … LAST with the message (\(handler.messageOctets) octets, not kept)"
+                            : "the message (\(handler.messageOctets) octets, not kept) and its ending dot", at: handler.elapsed)
                     if chunked {
                         // The command, then the gathered octets as they are (no second copy).
                         handler.encoder.finish(into: &handler.gathered)

@@ -51,7 +51,7 @@ public final class Spool: Sendable {
         self.layout = SpoolLayout(root: root)
         self.threadPool = threadPool
         self.logger = logger
-        for dir in [layout.dataDirectory, layout.envelopeDirectory, layout.tmpDirectory, layout.quarantineDirectory] {
+        for dir in [layout.dataDirectory, layout.envelopeDirectory, layout.tmpDirectory, layout.quarantineDirectory, layout.traceDirectory] {
             let created = try POSIXFile.makeDirectories(dir)
             for d in created { try POSIXFile.syncDirectory(POSIXFile.parent(d)) }
         }
@@ -326,5 +326,65 @@ public final class Spool: Sendable {
     /// Opens the stored message for reading.
     public func openMessage(_ id: String) throws -> Int32 {
         try POSIXFile.open(layout.dataPath(id), O_RDONLY)
+    }
+}
+
+// MARK: Delivery transcripts
+
+extension Spool {
+    /// Attempts kept per message: the newest.
+    public static let tracedAttempts = 10
+
+    /// Adds an attempt's transcript to the message's trace (blocking), keeping the newest
+    /// `tracedAttempts`. Not synced: a trace is for reading, and a crash costing its last lines
+    /// loses no mail.
+    public func appendTrace(_ id: String, attempt: String) throws {
+        let path = layout.tracePath(id)
+        var attempts = Self.traceAttempts(in: (try? POSIXFile.readAll(path)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        attempts.append(attempt)
+        let kept = attempts.suffix(Self.tracedAttempts)
+        let text = kept.map { Self.attemptMarker + $0 + "\n" }.joined()
+        let temporary = layout.tmpDirectory + "/trace-" + id
+        let fd = try POSIXFile.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        defer { Glibc.close(fd) }
+        try POSIXFile.writeAll(fd, Array(text.utf8), at: 0, path: temporary)
+        try POSIXFile.rename(temporary, path)
+    }
+
+    /// The message's attempts, oldest first (blocking); empty when it has none.
+    public func trace(_ id: String) -> [String] {
+        Self.traceAttempts(in: (try? POSIXFile.readAll(layout.tracePath(id))).map { String(decoding: $0, as: UTF8.self) } ?? "")
+    }
+
+    static let attemptMarker = "=== "
+
+    static func traceAttempts(in text: String) -> [String] {
+        text.components(separatedBy: "\n" + attemptMarker).map { part in
+            var p = part
+            if p.hasPrefix(attemptMarker) { p.removeFirst(attemptMarker.count) }
+            if p.hasSuffix("\n") { p.removeLast() }
+            return p
+        }.filter { !$0.isEmpty }
+    }
+
+    /// Removes the traces of messages no longer in the spool whose last attempt is older than
+    /// `retention` seconds at `now` (blocking); returns how many went.
+    @discardableResult
+    public func removeTraces(olderThan retention: Int64, now: Int64) -> Int {
+        let names = (try? POSIXFile.listDirectory(layout.traceDirectory)) ?? []
+        var removed = 0
+        for name in names where !contains(name) {
+            var info = stat()
+            guard stat(layout.tracePath(name), &info) == 0, Self.traceExpired(modified: Int64(info.st_mtim.tv_sec), now: now, retention: retention)
+            else { continue }
+            POSIXFile.unlink(layout.tracePath(name))
+            removed += 1
+        }
+        return removed
+    }
+
+    /// Whether a trace last written at `modified` has outlived `retention` at `now`.
+    public static func traceExpired(modified: Int64, now: Int64, retention: Int64) -> Bool {
+        now - modified >= retention
     }
 }

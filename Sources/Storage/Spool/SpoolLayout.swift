@@ -21,6 +21,9 @@ public struct SpoolLayout: Sendable {
     public var envelopeDirectory: String { root + "/env" }
     public var tmpDirectory: String { root + "/tmp" }
     public var quarantineDirectory: String { root + "/quarantine" }
+    /// The transcripts of delivery attempts, one file per message (`postie trace`).
+    public var traceDirectory: String { root + "/trace" }
+    public func tracePath(_ id: String) -> String { traceDirectory + "/" + id }
 
     public func dataPath(_ id: String) -> String { dataDirectory + "/" + id }
     public func envelopePath(_ id: String) -> String { envelopeDirectory + "/" + id }
