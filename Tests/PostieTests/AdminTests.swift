@@ -87,6 +87,7 @@ import Testing
             #expect(text.contains(#"postie_smtp_replies_total{class="5xx",enhanced="5.1.1"} 1"#), "\(text)")
             #expect(text.contains(#"postie_smtp_replies_total{class="2xx",enhanced="2.0.0"}"#))
             #expect(text.contains("postie_spool_commit_seconds_count"))
+            #expect(text.contains(#"postie_delivery_attempt_seconds_count{target="maildir"} 3"#), "\(text)")
             // Never an address in a label.
             #expect(!text.contains("client.example") && !text.contains("127.0.0.1") && !text.contains("carolyn"))
             if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {

@@ -84,6 +84,9 @@ public final class QueueRunner: Sendable {
         public var result: String
         /// Seconds since the message arrived.
         public var delay: Int64
+        /// Seconds the attempt took, from its start to its last outcome (nil: no attempt, the
+        /// lifetime ran out).
+        public var attemptSeconds: Double?
     }
 
     private struct State {
@@ -279,15 +282,19 @@ public final class QueueRunner: Sendable {
     private func attempt(_ message: QueuedMessage, fresh: Bool) {
         let settings = self.settings()
         let groups = targets.route(message.envelope, settings)
+        let started = ContinuousClock.now
         let join = OutcomeJoin(parts: groups.count) { [self] outcomes in
-            conclude(message.envelope, outcomes, fresh: fresh, settings: settings)
+            // How long the attempt took (wall time: a figure for metrics, no policy).
+            let took = ContinuousClock.now - started
+            let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+            conclude(message.envelope, outcomes, fresh: fresh, settings: settings, took: seconds)
         }
         for (target, ids) in groups { target.deliver(message, to: ids, completion: join.add) }
     }
 
     /// Records the outcomes (the ledger's rules), logs them, and makes the result durable: the
     /// message removed when every recipient is done, else its envelope updated; reports stored.
-    private func conclude(_ original: Envelope, _ outcomes: TargetOutcomes, fresh: Bool, settings: DeliverySettings) {
+    private func conclude(_ original: Envelope, _ outcomes: TargetOutcomes, fresh: Bool, settings: DeliverySettings, took: Double) {
         var envelope = original
         let now = clock.now()
         let policy = settings.queue.policy
@@ -295,13 +302,13 @@ public final class QueueRunner: Sendable {
         var notices = DeliveryLedger.record(recorded, in: &envelope, now: now, policy: policy, jitter: jitter)
         for o in recorded {
             log(envelope, o.recipient, relay: o.relay, status: o.status, now: now)
-            observe(envelope, o.recipient, o.status, now: now, settings: settings)
+            observe(envelope, o.recipient, o.status, now: now, settings: settings, took: took)
         }
         // Lifetime over: what is still deferred fails now; a delay notice once.
         let closing = DeliveryLedger.close(&envelope, now: now, policy: policy)
         for n in closing where n.action == .failed {
             log(envelope, n.recipient, relay: nil, status: n.status, now: now)
-            observe(envelope, n.recipient, n.status, now: now, settings: settings)
+            observe(envelope, n.recipient, n.status, now: now, settings: settings, took: nil)
         }
         notices += closing
         let due = bouncer.due(envelope, notices)
@@ -376,7 +383,9 @@ public final class QueueRunner: Sendable {
         }
     }
 
-    private func observe(_ envelope: Envelope, _ i: RecipientID, _ status: DeliveryStatus, now: Int64, settings: DeliverySettings) {
+    private func observe(
+        _ envelope: Envelope, _ i: RecipientID, _ status: DeliveryStatus, now: Int64, settings: DeliverySettings, took: Double?
+    ) {
         guard let observe else { return }
         let target: String
         switch envelope[i].target {
@@ -384,7 +393,7 @@ public final class QueueRunner: Sendable {
         case .mailbox(let domain, _):
             if case .lmtp = settings.delivery(for: domain) { target = "lmtp" } else { target = "maildir" }
         }
-        observe(DeliveryEvent(target: target, result: status.logWord, delay: now - envelope.arrivalTime))
+        observe(DeliveryEvent(target: target, result: status.logWord, delay: now - envelope.arrivalTime, attemptSeconds: took))
     }
 
     /// The log line operators grep for: queue id, recipient, relay, delay, status code, outcome, and

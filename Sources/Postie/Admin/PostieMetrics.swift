@@ -112,6 +112,15 @@ public final class PostieMetrics: Sendable {
             help: "Delivery attempts of a recipient, by target and result")
     }
 
+    /// Seconds an attempt took, by target (each recipient's outcome counted once).
+    public func attemptDuration(_ seconds: Double, target: String) {
+        registry.makeValueHistogram(
+            name: "postie_delivery_attempt_seconds", labels: [("target", target)],
+            buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+            help: "Seconds a delivery attempt took, from its start to the outcome of each recipient, by target"
+        ).record(seconds)
+    }
+
     /// Seconds from arrival to a recipient's final outcome (sent or bounced).
     public func timeInQueue(_ seconds: Double, target: String) {
         registry.makeValueHistogram(

@@ -181,6 +181,7 @@ public final class PostieServer: Service, Sendable {
                 clock: SystemQueueClock(eventLoop: group.next()), settings: settings, logger: logger,
                 observe: { event in
                     metrics.delivery(target: event.target, result: event.result).increment()
+                    if let seconds = event.attemptSeconds { metrics.attemptDuration(seconds, target: event.target) }
                     if event.result != "deferred" { metrics.timeInQueue(Double(event.delay), target: event.target) }
                 })
             let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
