@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SMTPNIO
 
 /// A request to the admin listener, as its routes see it.
 public struct AdminRequest: Sendable {
@@ -84,7 +85,7 @@ final class AdminHTTPServer: Sendable {
         var channels: [any Channel] = []
         do {
             for address in addresses {
-                let channel = try await ServerBootstrap(group: group)
+                let bootstrap = ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 64)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { channel in
@@ -92,8 +93,13 @@ final class AdminHTTPServer: Sendable {
                             channel.pipeline.addHandler(AdminHTTPHandler(respond: respond))
                         }
                     }
-                    .bind(host: address.host, port: address.port).get()
-                channels.append(channel)
+                do {
+                    channels.append(try await bootstrap.bind(host: address.host, port: address.port).get())
+                } catch {
+                    // The same words and exit status as an SMTP listener that cannot bind.
+                    let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+                    throw SMTPServer.BindError(address: "\(address.host):\(address.port) ([admin] listen)", reason: reason)
+                }
             }
         } catch {
             for channel in channels { try? await channel.close() }

@@ -49,6 +49,11 @@ public final class SMTPServer: Sendable {
         public var address: String
         public var reason: String
         public var description: String { "cannot listen on \(address): \(reason)" }
+
+        public init(address: String, reason: String) {
+            self.address = address
+            self.reason = reason
+        }
     }
 
     /// Listens on `host:port` (port 0 picks a free one); returns the bound address. With `tls`,
