@@ -168,7 +168,7 @@ final class AdminHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
                 context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
                 let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
-                if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+                if !keepAlive { done.whenComplete { _ in bound.value.close(promise: nil) } }
             }
         }
     }

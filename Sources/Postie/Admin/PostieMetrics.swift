@@ -14,13 +14,17 @@ public final class PostieMetrics: Sendable {
 
     public init() {
         var gauges: [String: Gauge] = [:]
+        let registry = self.registry
+        func gauge(name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+            registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
+        }
         for state in ["active", "deferred", "held"] {
-            gauges["queue_\(state)"] = registry.makeGauge(
+            gauges["queue_\(state)"] = gauge(
                 name: "postie_queue_messages", labels: [("state", state)], help: "Messages in the queue, by state")
         }
-        gauges["queue_oldest"] = registry.makeGauge(
+        gauges["queue_oldest"] = gauge(
             name: "postie_queue_oldest_message_age_seconds", help: "Age of the oldest message waiting in the queue (0: none)")
-        gauges["dns_cache"] = registry.makeGauge(name: "postie_dns_cache_entries", help: "Answers the DNS cache holds")
+        gauges["dns_cache"] = gauge(name: "postie_dns_cache_entries", help: "Answers the DNS cache holds")
         self.gauges = gauges
         // Present from the start, so that a dashboard sees zeros rather than nothing.
         for result in ["sent", "deferred", "bounced"] {
@@ -34,7 +38,7 @@ public final class PostieMetrics: Sendable {
 
     /// A connection's end of the greeting: `accepted`, or why it was not (`limit`).
     public func connection(listener: String, outcome: String) {
-        registry.makeCounter(
+        counter(
             name: "postie_smtp_connections_total", labels: [("listener", listener), ("outcome", outcome)],
             help: "SMTP connections, by listener and outcome"
         ).increment()
@@ -42,23 +46,23 @@ public final class PostieMetrics: Sendable {
 
     /// A reply sent, by class (`2xx` … `5xx`) and enhanced status code (`5.1.1`; `none`).
     public func reply(code: Int, enhanced: String?) {
-        registry.makeCounter(
+        counter(
             name: "postie_smtp_replies_total", labels: [("class", "\(code / 100)xx"), ("enhanced", enhanced ?? "none")],
             help: "SMTP replies sent, by class and enhanced status code"
         ).increment()
     }
 
     public var received: Counter {
-        registry.makeCounter(name: "postie_messages_received_total", help: "Messages accepted (250 after DATA or BDAT LAST)")
+        counter(name: "postie_messages_received_total", help: "Messages accepted (250 after DATA or BDAT LAST)")
     }
 
     public var receivedOctets: Counter {
-        registry.makeCounter(name: "postie_received_bytes_total", help: "Octets of the messages accepted, as stored")
+        counter(name: "postie_received_bytes_total", help: "Octets of the messages accepted, as stored")
     }
 
     /// One RCPT's outcome: `accepted`, or the reason it was refused.
     public func recipient(_ reason: String) {
-        registry.makeCounter(
+        counter(
             name: "postie_recipients_total", labels: [("result", reason == "accepted" ? "accepted" : "refused"), ("reason", reason)],
             help: "Recipients (RCPT TO), by result and reason"
         ).increment()
@@ -66,24 +70,24 @@ public final class PostieMetrics: Sendable {
 
     /// A message refused at the end of DATA, by reason (`authentication`, `too_many_hops`, …).
     public func messageRefused(_ reason: String) {
-        registry.makeCounter(name: "postie_messages_refused_total", labels: [("reason", reason)], help: "Messages refused after DATA, by reason")
+        counter(name: "postie_messages_refused_total", labels: [("reason", reason)], help: "Messages refused after DATA, by reason")
             .increment()
     }
 
     public func tlsSession(version: String) {
-        registry.makeCounter(name: "postie_tls_sessions_total", labels: [("version", version)], help: "TLS sessions, by protocol version")
+        counter(name: "postie_tls_sessions_total", labels: [("version", version)], help: "TLS sessions, by protocol version")
             .increment()
     }
 
     public func authentication(success: Bool) {
-        registry.makeCounter(
+        counter(
             name: "postie_auth_attempts_total", labels: [("result", success ? "success" : "failure")], help: "AUTH attempts, by result"
         ).increment()
     }
 
     /// What the checks of a stranger's message found (`method`: spf, dkim, dmarc, arc).
     public func verification(method: String, result: String) {
-        registry.makeCounter(
+        counter(
             name: "postie_authentication_results_total", labels: [("method", method), ("result", result)],
             help: "Results of the checks of inbound mail, by method and result"
         ).increment()
@@ -91,11 +95,11 @@ public final class PostieMetrics: Sendable {
 
     /// A group commit: the messages it made durable and how long it took (write and sync).
     public func spoolCommit(messages: Int, seconds: Double) {
-        registry.makeValueHistogram(
+        histogram(
             name: "postie_spool_commit_seconds", buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
             help: "Seconds a group commit of the spool took (writes and sync)"
         ).record(seconds)
-        registry.makeValueHistogram(
+        histogram(
             name: "postie_spool_commit_batch_messages", buckets: [1, 2, 4, 8, 16, 32, 64, 128],
             help: "Messages made durable by one group commit"
         ).record(Double(messages))
@@ -107,14 +111,14 @@ public final class PostieMetrics: Sendable {
     /// `deferred`, `bounced`).
     @discardableResult
     public func delivery(target: String, result: String) -> Counter {
-        registry.makeCounter(
+        counter(
             name: "postie_deliveries_total", labels: [("target", target), ("result", result)],
             help: "Delivery attempts of a recipient, by target and result")
     }
 
     /// Seconds an attempt took, by target (each recipient's outcome counted once).
     public func attemptDuration(_ seconds: Double, target: String) {
-        registry.makeValueHistogram(
+        histogram(
             name: "postie_delivery_attempt_seconds", labels: [("target", target)],
             buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
             help: "Seconds a delivery attempt took, from its start to the outcome of each recipient, by target"
@@ -123,7 +127,7 @@ public final class PostieMetrics: Sendable {
 
     /// Seconds from arrival to a recipient's final outcome (sent or bounced).
     public func timeInQueue(_ seconds: Double, target: String) {
-        registry.makeValueHistogram(
+        histogram(
             name: "postie_delivery_delay_seconds", labels: [("target", target)],
             buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14400, 86400, 432000],
             help: "Seconds from arrival to a recipient's final outcome, by target"
@@ -132,17 +136,32 @@ public final class PostieMetrics: Sendable {
 
     /// An outbound SMTP connection of the relay, by outcome (`session`, `unreachable`, `not_prepared`).
     public func outboundConnection(_ outcome: String) {
-        registry.makeCounter(
+        counter(
             name: "postie_relay_connections_total", labels: [("outcome", outcome)],
             help: "Outbound SMTP connections to exchangers, by outcome"
         ).increment()
     }
 
     public func dnsLookup(type: String, result: String) {
-        registry.makeCounter(
+        counter(
             name: "postie_dns_lookups_total", labels: [("type", type), ("result", result)],
             help: "DNS lookups sent (not answered from the cache), by record type and result"
         ).increment()
+    }
+
+    // MARK: The registry
+
+    /// A name as it is (no namespace or unit is added: the names above carry them).
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    private func counter(name: String, labels: [(String, String)] = [], help: String) -> Counter {
+        registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+    }
+
+    private func histogram(name: String, labels: [(String, String)] = [], buckets: [Double], help: String) -> ValueHistogram {
+        registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
     }
 
     // MARK: Scrape
