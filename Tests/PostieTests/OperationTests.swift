@@ -179,7 +179,7 @@ import Glibc
         _ = await first.messages("carolyn")
         await first.server.stop()
         // What a kill -9 leaves: empty files made ahead (a graceful stop removes them itself).
-        for n in 0..<20 { FileManager.default.createFile(atPath: data + "/spool/msg/00000000000AHEAD\(n)", contents: nil) }
+        for n in 0..<20 { _ = FileManager.default.createFile(atPath: data + "/spool/msg/00000000000AHEAD\(n)", contents: nil) }
         try "Subject: cut short\r\n\r\nhalf".write(toFile: data + "/spool/msg/0000000000000CUT", atomically: false, encoding: .utf8)
         let log = CapturedLog()
         let second = try await TestServer(logger: log.logger) { $0.dataDirectory = data }
