@@ -11,14 +11,8 @@ import Testing
     static let token = "api-test-token-0123456789"
 
     func call(_ method: String, _ url: String, token: String? = AdminAPITests.token) async throws -> (status: Int, json: [String: Any]) {
-        var arguments = ["curl", "-s", "-m", "10", "-X", method, "-w", "\n%{http_code}", url]
-        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-        let command = arguments
-        let run = try await blocking { try Subprocess.run(command) }
-        var lines = run.stdout.components(separatedBy: "\n")
-        let status = Int(lines.removeLast()) ?? 0
-        let object = (try? JSONSerialization.jsonObject(with: Data(lines.joined(separator: "\n").utf8))) as? [String: Any] ?? [:]
-        return (status, object)
+        let answer = try await Curl.request(url, method: method, token: token)
+        return (answer.status, answer.json)
     }
 
     /// A server with one message for an exchanger that never answers (so it waits for a retry).
@@ -55,7 +49,9 @@ import Testing
             #expect(try await call("GET", base + "/api/queue?domain=remote.test").json["total"] as? Int == 1)
             #expect(try await call("GET", base + "/api/queue?domain=elsewhere.test").json["total"] as? Int == 0)
             #expect(try await call("GET", base + "/api/queue?older_than=3600").json["total"] as? Int == 0)
-            #expect(try await call("GET", base + "/api/queue?offset=1").json["messages"] as? [Any] != nil)
+            let beyond = try await call("GET", base + "/api/queue?offset=1")
+            #expect(beyond.json["messages"] as? [Any] != nil)
+            #expect((beyond.json["messages"] as? [Any])?.isEmpty == true && beyond.json["total"] as? Int == 1, "\(beyond.json)")
             #expect(try await call("GET", base + "/api/queue?limit=0").status == 400)
             #expect(try await call("GET", base + "/api/queue?state=lost").status == 400)
 

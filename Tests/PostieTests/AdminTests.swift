@@ -44,13 +44,8 @@ import Testing
     }
 
     func curl(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
-        var arguments = ["curl", "-s", "-m", "10", "-w", "\n%{http_code}", url]
-        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-        let command = arguments
-        let run = try await blocking { try Subprocess.run(command) }
-        var lines = run.stdout.components(separatedBy: "\n")
-        let status = Int(lines.removeLast()) ?? 0
-        return (status, lines.joined(separator: "\n"))
+        let answer = try await Curl.request(url, token: token)
+        return (answer.status, answer.body)
     }
 
     func send(_ port: Int, count: Int) async throws {

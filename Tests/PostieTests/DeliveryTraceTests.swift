@@ -8,10 +8,7 @@ import Testing
 /// Every relay attempt keeps its dialogue with the message: a server that defers at first, then
 /// takes the mail; the admin API (and so `postie trace`) shows both attempts, without the message.
 @Suite(.serialized) struct DeliveryTraceTests {
-    func get(_ url: String) async throws -> [String: Any] {
-        let run = try await blocking { try Subprocess.run(["curl", "-s", "-m", "10", url]) }
-        return (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8))) as? [String: Any] ?? [:]
-    }
+    func get(_ url: String) async throws -> [String: Any] { try await Curl.request(url).json }
 
     @Test func eachAttemptsDialogueIsKept() async throws {
         let remote = try await blocking { try FakeSMTPServer(mode: "defer-first", host: "127.0.0.17") }
@@ -30,9 +27,8 @@ import Testing
                 if id.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
             }
             try #require(!id.isEmpty, "the first attempt never deferred")
-            let flushURL = base + "/api/queue/\(id)/flush"
-            let flushed = try await blocking { try Subprocess.run(["curl", "-s", "-m", "10", "-X", "POST", flushURL]) }
-            #expect(flushed.stdout.contains(#""ok":true"#), "\(flushed.stdout)")
+            let flushed = try await Curl.request(base + "/api/queue/\(id)/flush", method: "POST")
+            #expect(flushed.body.contains(#""ok":true"#), "\(flushed.body)")
             #expect(try await eventually { remote.messages.count == 1 })
             var attempts: [String] = []
             for _ in 0..<50 {

@@ -78,14 +78,13 @@ public struct AuthenticationResults: Sendable, Equatable {
     /// (the last first), never SPF's, DMARC's or ARC's.
     public func field(maxLength: Int) -> [UInt8] {
         var trimmed = self
-        var out = trimmed.field
-        while out.count > maxLength, !trimmed.dkim.isEmpty {
-            trimmed.dkim.removeLast()
-            // An empty list would read as "dkim=none"; one signature's result stays.
-            if trimmed.dkim.isEmpty { trimmed.dkim = [DKIMResult(verdict: dkim[0].verdict, domain: dkim[0].domain)] ; out = trimmed.field; break }
-            out = trimmed.field
+        while trimmed.field.count > maxLength, trimmed.dkim.count > 1 { trimmed.dkim.removeLast() }
+        // The first signature's result stays, in its shortest form (an empty list would read as
+        // "dkim=none").
+        if trimmed.field.count > maxLength, let first = trimmed.dkim.first {
+            trimmed.dkim = [DKIMResult(verdict: first.verdict, domain: first.domain)]
         }
-        return out
+        return trimmed.field
     }
 
     /// Whether a header field (name to CRLF) is an `Authentication-Results:` field that claims

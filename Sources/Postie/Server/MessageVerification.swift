@@ -25,8 +25,6 @@ final class MessageVerification: @unchecked Sendable {
 
         var action: Action
         var results: AuthenticationResults
-        /// `spf=pass dkim=pass dmarc=pass arc=none`, for the `queued` log line.
-        var summary: String
     }
 
     private let settings: VerifySettings
@@ -126,10 +124,11 @@ final class MessageVerification: @unchecked Sendable {
     /// running after the settings' timeout counts as a temporary failure.
     func finish() async -> Verdict {
         let settings = self.settings
-        let keyNames = Array(Set(dkim.keyNames + arc.keyNames))
-        let keyTask = keys
-        let answers = await withDeadline(settings.timeout, otherwise: Dictionary(uniqueKeysWithValues: keyNames.map { ($0, DKIMKeyAnswer.temporary("timed out")) })) {
-            await keyTask?.value ?? [:]
+        // An unsigned message has no key lookups to wait for (and no deadline to set).
+        var answers: [String: DKIMKeyAnswer] = [:]
+        if let keyTask = keys {
+            let timedOut = Dictionary(uniqueKeysWithValues: Array(Set(dkim.keyNames + arc.keyNames)).map { ($0, DKIMKeyAnswer.temporary("timed out")) })
+            answers = await withDeadline(settings.timeout, otherwise: timedOut) { await keyTask.value }
         }
         let now = Int64(time(nil))
         let fromFields = (dkim.header?.fields ?? []).filter { $0.name.lowercased() == "from" }.map { String(decoding: $0.value, as: UTF8.self) }
@@ -147,10 +146,7 @@ final class MessageVerification: @unchecked Sendable {
             await checker.check(fromDomains: domains, spf: spfOutcome, dkim: dkimResults, sample: Int.random(in: 0..<100))
         }
         let results = AuthenticationResults(authservID: hostname, spf: spfOutcome, dkim: dkimResults, dmarc: dmarc, arc: arcOutcome)
-        var summary = "spf=\(spfOutcome.result.rawValue)"
-        summary += " dkim=" + (dkimResults.isEmpty ? "none" : dkimResults.map(\.verdict.rawValue).joined(separator: ","))
-        summary += " dmarc=\(dmarc.result.rawValue) arc=\(arcOutcome.result.rawValue)"
-        return Verdict(action: Self.action(dmarc, arc: arcOutcome, settings: settings), results: results, summary: summary)
+        return Verdict(action: Self.action(dmarc, arc: arcOutcome, settings: settings), results: results)
     }
 
     /// What enforcing does (RFC 7489 §6.6.4, §10.1): a failing message whose domain asks for

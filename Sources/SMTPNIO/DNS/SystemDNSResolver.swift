@@ -88,22 +88,14 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         var ttl: UInt32
     }
 
-    /// What one query found, before caching.
-    enum Outcome: Sendable {
-        case records([Record])
-        /// NODATA or NXDOMAIN, with the negative TTL from the authority's SOA (nil without one).
-        case noData(negativeTTL: UInt32?)
-        case nameNotFound(negativeTTL: UInt32?)
-    }
+    /// What one query found, and how long it may be kept (nil: not at all): the records' smallest
+    /// TTL, or for a negative answer the one its SOA gives (RFC 2308 §5).
+    typealias Outcome = (entry: DNSCache<[Record]>.Entry, ttl: UInt32?)
 
     private func records(_ name: String, _ type: DNSRecordType) async throws(DNSError) -> [Record] {
         let key = DNSCache<[Record]>.Key(name: name, type: type)
         if configuration.cacheCapacity > 0, let hit = cache.withLock({ $0.lookup(key, now: now()) }) {
-            switch hit {
-            case .records(let records): return records
-            case .noData: return []
-            case .nameNotFound: throw .nameNotFound(name)
-            }
+            return try Self.records(of: hit, name)
         }
         let config = configuration
         let result: Result<Outcome, DNSError>
@@ -119,31 +111,21 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
             observe?(type, "error")
             throw error
         }
-        if let observe {
-            switch outcome {
-            case .records(let r): observe(type, r.isEmpty ? "nodata" : "answer")
-            case .noData: observe(type, "nodata")
-            case .nameNotFound: observe(type, "nxdomain")
-            }
+        switch outcome.entry {
+        case .records: observe?(type, "answer")
+        case .noData: observe?(type, "nodata")
+        case .nameNotFound: observe?(type, "nxdomain")
         }
-        let entry: DNSCache<[Record]>.Entry
-        let ttl: UInt32?
-        switch outcome {
-        case .records(let records):
-            entry = records.isEmpty ? .noData : .records(records)
-            ttl = records.map(\.ttl).min()
-        case .noData(let negative):
-            entry = .noData
-            ttl = negative
-        case .nameNotFound(let negative):
-            entry = .nameNotFound
-            ttl = negative
-        }
-        if config.cacheCapacity > 0, let ttl {
+        if config.cacheCapacity > 0, let ttl = outcome.ttl {
             let at = now()
-            cache.withLock { $0.store(entry, for: key, ttl: ttl, now: at) }
+            cache.withLock { $0.store(outcome.entry, for: key, ttl: ttl, now: at) }
         }
-        switch outcome {
+        return try Self.records(of: outcome.entry, name)
+    }
+
+    /// What a lookup answers for an entry, fresh or cached.
+    static func records(of entry: DNSCache<[Record]>.Entry, _ name: String) throws(DNSError) -> [Record] {
+        switch entry {
         case .records(let records): return records
         case .noData: return []
         case .nameNotFound: throw .nameNotFound(name)
@@ -162,7 +144,7 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         let labels = trimmed.split(separator: ".", omittingEmptySubsequences: false)
         guard !trimmed.isEmpty, trimmed.utf8.count <= maximumNameLength,
             labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maximumLabelLength })
-        else { return .success(.nameNotFound(negativeTTL: nil)) }
+        else { return .success((.nameNotFound, nil)) }
 
         let state = UnsafeMutablePointer<__res_state>.allocate(capacity: 1)
         defer { state.deallocate() }
@@ -172,7 +154,7 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
         defer { postie_res_close(state) }
         var query = [UInt8](repeating: 0, count: Int(NS_PACKETSZ) + 256)
         let queryLength = res_nmkquery(state, Int32(ns_o_query.rawValue), trimmed + ".", Int32(ns_c_in.rawValue), type.rawValue, nil, 0, nil, &query, Int32(query.count))
-        guard queryLength > 0 else { return .success(.nameNotFound(negativeTTL: nil)) }
+        guard queryLength > 0 else { return .success((.nameNotFound, nil)) }
         var answer = [UInt8](repeating: 0, count: 65536)
         let length = res_nsend(state, query, queryLength, &answer, Int32(answer.count))
         guard length > 0 else {
@@ -213,7 +195,7 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
                 }
                 records.append(Record(name: target, data: data, ttl: rr.ttl))
             }
-            if rcode == ns_r_noerror.rawValue, !records.isEmpty { return .success(.records(records)) }
+            if rcode == ns_r_noerror.rawValue, !records.isEmpty { return .success((.records(records), records.map(\.ttl).min())) }
             // RFC 2308 §5: a negative answer is kept for min(SOA TTL, SOA MINIMUM), the last
             // field of the SOA's data.
             var negativeTTL: UInt32?
@@ -226,7 +208,7 @@ public final class SystemDNSResolver: DNSResolver, Sendable {
                 negativeTTL = min(rr.ttl, minimum)
                 break
             }
-            return .success(rcode == ns_r_nxdomain.rawValue ? .nameNotFound(negativeTTL: negativeTTL) : .noData(negativeTTL: negativeTTL))
+            return .success((rcode == ns_r_nxdomain.rawValue ? .nameNotFound : .noData, negativeTTL))
         }
     }
 }
