@@ -95,6 +95,33 @@ import Testing
         }
     }
 
+    @Test func commandsAndLimitsAreCounted() async throws {
+        try await withServer({
+            $0.admin.listen = [.init(host: "127.0.0.1", port: 0)]
+            $0.smtp.limits.maxRecipients = 1
+        }) { server in
+            let admin = try #require(server.server.adminAddresses.first?.port)
+            let port = server.port
+            let closed = try await blocking {
+                let c = try LineClient(port: port)
+                _ = c.readReply()
+                c.send(
+                    "EHLO c\r\nXYZZY\r\nMAIL FROM:bad\r\nMAIL FROM:<a@client.example> SIZE=99999999999\r\n"
+                        + "MAIL FROM:<a@client.example>\r\nRCPT TO:<carolyn@xyz.com>\r\nRCPT TO:<bob@xyz.com>\r\nRSET\r\nQUIT\r\n")
+                return c.waitForClose()
+            }
+            #expect(closed)
+            let (status, text) = try await curl("http://127.0.0.1:\(admin)/metrics")
+            #expect(status == 200)
+            for (verb, count) in [("EHLO", 1), ("MAIL", 3), ("RCPT", 2), ("RSET", 1), ("QUIT", 1), ("unknown", 1), ("DATA", 0)] {
+                #expect(text.contains(#"postie_smtp_commands_total{verb="\#(verb)"} \#(count)"#), "\(verb) \(count): \(text)")
+            }
+            for (limit, count) in [("message_size", 1), ("recipients", 1), ("line_length", 0), ("connections", 0), ("auth_failures", 0)] {
+                #expect(text.contains(#"postie_limits_hit_total{limit="\#(limit)"} \#(count)"#), "\(limit) \(count)")
+            }
+        }
+    }
+
     @Test func aTokenGuardsEverythingButTheProbes() async throws {
         let directory = try TestPaths.temporaryDirectory("admin-token")
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -193,6 +193,8 @@ import Testing
                     421 4.7.0 Error: too many failed authentication attempts, try again later
 
                     """, "\(r.stderr)")
+            #expect(server.metricsText.contains(#"postie_limits_hit_total{limit="auth_failures"} 1"#))
+            #expect(server.metricsText.contains(#"postie_auth_attempts_total{result="failure"} 4"#), "\(server.metricsText)")
         }
     }
 

@@ -88,6 +88,8 @@ import Testing
             }
             #expect(third.first?.hasPrefix("421 4.3.2 mx.test Too many connections") == true)
             #expect(third.last == "<closed>")
+            #expect(server.metricsText.contains(#"postie_limits_hit_total{limit="connections"} 1"#))
+            #expect(server.metricsText.contains(#"postie_smtp_connections_total{listener="smtp",outcome="refused_limit"} 1"#))
         }
     }
 

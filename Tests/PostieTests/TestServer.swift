@@ -66,6 +66,9 @@ final class TestServer: @unchecked Sendable {
 
     func client() throws -> LineClient { try LineClient(port: port) }
 
+    /// The metrics as `/metrics` would show them now (no admin listener needed).
+    var metricsText: String { String(decoding: server.metrics.registry.emitToBuffer(), as: UTF8.self) }
+
     /// Sends one message with Python's smtplib; the message is ASCII text with CRLF line endings.
     func send(from sender: String, to recipients: [String], message: String) async throws -> ProcessResult {
         let port = self.port

@@ -69,19 +69,13 @@ import Testing
     }
 
     @Test func tooManyRecipients() {
-        var limits = SMTPLimits()
-        limits.maxRecipients = 2
-        var driver = SessionDriver(configuration: .init(hostname: "mx.test", limits: limits))
-        driver.start()
+        var driver = SessionDriver.started { $0.maxRecipients = 2 }
         driver.send("EHLO c\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<carolyn@xyz.com>\r\nRCPT TO:<bob@xyz.com>\r\nRCPT TO:<postmaster@xyz.com>\r\n")
         #expect(driver.replies.suffix(3).map { String($0.prefix(9)) } == ["250 2.1.5", "250 2.1.5", "452 4.5.3"])
     }
 
     @Test func messagesAndCommandsPerConnectionAreLimited() {
-        var limits = SMTPLimits()
-        limits.maxMessagesPerConnection = 1
-        var driver = SessionDriver(configuration: .init(hostname: "mx.test", limits: limits))
-        driver.start()
+        var driver = SessionDriver.started { $0.maxMessagesPerConnection = 1 }
         driver.send("EHLO c\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<bob@xyz.com>\r\nDATA\r\nx\r\n.\r\nMAIL FROM:<a@c.example>\r\n")
         #expect(driver.messages.count == 1)
         #expect(driver.replies.last?.hasPrefix("421 4.7.0 mx.test Error: too many messages") == true)
@@ -97,10 +91,7 @@ import Testing
     }
 
     @Test func sizeLimitIsAdvertisedAndEnforced() {
-        var limits = SMTPLimits()
-        limits.maxMessageSize = 20
-        var driver = SessionDriver(configuration: .init(hostname: "mx.test", limits: limits))
-        driver.start()
+        var driver = SessionDriver.started { $0.maxMessageSize = 20 }
         driver.send("EHLO c\r\n")
         #expect(driver.takeReplies().contains("250-SIZE 20"))
         driver.send("MAIL FROM:<a@c.example>\r\nRCPT TO:<bob@xyz.com>\r\nDATA\r\n")

@@ -38,6 +38,15 @@ struct SessionDriver {
 
     mutating func start() { run(session.start()) }
 
+    /// A driver past the greeting, on the default configuration with these limits changed.
+    static func started(limits change: (inout SMTPLimits) -> Void) -> SessionDriver {
+        var limits = SMTPLimits()
+        change(&limits)
+        var driver = SessionDriver(configuration: .init(hostname: "mx.test", limits: limits))
+        driver.start()
+        return driver
+    }
+
     mutating func send(_ bytes: [UInt8]) { run(session.receive(ByteBuffer(bytes: bytes))) }
 
     mutating func send(_ text: String) { send(Array(text.utf8)) }

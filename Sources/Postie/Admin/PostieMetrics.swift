@@ -1,5 +1,6 @@
 import Delivery
 import Prometheus
+import SMTPCore
 
 /// Postie's metrics, in the Prometheus text format (swift-prometheus's registry, which implements
 /// swift-metrics' handlers): names by Prometheus conventions (`postie_` prefix, `_total` counters,
@@ -11,6 +12,9 @@ public final class PostieMetrics: Sendable {
 
     /// Values read at each scrape (queue sizes, open connections): set just before the text is made.
     private let gauges: [String: Gauge]
+    /// Commands by verb: made once (every verb present from the start), counted without a lookup
+    /// in the registry on each read.
+    private let commandCounters: [String: Counter]
 
     public init() {
         var gauges: [String: Gauge] = [:]
@@ -26,10 +30,18 @@ public final class PostieMetrics: Sendable {
             name: "postie_queue_oldest_message_age_seconds", help: "Age of the oldest message waiting in the queue (0: none)")
         gauges["dns_cache"] = gauge(name: "postie_dns_cache_entries", help: "Answers the DNS cache holds")
         self.gauges = gauges
+        var commandCounters: [String: Counter] = [:]
+        for verb in CommandTally.verbs {
+            commandCounters[verb] = registry.makeCounter(
+                descriptor: Self.descriptor("postie_smtp_commands_total", "SMTP commands read, by verb (unknown: not a command)"),
+                labels: [("verb", verb)])
+        }
+        self.commandCounters = commandCounters
         // Present from the start, so that a dashboard sees zeros rather than nothing.
         for result in ["sent", "deferred", "bounced"] {
             for target in ["maildir", "lmtp", "relay"] { _ = delivery(target: target, result: result) }
         }
+        for limit in SessionLimit.allCases.map(\.rawValue) + ["connections", "auth_failures"] { _ = limitCounter(limit) }
         _ = received
         _ = receivedOctets
     }
@@ -42,6 +54,21 @@ public final class PostieMetrics: Sendable {
             name: "postie_smtp_connections_total", labels: [("listener", listener), ("outcome", outcome)],
             help: "SMTP connections, by listener and outcome"
         ).increment()
+    }
+
+    /// Commands the session read since it last told us.
+    public func commands(_ tally: CommandTally, since earlier: CommandTally) {
+        tally.forEachVerb(grownSince: earlier) { verb, count in commandCounters[verb]?.increment(by: Int64(count)) }
+    }
+
+    /// A limit a client went past: a `SessionLimit`, `connections` (`max_connections`,
+    /// `max_connections_per_client`), or `auth_failures` (`[auth] max_failures`).
+    public func limitHit(_ limit: String) {
+        limitCounter(limit).increment()
+    }
+
+    private func limitCounter(_ limit: String) -> Counter {
+        counter(name: "postie_limits_hit_total", labels: [("limit", limit)], help: "Times a client went past a limit, by limit")
     }
 
     /// A reply sent, by class (`2xx` … `5xx`) and enhanced status code (`5.1.1`; `none`).

@@ -70,7 +70,13 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
         let metrics = context.metrics
         return context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop).map { outcome in
-            if case .accepted = outcome { metrics.authentication(success: true) } else { metrics.authentication(success: false) }
+            switch outcome {
+            case .accepted: metrics.authentication(success: true)
+            case .refused(let reply):
+                metrics.authentication(success: false)
+                // The failure ledger's refusal: this client (or account) failed too often.
+                if reply == Reply.Auth.tooManyFailures { metrics.limitHit("auth_failures") }
+            }
             return outcome
         }
     }
@@ -443,6 +449,14 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
 
     func replied(_ reply: Reply) {
         context.metrics.reply(code: reply.code, enhanced: reply.enhancedCode?.description)
+    }
+
+    func commandsRead(_ tally: CommandTally, since earlier: CommandTally) {
+        context.metrics.commands(tally, since: earlier)
+    }
+
+    func limitReached(_ limit: SessionLimit) {
+        context.metrics.limitHit(limit.rawValue)
     }
 
     func tlsEstablished(version: String?, cipher: String?) {

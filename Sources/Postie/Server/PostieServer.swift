@@ -58,6 +58,7 @@ struct PostieDelegateFactory: SMTPServerDelegate {
 
     func connectionRefused(_ connection: SMTPConnectionInfo) {
         context.metrics.connection(listener: context.listenerName(connection), outcome: "refused_limit")
+        context.metrics.limitHit("connections")
     }
 }
 

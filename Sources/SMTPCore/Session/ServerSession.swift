@@ -51,6 +51,10 @@ public struct ServerSession: Sendable {
     public private(set) var messagesAccepted = 0
     /// Commands received on this connection, for the limit.
     public private(set) var commandCount = 0
+    /// Commands read, by verb, for metrics (AUTH's responses and message data are not commands).
+    public private(set) var commandTally = CommandTally()
+    /// Limits the client went past since `takeLimitsReached()` was last called, for metrics.
+    public private(set) var limitsReached: [SessionLimit] = []
 
     public init(configuration: ServerSessionConfiguration) {
         self.configuration = configuration
@@ -73,6 +77,12 @@ public struct ServerSession: Sendable {
     }
 
     /// Bytes from the client.
+    /// The limits reached since the last call, emptied.
+    public mutating func takeLimitsReached() -> [SessionLimit] {
+        defer { limitsReached = [] }
+        return limitsReached
+    }
+
     public mutating func receive(_ bytes: ByteBuffer) -> [ServerAction] {
         if case .closed = phase { return [] }
         if case .awaitingTLS = phase { return [] }  // plaintext after STARTTLS is thrown away
@@ -259,6 +269,7 @@ public struct ServerSession: Sendable {
                     return
                 case .tooLong:
                     phase = .command
+                    limitsReached.append(.lineLength)
                     reply_(Reply.Auth.lineTooLong, &actions)
                 case .line(let line):
                     commandCount += 1
@@ -271,6 +282,7 @@ public struct ServerSession: Sendable {
                     compactInbound()
                     return
                 case .tooLong:
+                    limitsReached.append(.lineLength)
                     reply_(.lineTooLong, &actions)
                 case .line(let line):
                     handle(line: line, &actions)
@@ -356,18 +368,22 @@ public struct ServerSession: Sendable {
     private mutating func handle(line: [UInt8], _ actions: inout [ServerAction]) {
         commandCount += 1
         if commandCount > configuration.limits.maxCommandsPerConnection {
+            limitsReached.append(.commands)
             return reply_(Reply.Session.tooManyCommands(configuration.hostname), &actions)
         }
         switch parser.parse(line) {
         case .failure(let error):
+            commandTally.countUnparsed(line)
             reply_(error.reply, &actions)
             if error.closesConnection, !isClosed {
                 phase = .closed
                 actions.append(.close)
             }
         case .success(let command):
+            commandTally.count(command)
             let limit = configuration.limits.lineLength(for: command.verb, extensions: configuration.extensions)
             if line.count + 2 > limit {
+                limitsReached.append(.lineLength)
                 reply_(.lineTooLong, &actions)
                 return
             }
@@ -473,6 +489,7 @@ public struct ServerSession: Sendable {
         guard heloName != nil else { return reply_(.badSequenceNeedHELO, &actions) }
         guard transaction == nil else { return reply_(.badSequenceNestedMAIL, &actions) }
         if messagesAccepted >= configuration.limits.maxMessagesPerConnection {
+            limitsReached.append(.messages)
             return reply_(Reply.Session.tooManyMessages(configuration.hostname), &actions)
         }
         if configuration.requiresAuthentication && identity == nil {
@@ -489,6 +506,7 @@ public struct ServerSession: Sendable {
         do {
             parameters = try MailParameters(raw, extensions: configuration.extensions, limits: configuration.limits)
         } catch {
+            if error.reply == .messageTooBig { limitsReached.append(.messageSize) }
             return reply_(error.reply, &actions)
         }
         if parameters.smtpUTF8 || parameters.body != nil, !usedEHLO {
@@ -515,6 +533,7 @@ public struct ServerSession: Sendable {
             return reply_(error.reply, &actions)
         }
         guard tx.recipients.count < configuration.limits.maxRecipients else {
+            limitsReached.append(.recipients)
             return reply_(.tooManyRecipients, &actions)
         }
         let recipient = AcceptedRecipient(path: path, parameters: parameters)
@@ -576,6 +595,11 @@ public struct ServerSession: Sendable {
 
     private mutating func finishMessage(problem: MessageDataProblem?, _ actions: inout [ServerAction]) {
         if let problem {
+            switch problem {
+            case .tooBig: limitsReached.append(.messageSize)
+            case .lineTooLong: limitsReached.append(.lineLength)
+            case .bareLineEnding: break
+            }
             actions.append(.abortMessage)
             transaction = nil
             chunkDecoder = nil
@@ -614,6 +638,7 @@ public struct ServerSession: Sendable {
         if reply.code >= 400 && reply.code != 421 && clientsFault {
             errorCount += 1
             if errorCount >= configuration.limits.maxErrors {
+                limitsReached.append(.errors)
                 abandonMessage(&actions)
                 phase = .closed
                 actions += [.send(.tooManyErrors), .close]

@@ -77,9 +77,15 @@ public protocol SMTPConnectionDelegate: AnyObject {
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome>
     /// A reply went to the client (for metrics).
     func replied(_ reply: Reply)
+    /// The session read commands: those in `tally` and not in `earlier` are new (for metrics).
+    func commandsRead(_ tally: CommandTally, since earlier: CommandTally)
+    /// The client went past a limit and was refused or cut off (for metrics).
+    func limitReached(_ limit: SessionLimit)
 }
 
 extension SMTPConnectionDelegate {
     public func tlsEstablished(version: String?, cipher: String?) {}
     public func replied(_ reply: Reply) {}
+    public func commandsRead(_ tally: CommandTally, since earlier: CommandTally) {}
+    public func limitReached(_ limit: SessionLimit) {}
 }

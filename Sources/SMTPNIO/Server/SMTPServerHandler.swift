@@ -34,6 +34,8 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
     private var closing = false
     /// When the current message's data began, for the limit on the whole phase.
     private var dataStarted: NIODeadline?
+    /// The session's command tally as last told to the delegate.
+    private var reportedCommands = CommandTally()
     /// Starts TLS on the channel after STARTTLS; nil when TLS is not configured.
     private let startTLS: ((Channel) -> EventLoopFuture<Void>)?
 
@@ -100,6 +102,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
         if session.hasMessageInProgress, let started = dataStarted, context.eventLoop.now - started > configuration.dataPhaseLimit {
             // A client that trickles data to hold the connection: time is up for this message.
             logger.info("data phase too long")
+            delegate?.limitReached(.dataPhaseTime)
             perform(session.timedOut())
             return
         }
@@ -167,6 +170,14 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     private func perform(_ actions: [ServerAction]) {
         guard let context else { return }
+        // Every session call that reads input returns here: tell the delegate what it read.
+        if session.commandTally.total != reportedCommands.total {
+            delegate?.commandsRead(session.commandTally, since: reportedCommands)
+            reportedCommands = session.commandTally
+        }
+        if !session.limitsReached.isEmpty {
+            for limit in session.takeLimitsReached() { delegate?.limitReached(limit) }
+        }
         var out: ByteBuffer?
         func flushOut() {
             if let buffer = out {
