@@ -216,6 +216,17 @@ import Testing
             if dave.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(dave.first?.contains("by mx.test (Postie) with ESMTPS (version=TLSv1.") == true, "\(dave)")
+        // The sender's transcript of the attempt names what TLS settled (the same as the receiver's
+        // Received: field says).
+        let traces = sender.dataDirectory + "/spool/trace"
+        var trace = ""
+        for _ in 0..<100 where !trace.contains("TLS established") {
+            trace = ((try? FileManager.default.contentsOfDirectory(atPath: traces)) ?? [])
+                .compactMap { try? String(contentsOfFile: traces + "/" + $0, encoding: .utf8) }.joined()
+            if !trace.contains("TLS established") { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let received = try #require(dave.first?.firstMatch(of: /version=(TLSv1\.\d) cipher=(\S+?)\)/))
+        #expect(trace.contains("TLS established: \(received.1) \(received.2)"), "\(trace)")
 
         let b = try await blocking { try Subprocess.python(send, ["\(strict.port)", "x@plain.test"]) }
         #expect(b.stdout == "sent\n", "\(b.stderr)")

@@ -208,7 +208,10 @@ final class SMTPClientHandler: ChannelInboundHandler {
                     let handler = bound.value
                     switch r {
                     case .success:
-                        handler.transcript.note("TLS established", at: handler.elapsed)
+                        let (version, cipher) = handler.context.map { TLSHandshake.takeSummary(from: $0.pipeline.syncOperations) } ?? (nil, nil)
+                        handler.transcript.note(
+                            "TLS established: " + [version ?? "version unknown", cipher ?? "cipher unknown"].joined(separator: " "),
+                            at: handler.elapsed)
                         handler.perform(handler.session.tlsEstablished())
                     case .failure(let e): handler.perform(handler.session.connectionLost("TLS handshake failed: \(e)"))
                     }

@@ -119,8 +119,7 @@ public final class SMTPServerHandler: ChannelDuplexHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
-            let version = (try? context.pipeline.syncOperations.nioSSL_tlsVersion()).flatMap { $0 }.map(TLSHandshake.describe)
-            let cipher = TLSHandshake.takeNegotiatedCipher(from: context.pipeline.syncOperations)
+            let (version, cipher) = TLSHandshake.takeSummary(from: context.pipeline.syncOperations)
             logger.debug("TLS established", metadata: ["version": .string(version ?? "unknown"), "cipher": .string(cipher ?? "unknown")])
             delegate?.tlsEstablished(version: version, cipher: cipher)
         }

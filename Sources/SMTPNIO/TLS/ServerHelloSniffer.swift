@@ -58,33 +58,48 @@ public enum TLSServerHello {
 }
 
 /// Sits between the TLS handler and the socket and reads the server's first handshake record
-/// (see `TLSServerHello`); after that, writes pass through untouched.
-public final class ServerHelloSniffer: ChannelOutboundHandler, RemovableChannelHandler {
+/// (see `TLSServerHello`): on its way out at a server, on its way in at a client. After that,
+/// everything passes through untouched.
+public final class ServerHelloSniffer: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    /// The negotiated suite's name, once the ServerHello went out.
+    /// Which side of the handshake this end is: a client reads the ServerHello coming in.
+    public enum Side: Sendable { case server, client }
+
+    /// The negotiated suite's name, once the ServerHello passed.
     public private(set) var cipher: String?
+    private let side: Side
     private var seen: [UInt8] = []
     private var done = false
 
-    public init() {}
+    public init(side: Side = .server) {
+        self.side = side
+    }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if !done {
-            let buffer = unwrapOutboundIn(data)
-            seen += buffer.readableBytesView.prefix(512 - seen.count)
-            switch TLSServerHello.parse(seen) {
-            case .needMore:
-                if seen.count >= 512 { finish() }
-            case .cipherSuite(let suite):
-                cipher = TLSServerHello.name(of: suite)
-                finish()
-            case .notServerHello:
-                finish()
-            }
-        }
+        if !done, side == .server { look(at: unwrapOutboundIn(data)) }
         context.write(data, promise: promise)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !done, side == .client { look(at: unwrapInboundIn(data)) }
+        context.fireChannelRead(data)
+    }
+
+    private func look(at buffer: ByteBuffer) {
+        seen += buffer.readableBytesView.prefix(512 - seen.count)
+        switch TLSServerHello.parse(seen) {
+        case .needMore:
+            if seen.count >= 512 { finish() }
+        case .cipherSuite(let suite):
+            cipher = TLSServerHello.name(of: suite)
+            finish()
+        case .notServerHello:
+            finish()
+        }
     }
 
     private func finish() {

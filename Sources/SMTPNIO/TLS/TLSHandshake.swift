@@ -23,6 +23,8 @@ public enum TLSHandshake {
     public static func startClient(on channel: Channel, context: NIOSSLContext, serverHostname: String?) -> EventLoopFuture<Void> {
         start(on: channel) { pipeline in
             try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverHostname), position: .first)
+            // For the delivery transcript: the suite the server chose (see `ServerHelloSniffer`).
+            try pipeline.addHandler(ServerHelloSniffer(side: .client), position: .before(try pipeline.handler(type: NIOSSLHandler.self)))
         }
     }
 
@@ -42,13 +44,20 @@ public enum TLSHandshake {
         return promise.futureResult
     }
 
-    /// The cipher suite a server channel's TLS negotiated, when a `ServerHelloSniffer` saw it.
+    /// The cipher suite a channel's TLS negotiated, when a `ServerHelloSniffer` saw it.
     /// Call once the handshake is done: the sniffer leaves the pipeline, so later writes do not
     /// pass through it.
     public static func takeNegotiatedCipher(from pipeline: ChannelPipeline.SynchronousOperations) -> String? {
         guard let sniffer = try? pipeline.handler(type: ServerHelloSniffer.self) else { return nil }
         pipeline.removeHandler(sniffer, promise: nil)
         return sniffer.cipher
+    }
+
+    /// What a channel's finished handshake settled: `TLSv1.3 TLS_AES_256_GCM_SHA384`, or as much
+    /// of it as is known. Takes the sniffer out (see `takeNegotiatedCipher`).
+    public static func takeSummary(from pipeline: ChannelPipeline.SynchronousOperations) -> (version: String?, cipher: String?) {
+        let version = (try? pipeline.nioSSL_tlsVersion()).flatMap { $0 }.map(describe)
+        return (version, takeNegotiatedCipher(from: pipeline))
     }
 
     /// `TLSv1.3` and the like, for the `Received:` field.
