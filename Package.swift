@@ -82,6 +82,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The admin listener's pure part: requests gathered from SwiftNIO's HTTP parts, and routed.
+        .target(
+            name: "AdminHTTP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
+        ),
         // The delivery half: the queue's scheduler, the targets (Maildir, LMTP, relay), reports.
         .target(
             name: "Delivery",
@@ -98,7 +103,7 @@ let package = Package(
         .target(
             name: "Postie",
             dependencies: [
-                "SMTPCore", "MailCore", "MailAuth", "Storage", "SMTPNIO", "Delivery", "CMalloc",
+                "SMTPCore", "MailCore", "MailAuth", "Storage", "SMTPNIO", "Delivery", "AdminHTTP", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,7 +136,10 @@ let package = Package(
         // the fuzzer once crashed on; SMTPFuzz is the libFuzzer executable (Fuzz/run builds it).
         .target(
             name: "FuzzHarness",
-            dependencies: ["SMTPCore", "MailCore", "MailAuth", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SMTPCore", "MailCore", "MailAuth", "AdminHTTP", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             path: "Fuzz/Harness"),
         .executableTarget(name: "SMTPFuzz", dependencies: ["FuzzHarness"], path: "Fuzz/SMTPFuzz"),
         // Helpers shared by the test targets: transcripts, paths, external clients.
@@ -165,7 +173,8 @@ let package = Package(
         .testTarget(
             name: "PostieTests",
             dependencies: [
-                "Postie", "Delivery", "Storage", "MailAuth", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "Postie", "Delivery", "Storage", "MailAuth", "AdminHTTP", "TestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]

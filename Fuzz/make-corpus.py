@@ -48,7 +48,15 @@ sessions = [
     (0, b'HELO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nx\n.\nMAIL FROM:<s@m.g>\r\n.\r\n'),
     (0, b'EHLO c\r\nMAIL FROM:<"quoted local"@b.c>\r\nRCPT TO:<Postmaster>\r\nRCPT TO:<@route,@r2:d@[192.0.2.1]>\r\nRCPT TO:<d@[IPv6:2001:db8::1]>\r\nVRFY x\r\nHELP\r\nNOOP\r\nRSET\r\n'),
 ]
-for flags, stream in sessions:
+# Requests to the admin listener (the same input also reaches the SMTP checks, and theirs it).
+admin = [
+    b'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /readyz HTTP/1.1\r\nHost: a\r\n\r\nHEAD /metrics HTTP/1.0\r\n\r\n',
+    b'GET /api/queue?state=deferred&domain=Ex%41mple.com&older_than=60&offset=0&limit=10 HTTP/1.1\r\nHost: a\r\n'
+    b'Authorization: Bearer t0k3n\r\n\r\nPOST /api/queue/66200C8A2E4B19D5C4/hold HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n',
+    b'DELETE /api/queue/ABC HTTP/1.1\r\nHost: a\r\n\r\nPOST /api/queue/flush HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+    b'3\r\nabc\r\n0\r\n\r\nGET /api/queue/ABC/attempts?x=%zz+y HTTP/1.1\r\n\r\nPOST /api/reload HTTP/1.1\r\nConnection: close\r\n\r\n',
+]
+for flags, stream in sessions + [(0, a) for a in admin]:
     for seed in (0, 7, 200):
         write(flags, seed, stream)
 print(len(os.listdir(out)), 'inputs in', out)

@@ -5,7 +5,8 @@ import SMTPCore
 
 /// What the `SMTPFuzz` libFuzzer target and the regression tests run on one input: the command
 /// parser (lenient and strict), the DATA and BDAT decoders, the header scanner and a whole server
-/// session, each fed the input in pieces.
+/// session, the mail authentication parsers, and the admin listener's HTTP pipeline
+/// (AdminHTTPFuzz.swift), each fed the input in pieces.
 /// Beyond not crashing, each run checks invariants and returns the ones that broke:
 /// - feeding the input whole or in pieces gives the same result (framing never depends on how
 ///   TCP cut the bytes);
@@ -33,6 +34,7 @@ public enum SMTPFuzzHarness {
         problems += checkDMARC(stream)
         problems += checkARCVerifier(stream, pieces)
         problems += checkHeaderFieldFilter(stream, pieces)
+        problems += checkAdminHTTP(stream, pieces)
         return problems
     }
 
@@ -193,7 +195,7 @@ public enum SMTPFuzzHarness {
     }
 
     /// Cuts the stream into pieces of 1 to 64 octets, chosen by a small generator from `seed`.
-    static func cut(_ stream: [UInt8], seed: UInt8) -> [[UInt8]] {
+    public static func cut(_ stream: [UInt8], seed: UInt8) -> [[UInt8]] {
         var state = UInt32(seed) &* 2_654_435_761 &+ 1
         var pieces: [[UInt8]] = []
         var i = 0

@@ -1,4 +1,5 @@
 import Foundation
+import AdminHTTP
 import NIOCore
 import TestSupport
 import Testing

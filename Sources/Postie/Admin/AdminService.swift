@@ -1,3 +1,4 @@
+import AdminHTTP
 import Foundation
 
 /// What the admin listener answers (docs/operations.md): `/metrics` (Prometheus text format),
@@ -20,46 +21,44 @@ struct AdminService: Sendable {
     var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
 
     func respond(_ request: AdminRequest) async -> AdminResponse {
-        let probes: Set<String> = ["/healthz", "/readyz", "/livez"]
-        if let token, !probes.contains(request.path) {
+        if let token, !AdminRoute.probes.contains(request.path) {
             guard Self.constantTimeEqual(request.headers["authorization"] ?? "", "Bearer " + token) else {
                 return Self.json(401, ["error": "unauthorized"])
             }
         }
-        switch (request.method, request.path) {
-        case ("GET", "/metrics"), ("HEAD", "/metrics"):
+        let route = AdminRoute(request)
+        switch route {
+        case .metrics:
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics())
-        case ("GET", "/healthz"), ("GET", "/livez"):
+        case .health:
             return Self.json(200, ["status": "ok"])
-        case ("GET", "/readyz"):
+        case .ready:
             let r = readiness()
             var checks: [String: Any] = [:]
             for c in r.checks { checks[c.name] = ["ok": c.ok, "detail": c.detail] }
             return Self.json(r.ready ? 200 : 503, ["ready": r.ready, "checks": checks])
-        case (_, "/metrics"):
-            return Self.notAllowed("GET, HEAD")
-        case (_, "/healthz"), (_, "/livez"), (_, "/readyz"):
-            return Self.notAllowed("GET")
-        default:
-            if request.path.hasPrefix("/api/"), let control { return await api(request, control) }
+        case .notAllowed(let allow):
+            return Self.notAllowed(allow)
+        case .notFound:
             return Self.json(404, ["error": "no such path"])
+        case .badRequest(let message):
+            return Self.json(400, ["error": message])
+        case .queueList, .flushAll, .show, .delete, .attempts, .act, .reload:
+            guard let control else { return Self.json(404, ["error": "no such path"]) }
+            return await api(route, control)
         }
     }
 
     // MARK: The API (docs/openapi.yaml)
 
-    func api(_ request: AdminRequest, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        // ["api", "queue", id?, action?] or ["api", "reload"]
-        switch (request.method, parts.count, parts.count > 1 ? parts[1] : "") {
-        case ("GET", 2, "queue"):
-            return await list(request, control)
-        case (_, 3, "queue") where parts[2] == "flush":
-            // `flush` is no queue id (ids are hexadecimal): this path is the flush of them all.
-            guard request.method == "POST" else { return Self.notAllowed("POST") }
+    func api(_ route: AdminRoute, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
+        switch route {
+        case .queueList(let query):
+            return await list(query, control)
+        case .flushAll:
             return Self.outcome(await control(ControlRequest(command: .flush)))
-        case ("GET", 3, "queue"):
-            let response = await control(ControlRequest(command: .show, id: parts[2]))
+        case .show(let id):
+            let response = await control(ControlRequest(command: .show, id: id))
             guard response.ok, let entry = response.entries?.first else { return Self.outcome(response) }
             let text = response.text ?? ""
             let sections = text.components(separatedBy: "\n\n")
@@ -67,67 +66,44 @@ struct AdminService: Sendable {
             object["envelope"] = sections.first ?? ""
             object["headers"] = sections.dropFirst().joined(separator: "\n\n")
             return Self.json(200, object)
-        case ("DELETE", 3, "queue"):
-            return Self.outcome(await control(ControlRequest(command: .delete, id: parts[2])))
-        case ("GET", 4, "queue") where parts[3] == "attempts":
-            let response = await control(ControlRequest(command: .trace, id: parts[2]))
+        case .delete(let id):
+            return Self.outcome(await control(ControlRequest(command: .delete, id: id)))
+        case .attempts(let id):
+            let response = await control(ControlRequest(command: .trace, id: id))
             guard response.ok else { return Self.outcome(response) }
-            return Self.json(200, ["id": parts[2], "attempts": response.attempts ?? []])
-        case ("POST", 4, "queue"):
+            return Self.json(200, ["id": id, "attempts": response.attempts ?? []])
+        case .act(let action, let id):
             let command: ControlRequest.Command
-            switch parts[3] {
-            case "flush": command = .flush
-            case "bounce": command = .bounce
-            case "hold": command = .hold
-            case "release": command = .release
-            default: return Self.json(404, ["error": "no such path"])
+            switch action {
+            case .flush: command = .flush
+            case .bounce: command = .bounce
+            case .hold: command = .hold
+            case .release: command = .release
             }
-            return Self.outcome(await control(ControlRequest(command: command, id: parts[2])))
-        case ("POST", 2, "reload"):
+            return Self.outcome(await control(ControlRequest(command: command, id: id)))
+        case .reload:
             let response = await control(ControlRequest(command: .reload))
             guard let report = response.reload else { return Self.outcome(response) }
             return Self.json(
                 report.ok ? 200 : 409,
                 ["ok": report.ok, "changed": report.changed, "need_restart": report.needRestart, "error": report.error ?? NSNull()])
-        case (_, 2, "queue"):
-            return Self.notAllowed("GET")
-        case (_, 3, "queue"):
-            return Self.notAllowed("GET, DELETE")
-        case (_, 4, "queue") where parts[3] == "attempts":
-            return Self.notAllowed("GET")
-        case (_, 4, "queue"), (_, 2, "reload"):
-            return Self.notAllowed("POST")
-        default:
+        case .metrics, .health, .ready, .notAllowed, .notFound, .badRequest:
             return Self.json(404, ["error": "no such path"])
         }
     }
 
-    /// `GET /api/queue?state=&domain=&older_than=&offset=&limit=`: the queue, filtered and paged,
-    /// oldest first.
-    func list(_ request: AdminRequest, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
-        let q = request.query
-        let states = ["pending", "deferred", "held"]
-        if let state = q["state"], !states.contains(state) { return Self.json(400, ["error": "state must be pending, deferred or held"]) }
-        func number(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
-            guard let text = q[name] else { return value }
-            guard let n = Int(text), range.contains(n) else { return nil }
-            return n
-        }
-        guard let offset = number("offset", default: 0, range: 0...Int(Int32.max)),
-            let limit = number("limit", default: 100, range: 1...1000),
-            let olderThan = number("older_than", default: 0, range: 0...Int(Int32.max))
-        else { return Self.json(400, ["error": "offset, limit (1-1000) and older_than are whole numbers"]) }
+    /// `GET /api/queue`: the queue, filtered and paged, oldest first.
+    func list(_ query: AdminRoute.QueueQuery, _ control: @Sendable (ControlRequest) async -> ControlResponse) async -> AdminResponse {
         let response = await control(ControlRequest(command: .list))
         guard response.ok else { return Self.outcome(response) }
         let now = self.now()
-        let domain = q["domain"]?.lowercased()
         let matching = (response.entries ?? []).filter { e in
-            if let state = q["state"], Self.state(of: e) != state { return false }
-            if let domain, !e.recipients.contains(where: { $0.address.lowercased().hasSuffix("@" + domain) }) { return false }
-            return now - e.arrival >= Int64(olderThan)
+            if let state = query.state, Self.state(of: e) != state { return false }
+            if let domain = query.domain, !e.recipients.contains(where: { $0.address.lowercased().hasSuffix("@" + domain) }) { return false }
+            return now - e.arrival >= Int64(query.olderThan)
         }.sorted { ($0.arrival, $0.id) < ($1.arrival, $1.id) }
-        let page = matching.dropFirst(offset).prefix(limit)
-        return Self.json(200, ["total": matching.count, "offset": offset, "limit": limit, "messages": page.map(Self.object)])
+        let page = matching.dropFirst(query.offset).prefix(query.limit)
+        return Self.json(200, ["total": matching.count, "offset": query.offset, "limit": query.limit, "messages": page.map(Self.object)])
     }
 
     /// A message's state: `held`, `deferred` (a recipient waits for a retry), else `pending`.
