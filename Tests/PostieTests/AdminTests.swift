@@ -38,10 +38,35 @@ import Testing
         #expect(await guarded.respond(AdminRequest(method: "GET", uri: "/readyz")).status == 200)
     }
 
+    @Test func routesAreDecidedFromMethodPathAndQuery() {
+        let table: [(String, String, AdminRoute)] = [
+            ("GET", "/metrics", .metrics), ("HEAD", "/metrics", .metrics), ("POST", "/metrics", .notAllowed(allow: "GET, HEAD")),
+            ("GET", "/livez", .health), ("GET", "/readyz?x=1", .ready), ("DELETE", "/healthz", .notAllowed(allow: "GET")),
+            ("GET", "/api/queue", .queueList(.init())),
+            ("GET", "/api/queue?state=held&domain=EXAMPLE.com&limit=5&offset=10&older_than=60",
+             .queueList(.init(state: "held", domain: "example.com", olderThan: 60, offset: 10, limit: 5))),
+            ("GET", "/api/queue?state=lost", .badRequest("state must be pending, deferred or held")),
+            ("GET", "/api/queue?limit=0", .badRequest("offset, limit (1-1000) and older_than are whole numbers")),
+            ("GET", "/api/queue?offset=-1", .badRequest("offset, limit (1-1000) and older_than are whole numbers")),
+            ("PUT", "/api/queue", .notAllowed(allow: "GET")),
+            ("POST", "/api/queue/flush", .flushAll), ("GET", "/api/queue/flush", .notAllowed(allow: "POST")),
+            ("GET", "/api/queue/ABC", .show(id: "ABC")), ("DELETE", "/api/queue/ABC", .delete(id: "ABC")),
+            ("POST", "/api/queue/ABC", .notAllowed(allow: "GET, DELETE")),
+            ("GET", "/api/queue/ABC/attempts", .attempts(id: "ABC")), ("POST", "/api/queue/ABC/attempts", .notAllowed(allow: "GET")),
+            ("POST", "/api/queue/ABC/hold", .act(.hold, id: "ABC")), ("POST", "/api/queue/ABC/release", .act(.release, id: "ABC")),
+            ("GET", "/api/queue/ABC/hold", .notAllowed(allow: "POST")), ("POST", "/api/queue/ABC/explode", .notFound),
+            ("POST", "/api/reload", .reload), ("GET", "/api/reload", .notAllowed(allow: "POST")),
+            ("GET", "/api/queue/A/B/C", .notFound), ("GET", "/api", .notFound), ("GET", "/", .notFound),
+        ]
+        for (method, uri, route) in table {
+            #expect(AdminRoute(AdminRequest(method: method, uri: uri)) == route, "\(method) \(uri)")
+        }
+    }
+
     @Test func queryStringsAreDecoded() {
-        let r = AdminRequest(method: "GET", uri: "/api/queue?state=deferred&domain=ex%41mple.com&q=a+b&bad=%zz")
+        let r = AdminRequest(method: "GET", uri: "/api/queue?state=deferred&domain=ex%41mple.com&q=a+b&bad=%zz&signed=%+1&short=%4")
         #expect(r.path == "/api/queue")
-        #expect(r.query == ["state": "deferred", "domain": "exAmple.com", "q": "a b", "bad": "%zz"])
+        #expect(r.query == ["state": "deferred", "domain": "exAmple.com", "q": "a b", "bad": "%zz", "signed": "% 1", "short": "%4"])
     }
 
     func curl(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
