@@ -11,15 +11,17 @@ final class PostieProcess: @unchecked Sendable {
     /// `verify`: the `[verify]` section; off unless given (the checks ask DNS, which a test
     /// machine may not have).
     /// `admin`: the `[admin]` section; no listener unless given (many servers run at once).
+    /// `top`: keys outside any section (`log_format`); `extra`: keys of `[smtp]`.
     init(
-        directory: String, extra: String = "", relay: String = "", queue: String = "", verify: String = "enabled = false",
-        admin: String = "listen = []"
+        directory: String, top: String = "", extra: String = "", relay: String = "", queue: String = "",
+        verify: String = "enabled = false", admin: String = "listen = []"
     ) throws {
         self.directory = directory
         configPath = directory + "/postie.toml"
         let config = """
             hostname = "mx.test"
             data_dir = "\(directory)/data"
+            \(top)
 
             [smtp]
             listen = ["127.0.0.1:0"]
