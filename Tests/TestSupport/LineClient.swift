@@ -145,11 +145,26 @@ public enum Subprocess {
     }
 }
 
-/// Runs blocking work off Swift's cooperative threads.
+/// Runs blocking work off Swift's cooperative threads, in the calling task (on a task executor
+/// of its own threads), so that the task's locals stay: an `#expect` inside is recorded against
+/// the test that runs it. (Run on a bare dispatch queue instead, a failure there belongs to no
+/// test, and Swift Testing reports it once for every test running at that moment.)
 public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
+    try await withTaskExecutorPreference(BlockingExecutor.shared) { try body() }
+}
+
+/// Runs each job on a thread of a concurrent dispatch queue (marked, so a test can tell).
+public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
+    public static let shared = BlockingExecutor()
+    public static let marker = DispatchSpecificKey<Bool>()
+    private let queue = DispatchQueue(label: "postie.tests.blocking", attributes: .concurrent)
+
+    private init() {
+        queue.setSpecific(key: Self.marker, value: true)
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
