@@ -76,13 +76,13 @@ public struct ServerSession: Sendable {
         return [.send(Reply.Session.greeting(configuration.hostname))]
     }
 
-    /// Bytes from the client.
     /// The limits reached since the last call, emptied.
     public mutating func takeLimitsReached() -> [SessionLimit] {
         defer { limitsReached = [] }
         return limitsReached
     }
 
+    /// Bytes from the client.
     public mutating func receive(_ bytes: ByteBuffer) -> [ServerAction] {
         if case .closed = phase { return [] }
         if case .awaitingTLS = phase { return [] }  // plaintext after STARTTLS is thrown away
