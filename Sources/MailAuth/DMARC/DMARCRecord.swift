@@ -97,7 +97,18 @@ public struct DMARCProblem: Error, Equatable, Sendable, CustomStringConvertible 
 }
 
 extension Substring {
+    /// Without the spaces and tabs at either end (read as octets: a DMARC record is parsed for
+    /// every message checked).
     fileprivate var trimmed: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let octets = utf8
+        var start = octets.startIndex
+        var end = octets.endIndex
+        while start < end, octets[start] == 0x20 || octets[start] == 0x09 { octets.formIndex(after: &start) }
+        while start < end {
+            let last = octets.index(before: end)
+            guard octets[last] == 0x20 || octets[last] == 0x09 else { break }
+            end = last
+        }
+        return String(self[start..<end])
     }
 }

@@ -77,14 +77,19 @@ public struct AuthenticationResults: Sendable, Equatable {
     /// The field in at most `maxLength` octets: signatures' results beyond what fits are left out
     /// (the last first), never SPF's, DMARC's or ARC's.
     public func field(maxLength: Int) -> [UInt8] {
+        var field = self.field
         var trimmed = self
-        while trimmed.field.count > maxLength, trimmed.dkim.count > 1 { trimmed.dkim.removeLast() }
+        while field.count > maxLength, trimmed.dkim.count > 1 {
+            trimmed.dkim.removeLast()
+            field = trimmed.field
+        }
         // The first signature's result stays, in its shortest form (an empty list would read as
         // "dkim=none").
-        if trimmed.field.count > maxLength, let first = trimmed.dkim.first {
+        if field.count > maxLength, let first = trimmed.dkim.first {
             trimmed.dkim = [DKIMResult(verdict: first.verdict, domain: first.domain)]
+            field = trimmed.field
         }
-        return trimmed.field
+        return field
     }
 
     /// Whether a header field (name to CRLF) is an `Authentication-Results:` field that claims
@@ -124,9 +129,19 @@ public struct AuthenticationResults: Sendable, Equatable {
 
     /// A property value: a token as it is, anything else quoted (RFC 8601 §2.2, RFC 2045 token).
     static func value(_ text: String) -> String {
-        let tspecials: Set<Character> = ["(", ")", "<", ">", ",", ";", ":", "\\", "\"", "/", "[", "]", "?", "="]
-        // An address's "@" is allowed (`[local-part] "@" domain-name`).
-        let isToken = !text.isEmpty && text.allSatisfy { $0.isASCII && !$0.isWhitespace && !tspecials.contains($0) && ($0.asciiValue ?? 0) >= 0x21 }
+        // Printable ASCII but for tspecials; an address's "@" is allowed (`[local-part] "@"
+        // domain-name`). Read as octets: every message's results pass through here.
+        let isToken = !text.isEmpty && text.utf8.allSatisfy { b in
+            guard b >= 0x21, b < 0x7F else { return false }
+            switch b {
+            case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: ","), UInt8(ascii: ";"),
+                UInt8(ascii: ":"), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "/"), UInt8(ascii: "["), UInt8(ascii: "]"),
+                UInt8(ascii: "?"), UInt8(ascii: "="):
+                return false
+            default:
+                return true
+            }
+        }
         return isToken ? text : quoted(text)
     }
 

@@ -1,6 +1,7 @@
 import Delivery
 import Prometheus
 import SMTPCore
+import Synchronization
 
 /// Postie's metrics, in the Prometheus text format (swift-prometheus's registry, which implements
 /// swift-metrics' handlers): names by Prometheus conventions (`postie_` prefix, `_total` counters,
@@ -15,6 +16,11 @@ public final class PostieMetrics: Sendable {
     /// Commands by verb: made once (every verb present from the start), counted without a lookup
     /// in the registry on each read.
     private let commandCounters: [String: Counter]
+    /// Series already made, by name and label values (a metric's label names never change). The
+    /// registry's own lookup checks the name and labels and builds the full name on every call;
+    /// counting a reply or a recipient needs none of that the second time.
+    private let counters = Mutex<[[String]: Counter]>([:])
+    private let histograms = Mutex<[[String]: ValueHistogram]>([:])
 
     public init() {
         var gauges: [String: Gauge] = [:]
@@ -184,11 +190,19 @@ public final class PostieMetrics: Sendable {
     }
 
     private func counter(name: String, labels: [(String, String)] = [], help: String) -> Counter {
-        registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+        let key = [name] + labels.map(\.1)
+        if let made = counters.withLock({ $0[key] }) { return made }
+        let made = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+        counters.withLock { $0[key] = made }
+        return made
     }
 
     private func histogram(name: String, labels: [(String, String)] = [], buckets: [Double], help: String) -> ValueHistogram {
-        registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
+        let key = [name] + labels.map(\.1)
+        if let made = histograms.withLock({ $0[key] }) { return made }
+        let made = registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
+        histograms.withLock { $0[key] = made }
+        return made
     }
 
     // MARK: Scrape
