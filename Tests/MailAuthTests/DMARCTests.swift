@@ -57,6 +57,21 @@ import Testing
         #expect(!DMARCRecord.isDMARC(Array("p=reject; v=DMARC1".utf8)))
         #expect(!DMARCRecord.isDMARC(Array("v=spf1 -all".utf8)))
     }
+
+    @Test func tagsAreTrimmedOfSpacesAndTabs() throws {
+        let record = try parse("v=DMARC1;\t p = quarantine\t;sp=reject ; pct= 50; adkim =s ;").get()
+        #expect(record.policy == .quarantine && record.subdomainPolicy == .reject && record.percentage == 50)
+        #expect(record.dkimAlignment == .strict)
+    }
+
+    /// Folded From fields: CRLF and bare LF are removed, a lone CR is kept, several addresses
+    /// and domains come out once each, in order, lower case, without a root dot.
+    @Test func authorDomainsOfFoldedFields() {
+        #expect(
+            DMARCChecker.authorDomains(fromFields: [
+                " \"Ann\" <ann@Example.COM.>,\r\n\tbob@sub.example.org (Bob),\n carl@example.com\r\n", " x@a\rb.example\r\n",
+            ]) == ["example.com", "sub.example.org", "a\rb.example"])
+    }
 }
 
 /// A table of From, SPF and DKIM domains against RFC 7489's rules, each case checked by
