@@ -174,7 +174,7 @@ let package = Package(
             name: "PostieTests",
             dependencies: [
                 "Postie", "Delivery", "Storage", "MailAuth", "AdminHTTP", "TestSupport",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .testTarget(name: "PostieCLITests", dependencies: ["PostieCLI", "TestSupport"]),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import AdminHTTP
 import NIOCore
+import NIOEmbedded
 import TestSupport
 import Testing
 
@@ -61,6 +62,46 @@ import Testing
         for (method, uri, route) in table {
             #expect(AdminRoute(AdminRequest(method: method, uri: uri)) == route, "\(method) \(uri)")
         }
+    }
+
+    /// The listener's connections on SwiftNIO's embedded channel, its clock virtual: past the
+    /// limit a new one is closed as it opens, a closed one frees its place, and one that sends
+    /// nothing for the idle timeout is closed, not before.
+    @Test func connectionsAreBoundedAndIdleOnesClosed() throws {
+        let gate = AdminConnectionGate(limit: 2)
+        func connection() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            try AdminHTTPServer.configure(
+                channel.pipeline.syncOperations, gate: gate, idleTimeout: .seconds(60), respond: { _ in AdminResponse(status: 200, body: []) })
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9025)).wait()
+            return channel
+        }
+        let a = try connection()
+        let b = try connection()
+        #expect(a.isActive && b.isActive && gate.count == 2)
+        let c = try connection()
+        #expect(!c.isActive, "one past the limit")
+        #expect(gate.count == 2)
+        try a.close().wait()
+        #expect(gate.count == 1)
+        let d = try connection()
+        #expect(d.isActive)
+
+        d.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(d.isActive)
+        d.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!d.isActive, "idle for the timeout")
+        #expect(gate.count == 1)
+
+        // Anything read restarts the clock: half a request at 30 s keeps it open until 90 s.
+        let e = try connection()
+        e.embeddedEventLoop.advanceTime(by: .seconds(30))
+        try e.writeInbound(ByteBuffer(string: "GET /metr"))
+        e.embeddedEventLoop.advanceTime(by: .seconds(31))
+        #expect(e.isActive, "61 s after opening, 31 s after its last octet")
+        e.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(!e.isActive)
+        _ = try? b.finish()
     }
 
     @Test func queryStringsAreDecoded() {
