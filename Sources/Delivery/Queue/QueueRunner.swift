@@ -26,21 +26,34 @@ public struct DeliveryTargets: Sendable {
     enum Key: Hashable {
         case maildir, relay
         case lmtp(ClientEndpoint)
+
+        /// Which target takes a recipient, by the settings of its domain.
+        init(_ target: Destination, _ settings: DeliverySettings) {
+            switch target {
+            case .remote: self = .relay
+            case .mailbox(let domain, _):
+                switch settings.delivery(for: domain) {
+                case .maildir: self = .maildir
+                case .lmtp(let endpoint): self = .lmtp(endpoint)
+                }
+            }
+        }
+
+        /// The target's name in logs and metrics.
+        var name: String {
+            switch self {
+            case .maildir: return "maildir"
+            case .relay: return "relay"
+            case .lmtp: return "lmtp"
+            }
+        }
     }
 
     /// The waiting recipients grouped by target, in envelope order.
     func route(_ envelope: Envelope, _ settings: DeliverySettings) -> [(any DeliveryTarget, [RecipientID])] {
         var groups: [(Key, [RecipientID])] = []
         for id in envelope.waitingIDs {
-            let key: Key
-            switch envelope[id].target {
-            case .remote: key = .relay
-            case .mailbox(let domain, _):
-                switch settings.delivery(for: domain) {
-                case .maildir: key = .maildir
-                case .lmtp(let endpoint): key = .lmtp(endpoint)
-                }
-            }
+            let key = Key(envelope[id].target, settings)
             if let k = groups.firstIndex(where: { $0.0 == key }) { groups[k].1.append(id) } else { groups.append((key, [id])) }
         }
         return groups.map { key, ids in
@@ -285,9 +298,7 @@ public final class QueueRunner: Sendable {
         let started = ContinuousClock.now
         let join = OutcomeJoin(parts: groups.count) { [self] outcomes in
             // How long the attempt took (wall time: a figure for metrics, no policy).
-            let took = ContinuousClock.now - started
-            let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
-            conclude(message.envelope, outcomes, fresh: fresh, settings: settings, took: seconds)
+            conclude(message.envelope, outcomes, fresh: fresh, settings: settings, took: (ContinuousClock.now - started) / .seconds(1))
         }
         for (target, ids) in groups { target.deliver(message, to: ids, completion: join.add) }
     }
@@ -387,12 +398,7 @@ public final class QueueRunner: Sendable {
         _ envelope: Envelope, _ i: RecipientID, _ status: DeliveryStatus, now: Int64, settings: DeliverySettings, took: Double?
     ) {
         guard let observe else { return }
-        let target: String
-        switch envelope[i].target {
-        case .remote: target = "relay"
-        case .mailbox(let domain, _):
-            if case .lmtp = settings.delivery(for: domain) { target = "lmtp" } else { target = "maildir" }
-        }
+        let target = DeliveryTargets.Key(envelope[i].target, settings).name
         observe(DeliveryEvent(target: target, result: status.logWord, delay: now - envelope.arrivalTime, attemptSeconds: took))
     }
 

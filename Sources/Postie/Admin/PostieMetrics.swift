@@ -190,19 +190,27 @@ public final class PostieMetrics: Sendable {
     }
 
     private func counter(name: String, labels: [(String, String)] = [], help: String) -> Counter {
-        let key = [name] + labels.map(\.1)
-        if let made = counters.withLock({ $0[key] }) { return made }
-        let made = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
-        counters.withLock { $0[key] = made }
-        return made
+        Self.series(in: counters, name: name, labels: labels) { registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels) }
     }
 
     private func histogram(name: String, labels: [(String, String)] = [], buckets: [Double], help: String) -> ValueHistogram {
+        Self.series(in: histograms, name: name, labels: labels) {
+            registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
+        }
+    }
+
+    /// The series of `name` with these label values from `cache`, made by `make` the first time
+    /// (under the cache's lock: the registry never calls back into us).
+    private static func series<Series>(
+        in cache: borrowing Mutex<[[String]: Series]>, name: String, labels: [(String, String)], make: () -> Series
+    ) -> Series {
         let key = [name] + labels.map(\.1)
-        if let made = histograms.withLock({ $0[key] }) { return made }
-        let made = registry.makeValueHistogram(descriptor: Self.descriptor(name, help), labels: labels, buckets: buckets)
-        histograms.withLock { $0[key] = made }
-        return made
+        return cache.withLock { made in
+            if let series = made[key] { return series }
+            let series = make()
+            made[key] = series
+            return series
+        }
     }
 
     // MARK: Scrape

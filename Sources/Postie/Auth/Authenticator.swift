@@ -39,11 +39,14 @@ final class Authenticator: Sendable {
     private let logger: Logger
     /// Attempts and failures per client and per account.
     private let ledger = NIOLockedValueBox(FailureLedger())
+    /// Told when the ledger refuses an attempt unchecked (too many failures), for metrics.
+    private let onLimit: (@Sendable () -> Void)?
 
     /// However many failures, a refusal is held back no longer than this (docs/configuration.md).
     static let longestFailureDelay = TimeAmount.seconds(30)
 
-    init(_ settings: Settings, threadPool: NIOThreadPool, logger: Logger) {
+    init(_ settings: Settings, threadPool: NIOThreadPool, logger: Logger, onLimit: (@Sendable () -> Void)? = nil) {
+        self.onLimit = onLimit
         self.current = NIOLockedValueBox(settings)
         self.threadPool = threadPool
         self.logger = logger
@@ -83,6 +86,7 @@ final class Authenticator: Sendable {
         switch admission {
         case .refused(let failures):
             logger.notice("authentication refused: too many failures", metadata: ["client": .string(client), "failures": "\(failures)"])
+            onLimit?()
             return eventLoop.makeSucceededFuture(
                 .refused(Reply.Auth.tooManyFailures))
         case .check(let failures):

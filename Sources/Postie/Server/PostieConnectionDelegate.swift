@@ -70,13 +70,7 @@ final class PostieConnectionDelegate: SMTPConnectionDelegate {
     func authenticate(_ credentials: SASLCredentials, session: ServerSession) -> EventLoopFuture<AuthenticationOutcome> {
         let metrics = context.metrics
         return context.authenticator.authenticate(credentials, client: connection.remoteIP, eventLoop: eventLoop).map { outcome in
-            switch outcome {
-            case .accepted: metrics.authentication(success: true)
-            case .refused(let reply):
-                metrics.authentication(success: false)
-                // The failure ledger's refusal: this client (or account) failed too often.
-                if reply == Reply.Auth.tooManyFailures { metrics.limitHit("auth_failures") }
-            }
+            if case .accepted = outcome { metrics.authentication(success: true) } else { metrics.authentication(success: false) }
             return outcome
         }
     }

@@ -185,7 +185,9 @@ public final class PostieServer: Service, Sendable {
                     if let seconds = event.attemptSeconds { metrics.attemptDuration(seconds, target: event.target) }
                     if event.result != "deferred" { metrics.timeInQueue(Double(event.delay), target: event.target) }
                 })
-            let authenticator = Authenticator(.init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger)
+            let authenticator = Authenticator(
+                .init(config.auth, delimiter: config.recipients.delimiter), threadPool: threadPool, logger: logger,
+                onLimit: { metrics.limitHit("auth_failures") })
             let context = PostieContext(
                 live: live, spool: spool, queue: queue, authenticator: authenticator, logger: logger, threadPool: threadPool,
                 resolver: resolver, metrics: metrics)

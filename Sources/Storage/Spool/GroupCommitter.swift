@@ -102,10 +102,7 @@ final class GroupCommitter: @unchecked Sendable {
             if !staged.isEmpty {
                 let newNames = staged.contains { !$0.nameIsDurable }
                 try fileSystem.sync(files: staged.map(\.dataFD), directories: newNames ? [layout.dataDirectory] : [])
-                if let observe {
-                    let elapsed = ContinuousClock.now - started
-                    observe(staged.count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                }
+                observe?(staged.count, (ContinuousClock.now - started) / .seconds(1))
             }
             for request in staged { request.completion(.success(())) }
         } catch {
